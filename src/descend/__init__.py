@@ -1,0 +1,1 @@
+"""descend: gradient-based optimisation you can read."""
