@@ -1,1 +1,53 @@
-"""descend: gradient-based optimisation you can read."""
+"""descend: gradient-based optimisation you can read.
+
+>>> import descend as dd
+>>> res = dd.minimize(lambda x: (x[0] - 1) ** 2 + 3 * x[1] ** 2, [3.0, 4.0],
+...                   grad=lambda x: [2 * (x[0] - 1), 6 * x[1]], method="adam", lr=0.1)
+>>> res.status, res.x.round(6)
+(<Status.CONVERGED: 'converged'>, array([1., 0.]))
+"""
+
+from . import functions, projections, schedules
+from .differentiate import check_grad, numeric_grad
+from .minimize import Iteration, maximize, minimize
+from .optimizers import (
+    BB,
+    GD,
+    OPTIMIZERS,
+    AdaGrad,
+    Adam,
+    AdamW,
+    Armijo,
+    Momentum,
+    Nesterov,
+    Optimizer,
+    RMSProp,
+)
+from .result import History, Result, Status
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BB",
+    "GD",
+    "OPTIMIZERS",
+    "AdaGrad",
+    "Adam",
+    "AdamW",
+    "Armijo",
+    "History",
+    "Iteration",
+    "Momentum",
+    "Nesterov",
+    "Optimizer",
+    "RMSProp",
+    "Result",
+    "Status",
+    "check_grad",
+    "functions",
+    "maximize",
+    "minimize",
+    "numeric_grad",
+    "projections",
+    "schedules",
+]

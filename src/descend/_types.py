@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Union
 
 import numpy as np
 import numpy.typing as npt
@@ -11,5 +10,5 @@ import numpy.typing as npt
 Array = npt.NDArray[np.float64]
 ArrayLike = npt.ArrayLike
 Schedule = Callable[[int], float]
-LearningRate = Union[float, Schedule]
+LearningRate = float | Schedule
 Projection = Callable[[Array], Array]

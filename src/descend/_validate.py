@@ -79,7 +79,9 @@ def float_array(name: str, value: Any) -> Array:
     try:
         raw = np.asarray(value)
     except ValueError as error:  # ragged nested lists
-        raise TypeError(f"{name} must be a number or a rectangular array, got {value!r:.80}") from error
+        raise TypeError(
+            f"{name} must be a number or a rectangular array, got {value!r:.80}"
+        ) from error
     if raw.dtype.kind not in "iuf":
         raise TypeError(
             f"{name} must be a number or an array of real numbers, got {value!r:.80}"

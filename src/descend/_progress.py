@@ -1,0 +1,30 @@
+"""A one-line progress display on stderr, redrawn at most ten times a second."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+
+class Progress:
+    """``update(nit, f, grad_norm, elapsed)`` redraws; ``close()`` ends the line."""
+
+    def __init__(self, total: int, stream: TextIO | None = None) -> None:
+        self.total = total
+        self.stream = stream or sys.stderr
+        self._next_draw = 0.0
+
+    def update(self, nit: int, f: float, grad_norm: float, elapsed: float) -> None:
+        if elapsed < self._next_draw:
+            return
+        self._next_draw = elapsed + 0.1
+        done = min(nit / self.total, 1.0) if self.total else 1.0
+        bar = "#" * int(20 * done)
+        self.stream.write(
+            f"\r[{bar:<20}] {nit}/{self.total} f={f:.6g} |g|={grad_norm:.3g} {elapsed:.1f}s"
+        )
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.write("\n")
+        self.stream.flush()

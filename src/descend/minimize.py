@@ -1,0 +1,292 @@
+"""The one optimisation loop: every other part of descend calls it."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from . import _validate
+from ._progress import Progress
+from ._types import Array, ArrayLike, Projection
+from .objective import Objective
+from .optimizers import Optimizer, make_optimizer
+from .result import Recorder, Result, Status
+from .stopping import Ending, Rules, lr_hint, non_finite, secant_curvature
+
+__all__ = ["Iteration", "maximize", "minimize"]
+
+# x is recorded in the history by default only up to this many elements.
+RECORD_X_MAX_SIZE = 1000
+
+
+class Iteration(NamedTuple):
+    """What ``callback`` receives after every update."""
+
+    nit: int
+    x: Array
+    fun: float
+    grad: Array
+    grad_norm: float
+    lr: float
+    elapsed: float
+
+
+def minimize(
+    fun: Callable[..., Any],
+    x0: ArrayLike,
+    method: str | Optimizer = "gd",
+    *,
+    grad: Callable[..., Any] | str | None = None,
+    lr: float | Callable[[int], float] | None = None,
+    max_iter: int | None = None,
+    ftol: float | None = None,
+    gtol: float | None = 1e-8,
+    xtol: float | None = None,
+    time_limit: float | None = None,
+    maximize: bool = False,
+    project: Projection | None = None,
+    callback: Callable[[Iteration], Any] | None = None,
+    record_x: bool | None = None,
+    progress: bool = False,
+    **hyperparameters: Any,
+) -> Result:
+    """Minimise ``fun`` from ``x0`` by a gradient method, recording every step.
+
+    Each update is ``x <- project(x + step)``, where the optimizer turns the
+    gradient at ``x`` into ``step``. The run stops at the first rule that fires:
+    ``gtol``, ``ftol``, ``xtol``, divergence, ``time_limit`` or ``max_iter``.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x) -> float``, called with ``x`` shaped like ``x0``.
+    x0 : float, list or array
+        The start point; never modified. A scalar gives a scalar-shaped ``res.x``.
+    method : str or Optimizer
+        ``"gd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``,
+        ``"adam"``, ``"adamw"``, ``"armijo"``, ``"bb"``, or an optimizer object
+        such as ``descend.Adam(lr=0.1)``.
+    grad : callable, "numeric" or None
+        ``grad(x)`` returning the gradient in the shape of ``x``; ``"numeric"`` for
+        central differences (2n evaluations of fun per step); ``None`` also uses
+        central differences, with a warning that names the cost.
+    lr : float or callable, optional
+        Learning rate, or a schedule ``t -> lr`` (see :mod:`descend.schedules`);
+        default: the optimizer's own.
+    max_iter : int, optional
+        Most updates to make (default 1,000).
+    ftol, gtol, xtol : float, optional
+        Stop when ``|f_k - f_(k-1)| < ftol``, ``||g_k|| <= gtol`` or
+        ``||x_k - x_(k-1)|| <= xtol``; ``None`` or ``0`` disables a rule, so
+        ``gtol=0`` alone runs exactly ``max_iter`` updates.
+    time_limit : float, optional
+        Seconds after which the run stops.
+    maximize : bool
+        Ascend instead: maximise ``fun`` (the result reports ``fun``'s own values).
+    project : callable, optional
+        ``x -> x`` applied after every update, e.g. ``descend.projections.simplex()``.
+    callback : callable, optional
+        ``callback(info)`` after every update, with ``info.nit``, ``.x``, ``.fun``,
+        ``.grad``; returning True or raising StopIteration stops the run.
+    record_x : bool, optional
+        Keep every iterate in ``res.history.x``; default: when x has at most 1,000
+        elements.
+    progress : bool
+        Show a progress line on stderr.
+    **hyperparameters
+        Passed to the optimizer: ``momentum``, ``beta1``, ``beta2``, ``eps``,
+        ``rho``, ``weight_decay``, ``clip_norm``, ...; an unknown name is a TypeError.
+
+    Returns
+    -------
+    Result
+        ``x``, ``fun``, ``grad``, ``nit``, ``nfev``, ``ngev``, ``status``,
+        ``success``, ``message``, ``history``, ``elapsed``, ``method``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For bad arguments, before any iteration runs; the message names the
+        argument and a fix. Problems met during the run (divergence, a callback
+        asking to stop, Ctrl-C) end it with a status instead.
+
+    Notes
+    -----
+    Divergence (f, x or the gradient non-finite, or f above its start by a factor
+    of a million) returns the last finite point with a message that suggests a
+    stable learning rate where it can estimate one. Gradient descent on x**2
+    with lr=1.0 bounces between 5 and -5 forever: that ends as ``"max_iter"``.
+
+    Examples
+    --------
+    >>> import descend as dd
+    >>> res = dd.minimize(lambda x: x**2, 5.0, grad=lambda x: 2 * x, lr=0.1, max_iter=3, gtol=0)
+    >>> res.x, res.status  # 5 * 0.8**3
+    (array(2.56), <Status.MAX_ITER: 'max_iter'>)
+    """
+    x_start = _validate.float_array("x0", x0)
+    shape = x_start.shape
+    max_iter = 1000 if max_iter is None else _validate.count("max_iter", max_iter)
+    rules: dict[str, Any] = dict(
+        max_iter=max_iter,
+        ftol=_validate.tolerance("ftol", ftol),
+        gtol=_validate.tolerance("gtol", gtol),
+        xtol=_validate.tolerance("xtol", xtol),
+        time_limit=None if time_limit is None else _validate.positive("time_limit", time_limit),
+    )
+    if lr is not None:
+        hyperparameters["lr"] = lr
+    optimizer = make_optimizer(method, **hyperparameters)
+    if max_iter > 0:
+        optimizer.rate(max_iter - 1)  # a schedule that fails late fails now
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable or None, got {callback!r:.60}")
+    if record_x is None:
+        record_x = x_start.size <= RECORD_X_MAX_SIZE
+    objective = Objective(fun, grad, shape, maximize=bool(maximize))
+    x = x_start.reshape(-1)
+    project_flat = None if project is None else _flat_projection(project, x, shape)
+    f, g = objective.start(x)
+    return _run(objective, optimizer, x, f, g, Rules(f0=f, **rules), project_flat, callback,
+                Recorder(bool(record_x)), progress)  # fmt: skip
+
+
+def maximize(
+    fun: Callable[..., Any], x0: ArrayLike, method: str | Optimizer = "gd", **kwargs: Any
+) -> Result:
+    """Maximise ``fun`` by gradient ascent: ``minimize(..., maximize=True)``.
+
+    >>> import descend as dd
+    >>> res = dd.maximize(lambda x: -((x - 2) ** 2), 0.0, grad=lambda x: -2 * (x - 2), lr=0.25)
+    >>> float(res.x), float(res.fun)
+    (2.0, -0.0)
+    """
+    return minimize(fun, x0, method, maximize=True, **kwargs)
+
+
+def _flat_projection(project: Any, x: Array, shape: tuple[int, ...]) -> Callable[[Array], Array]:
+    """Check ``project`` once at x0 and adapt it to flat arrays."""
+    if not callable(project):
+        raise TypeError(
+            f"project must be a callable x -> x such as descend.projections.simplex(), "
+            f"got {project!r:.60}"
+        )
+    trial = np.asarray(project(x.reshape(shape).copy()), dtype=float)
+    if trial.shape != shape:
+        raise ValueError(
+            f"project must return an array of x's shape {shape}, got shape {trial.shape}"
+        )
+
+    def project_flat(x: Array) -> Array:
+        return np.asarray(project(x.reshape(shape)), dtype=float).reshape(-1)
+
+    return project_flat
+
+
+def _norm(v: Array) -> float:
+    """Euclidean norm of a flat array: one dot product, with an overflow-safe fallback."""
+    norm = math.sqrt(v.dot(v))
+    if norm == math.inf and np.isfinite(v).all():  # finite entries above ~1e154
+        norm = float(np.linalg.norm(v))
+    return norm
+
+
+def _run(
+    objective: Objective,
+    optimizer: Optimizer,
+    x: Array,
+    f: float,
+    g: Array,
+    rules: Rules,
+    project: Callable[[Array], Array] | None,
+    callback: Callable[[Iteration], Any] | None,
+    recorder: Recorder,
+    progress: bool,
+) -> Result:
+    value, value_and_grad, update = objective.value, objective.value_and_grad, optimizer.update
+    sign, shape, record = objective.sign, objective.shape, recorder.append
+    bar = Progress(rules.max_iter) if progress else None
+    state = optimizer.init(x)
+    grad_norm = _norm(g)
+    record(f, grad_norm, state.lr, 0.0, x)
+    x_start, g_start, x_first, g_first = x, g, None, None
+    nit, started = 0, time.perf_counter()
+    ending = rules.at_start(grad_norm)
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is a status, not noise
+            while ending is None:
+                step, state = update(g, state, x, value, f)
+                x_new = x + step
+                if project is not None:
+                    x_new = project(x_new)
+                f_new, g_new = value_and_grad(x_new)
+                nit += 1
+                grad_norm = _norm(g_new)
+                elapsed = time.perf_counter() - started
+                record(f_new, grad_norm, state.lr, elapsed, x_new)
+                if not (math.isfinite(f_new + grad_norm) and math.isfinite(_norm(x_new))):
+                    ending = non_finite(nit, _what_broke(f_new, g_new, x_new))
+                    break
+                step_norm = _norm(x_new - x) if rules.xtol is not None else math.inf
+                f_change = abs(f_new - f)
+                x, f, g = x_new, f_new, g_new
+                if nit == 1:
+                    x_first, g_first = x, g
+                ending = rules.check(nit, f, f_change, grad_norm, step_norm, elapsed)
+                if bar is not None:
+                    bar.update(nit, sign * f, grad_norm, elapsed)
+                if callback is not None and ending is None:
+                    ending = _ask(callback, Iteration(
+                        nit, x.reshape(shape), sign * f, sign * g.reshape(shape), grad_norm,
+                        state.lr, elapsed))  # fmt: skip
+    except KeyboardInterrupt:
+        ending = Ending(
+            Status.INTERRUPTED,
+            f"interrupted: KeyboardInterrupt after {nit} updates; the result so far is returned",
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    message = ending.message
+    if ending.status is Status.DIVERGED:
+        curvature = None
+        if x_first is not None and g_first is not None:
+            curvature = secant_curvature(x_start, g_start, x_first, g_first)
+        message += lr_hint(optimizer.name, state.lr, curvature)
+    return Result(
+        x=x.reshape(shape),
+        fun=sign * f,
+        grad=sign * g.reshape(shape),
+        nit=nit,
+        nfev=objective.nfev,
+        ngev=objective.ngev,
+        status=ending.status,
+        message=message,
+        history=recorder.history(sign, shape),
+        elapsed=time.perf_counter() - started,
+        method=optimizer.name,
+        optimizer=optimizer,
+    )
+
+
+def _ask(callback: Callable[[Iteration], Any], info: Iteration) -> Ending | None:
+    """Run the callback; True or StopIteration means stop."""
+    try:
+        stop = callback(info)
+    except StopIteration:
+        stop = True
+    if stop is True:
+        return Ending(
+            Status.STOPPED, f"stopped: the callback asked to stop after {info.nit} updates"
+        )
+    return None
+
+
+def _what_broke(f: float, g: Array, x: Array) -> str:
+    if not np.isfinite(x).all():
+        return "x"
+    return "f" if not math.isfinite(f) else "the gradient"

@@ -1,0 +1,153 @@
+"""Stopping rules and divergence detection: when a run ends, and the words for why.
+
+The rules never touch the learning rate or the point; they only read what the
+loop measured and name the rule that fired, with its values:
+
+- ``gtol``: ||g_k|| <= gtol (Euclidean norm) -> converged
+- ``ftol``: |f_k - f_(k-1)| < ftol -> converged
+- ``xtol``: ||x_k - x_(k-1)|| <= xtol -> converged
+- divergence: a non-finite f, x or gradient, or f above f_0 + GROWTH * max(|f_0|, 1)
+- ``time_limit`` (seconds) and ``max_iter`` (updates)
+
+A tolerance of ``None`` or ``0`` disables its rule.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from ._types import Array
+from .result import Status
+
+# f above its start by a million times its scale is divergence, not a bumpy descent:
+# momentum and BB may raise f by orders of magnitude transiently, never by 1e6.
+GROWTH = 1e6
+
+
+class Ending(NamedTuple):
+    """A status and the message that explains it."""
+
+    status: Status
+    message: str
+
+
+@dataclass
+class Rules:
+    """The run's stopping rules, checked once after every update."""
+
+    max_iter: int
+    f0: float
+    ftol: float | None = None
+    gtol: float | None = None
+    xtol: float | None = None
+    time_limit: float | None = None
+
+    def __post_init__(self) -> None:
+        # Thresholds that a disabled rule can never meet, so that check() is one test.
+        self.f_limit = self.f0 + GROWTH * max(abs(self.f0), 1.0)
+        self._ftol = self.ftol or 0.0
+        self._gtol = self.gtol or -1.0
+        self._xtol = self.xtol or -1.0
+        self._time_limit = self.time_limit or math.inf
+
+    def at_start(self, grad_norm: float) -> Ending | None:
+        """An ending before any update: the start is already stationary, or no budget."""
+        if self.gtol is not None and grad_norm <= self.gtol:
+            return Ending(
+                Status.CONVERGED,
+                f"converged: gradient norm {grad_norm:.3g} <= gtol={self.gtol:g} at the start",
+            )
+        return self._budget(0, 0.0, grad_norm)
+
+    def check(
+        self,
+        nit: int,
+        f: float,
+        f_change: float,
+        grad_norm: float,
+        step_norm: float,
+        elapsed: float,
+    ) -> Ending | None:
+        """The ending after update ``nit``, or None to go on."""
+        if (
+            f <= self.f_limit
+            and grad_norm > self._gtol
+            and f_change >= self._ftol
+            and step_norm > self._xtol
+            and elapsed < self._time_limit
+            and nit < self.max_iter
+        ):
+            return None
+        if f > self.f_limit:
+            return Ending(
+                Status.DIVERGED,
+                f"diverged: f grew from {self.f0:.6g} to {f:.6g} "
+                f"(x{f / max(abs(self.f0), 1e-300):.2g}) in {nit} updates",
+            )
+        if self.gtol is not None and grad_norm <= self.gtol:
+            return Ending(
+                Status.CONVERGED,
+                f"converged: gradient norm {grad_norm:.3g} <= gtol={self.gtol:g} "
+                f"after {nit} updates",
+            )
+        if self.ftol is not None and f_change < self.ftol:
+            return Ending(
+                Status.CONVERGED,
+                f"converged: |f change| {f_change:.3g} < ftol={self.ftol:g} after {nit} updates",
+            )
+        if self.xtol is not None and step_norm <= self.xtol:
+            return Ending(
+                Status.CONVERGED,
+                f"converged: step length {step_norm:.3g} <= xtol={self.xtol:g} after {nit} updates",
+            )
+        return self._budget(nit, elapsed, grad_norm)
+
+    def _budget(self, nit: int, elapsed: float, grad_norm: float) -> Ending | None:
+        if self.time_limit is not None and elapsed >= self.time_limit:
+            return Ending(
+                Status.TIME_LIMIT,
+                f"time_limit: stopped after {elapsed:.3g} s (time_limit={self.time_limit:g}) "
+                f"and {nit} updates, gradient norm {grad_norm:.3g}",
+            )
+        if nit >= self.max_iter:
+            unmet = f" with gradient norm {grad_norm:.3g} > gtol={self.gtol:g}" if self.gtol else ""
+            return Ending(
+                Status.MAX_ITER,
+                f"max_iter: reached max_iter={self.max_iter} updates{unmet}; "
+                "raise max_iter or lr, or try method='armijo' or 'adam'",
+            )
+        return None
+
+
+def non_finite(nit: int, what: str) -> Ending:
+    """The ending for a NaN or infinity in f, x or the gradient at update ``nit``."""
+    return Ending(
+        Status.DIVERGED,
+        f"diverged: {what} became non-finite at update {nit}; the last finite point is returned",
+    )
+
+
+def secant_curvature(x0: Array, g0: Array, x1: Array, g1: Array) -> float | None:
+    """L ~ ||g1 - g0|| / ||x1 - x0||: the curvature seen along one step (None if unknown)."""
+    dx = float(np.linalg.norm(x1 - x0))
+    dg = float(np.linalg.norm(g1 - g0))
+    return dg / dx if dx > 0 and math.isfinite(dg) and dg > 0 else None
+
+
+def lr_hint(method: str, lr: float, curvature: float | None) -> str:
+    """Advice for a diverged run: a smaller learning rate, estimated where possible.
+
+    For gradient descent on a function with curvature L, the iteration
+    x <- x - lr * g is stable only for lr < 2 / L; 1 / L is a safe choice.
+    """
+    if method == "gd" and curvature is not None:
+        return (
+            f"; lr={lr:g} is too large: the curvature near the start is about "
+            f"{curvature:.3g}, so gradient descent is stable only for lr < 2/L = "
+            f"{2 / curvature:.3g}; try lr={1 / curvature:.3g}"
+        )
+    return f"; lr={lr:g} is probably too large: try lr={lr / 10:g}"
