@@ -151,15 +151,28 @@ def test_maximize_ascends_and_reports_the_true_values():
 
 def test_projection_onto_the_simplex_gives_the_minimum_variance_weights():
     cov = np.array([[0.04, 0.01, 0.02], [0.01, 0.09, 0.03], [0.02, 0.03, 0.16]])
-    res = dd.minimize(lambda w: w @ cov @ w, np.ones(3) / 3, grad=lambda w: 2 * cov @ w, lr=2.0,
-                      project=projections.simplex(), xtol=1e-15, max_iter=20_000)  # fmt: skip
+    res = dd.minimize(
+        lambda w: w @ cov @ w,
+        np.ones(3) / 3,
+        grad=lambda w: 2 * cov @ w,
+        lr=2.0,
+        project=projections.simplex(),
+        xtol=1e-15,
+        max_iter=20_000,
+    )
     np.testing.assert_allclose(res.x, [11 / 16, 1 / 4, 1 / 16], atol=1e-12)
     assert res.x.sum() == pytest.approx(1.0)
 
 
 def test_projection_onto_a_box_keeps_every_iterate_inside():
-    res = dd.minimize(lambda x: np.sum((x - 3) ** 2), [0.0, 0.0], grad=lambda x: 2 * (x - 3),
-                      lr=0.1, project=projections.box(-1.0, [1.0, 2.0]), xtol=1e-12)  # fmt: skip
+    res = dd.minimize(
+        lambda x: np.sum((x - 3) ** 2),
+        [0.0, 0.0],
+        grad=lambda x: 2 * (x - 3),
+        lr=0.1,
+        project=projections.box(-1.0, [1.0, 2.0]),
+        xtol=1e-12,
+    )
     np.testing.assert_allclose(res.x, [1.0, 2.0])
     assert np.all(res.history.x <= [1.0, 2.0])
 

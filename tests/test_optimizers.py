@@ -211,8 +211,16 @@ def test_adam_steps():
 
 def test_adamw_decays_x_geometrically_where_the_gradient_vanishes():
     # With g = 0, Adam's part is 0 and x_k = x0 * (1 - lr*wd)**k exactly.
-    res = dd.minimize(lambda x: 0.0, [2.0, -4.0], "adamw", grad=lambda x: np.zeros(2), lr=0.1,
-                      weight_decay=0.5, max_iter=20, gtol=0)  # fmt: skip
+    res = dd.minimize(
+        lambda x: 0.0,
+        [2.0, -4.0],
+        "adamw",
+        grad=lambda x: np.zeros(2),
+        lr=0.1,
+        weight_decay=0.5,
+        max_iter=20,
+        gtol=0,
+    )
     np.testing.assert_allclose(res.x, np.array([2.0, -4.0]) * 0.95**20, rtol=1e-13)
 
 
@@ -249,8 +257,16 @@ def test_bb_line_search_tames_rosenbrock_from_a_bad_first_step():
 
 
 def test_gradient_clipping_caps_the_step_norm():
-    res = dd.minimize(lambda x: x @ x, [300.0, 400.0], "gd", grad=lambda x: 2 * x, lr=0.1,
-                      clip_norm=1.0, max_iter=1, gtol=0)  # fmt: skip
+    res = dd.minimize(
+        lambda x: x @ x,
+        [300.0, 400.0],
+        "gd",
+        grad=lambda x: 2 * x,
+        lr=0.1,
+        clip_norm=1.0,
+        max_iter=1,
+        gtol=0,
+    )
     # g = (600, 800) has norm 1000; clipped to norm 1, the step is -0.1 * (0.6, 0.8)
     np.testing.assert_allclose(res.x, [300 - 0.06, 400 - 0.08])
 
@@ -262,8 +278,9 @@ def test_momentum_matches_its_closed_form_on_a_parabola():
     r1, r2 = np.roots([1.0, -(1 - 2 * lr + mu), mu]).astype(complex)
     c1, c2 = np.linalg.solve([[1, 1], [r1, r2]], [x0, (1 - 2 * lr) * x0])
     expected = (c1 * r1 ** np.arange(n + 1) + c2 * r2 ** np.arange(n + 1)).real
-    res = dd.minimize(lambda x: x**2, x0, "momentum", grad=lambda x: 2 * x, lr=lr, momentum=mu,
-                      max_iter=n, gtol=0)  # fmt: skip
+    res = dd.minimize(
+        lambda x: x**2, x0, "momentum", grad=lambda x: 2 * x, lr=lr, momentum=mu, max_iter=n, gtol=0
+    )
     np.testing.assert_allclose(res.history.x, expected, rtol=1e-12, atol=1e-14)
 
 
@@ -271,6 +288,14 @@ def test_adam_agrees_with_scipy_and_adamw_decay_pulls_towards_the_origin():
     reference = scipy_minimize(quadratic, [4.0, -3.0], jac=quadratic_grad, method="BFGS").x
     adam = dd.minimize(quadratic, [4.0, -3.0], "adam", grad=quadratic_grad, lr=0.05, max_iter=3000)
     np.testing.assert_allclose(adam.x, reference, atol=1e-6)
-    adamw = dd.minimize(quadratic, [4.0, -3.0], "adamw", grad=quadratic_grad, lr=0.05, weight_decay=0.1,
-                        max_iter=3000, gtol=0)  # fmt: skip
+    adamw = dd.minimize(
+        quadratic,
+        [4.0, -3.0],
+        "adamw",
+        grad=quadratic_grad,
+        lr=0.05,
+        weight_decay=0.1,
+        max_iter=3000,
+        gtol=0,
+    )
     assert np.linalg.norm(adamw.x) < np.linalg.norm(adam.x) - 1e-3

@@ -151,8 +151,18 @@ def minimize(
     x = x_start.reshape(-1)
     project_flat = None if project is None else _flat_projection(project, x, shape)
     f, g = objective.start(x)
-    return _run(objective, optimizer, x, f, g, Rules(f0=f, **rules), project_flat, callback,
-                Recorder(bool(record_x)), progress)  # fmt: skip
+    return _run(
+        objective,
+        optimizer,
+        x,
+        f,
+        g,
+        Rules(f0=f, **rules),
+        project_flat,
+        callback,
+        Recorder(bool(record_x)),
+        progress,
+    )
 
 
 def maximize(
@@ -240,9 +250,18 @@ def _run(
                 if bar is not None:
                     bar.update(nit, sign * f, grad_norm, elapsed)
                 if callback is not None and ending is None:
-                    ending = _ask(callback, Iteration(
-                        nit, x.reshape(shape), sign * f, sign * g.reshape(shape), grad_norm,
-                        state.lr, elapsed))  # fmt: skip
+                    ending = _ask(
+                        callback,
+                        Iteration(
+                            nit,
+                            x.reshape(shape),
+                            sign * f,
+                            sign * g.reshape(shape),
+                            grad_norm,
+                            state.lr,
+                            elapsed,
+                        ),
+                    )
     except KeyboardInterrupt:
         ending = Ending(
             Status.INTERRUPTED,
