@@ -306,3 +306,9 @@ def test_an_optimizer_object_and_a_name_give_the_same_run():
     overridden = dd.minimize(parabola, 5.0, dd.Adam(lr=0.5, beta1=0.8), grad=parabola_grad, lr=0.1)
     np.testing.assert_array_equal(by_name.history.x, by_object.history.x)
     np.testing.assert_array_equal(by_name.history.x, overridden.history.x)
+
+
+def test_progress_draws_a_line_on_stderr(capsys):
+    dd.minimize(parabola, 5.0, grad=parabola_grad, lr=0.1, progress=True)
+    err = capsys.readouterr().err
+    assert err.startswith("\r[") and "f=" in err and err.endswith("\n")

@@ -66,6 +66,8 @@ class Objective:
         )
 
     def _numeric_grad(self, x: Array) -> Array:
+        if not np.isfinite(x).all():  # a diverged point: let the loop report it
+            return np.full(x.shape, np.nan)
         self.nfev += 2 * self.size
         return numeric_grad(self.fun, x)
 
@@ -79,7 +81,7 @@ class Objective:
 
     def value_and_grad(self, x: Array) -> tuple[float, Array]:
         """f(x) and its gradient as a flat array (both negated when maximising)."""
-        xu = self._user(x)
+        xu = x.reshape(self.shape) if self._reshape else x  # inlined: this runs every update
         self.nfev += 1
         self.ngev += 1
         f = float(self.fun(xu))
