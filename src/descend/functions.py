@@ -20,7 +20,11 @@ indexing coordinates, so ``f(np.stack([X, Y]))`` evaluates a whole ``meshgrid`` 
 and ``f.grad`` returns shape ``(n, ...)``. A 1-D ``x`` gives a scalar and a 1-D gradient.
 Complex inputs are evaluated in complex arithmetic (every function here is analytic),
 so complex-step differentiation works. Far from the minimum the values may overflow to
-``inf``; that is left to the optimisation loop to report as divergence, without warnings.
+``inf`` (or ``nan`` in the gradient), with NumPy's usual warnings: a per-call
+``np.errstate`` would cost more than the arithmetic on a 2-vector, so callers that expect
+it (the optimisation loop, plots of wide grids) wrap their own loop in one.
+A 1-D ``x``, the case ``minimize`` uses, takes the same formulas with sums written as dot
+products (one BLAS call each).
 """
 
 from __future__ import annotations
@@ -122,15 +126,11 @@ class TestFunction:
 
     def __call__(self, x: ArrayLike) -> Any:
         """``f(x)``: a scalar for 1-D ``x``, an array of shape ``x.shape[1:]`` otherwise."""
-        x = self._check(x)
-        with np.errstate(over="ignore", invalid="ignore"):
-            return self._value(x)
+        return self._value(self._check(x))
 
     def grad(self, x: ArrayLike) -> Array:
         """The exact gradient ``∇f(x)``, of the shape of ``x``."""
-        x = self._check(x)
-        with np.errstate(over="ignore", invalid="ignore"):
-            return self._grad(x)
+        return self._grad(self._check(x))
 
     def _check(self, x: ArrayLike) -> Array:
         x = np.asarray(x)
@@ -154,6 +154,13 @@ class TestFunction:
     def __repr__(self) -> str:
         where = ", ".join(_point(m) for m in self.minima)
         return f"<{self.name}: f = {self.formula}; min {self.fmin:.6g} at {where}>"
+
+
+def _dot(u: Array, v: Array) -> Any:
+    """``Σᵢ uᵢ vᵢ`` over the first axis (the coordinates) of same-shaped ``u`` and ``v``."""
+    if u.ndim == 1:
+        return u @ v  # one point, the common case: a single BLAS call, no temporaries
+    return np.add.reduce(u * v, axis=0)  # a grid: one value per point
 
 
 def _point(m: Array) -> str:
@@ -194,12 +201,13 @@ class Rosenbrock(TestFunction):
         )
 
     def _value(self, x: Array) -> Any:
-        return np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2, axis=0)
+        r, d = x[1:] - x[:-1] ** 2, 1 - x[:-1]  # valley residuals, distances to 1
+        return 100 * _dot(r, r) + _dot(d, d)
 
     def _grad(self, x: Array) -> Array:
-        r = x[1:] - x[:-1] ** 2  # valley residuals
-        g = np.zeros_like(x)
-        g[:-1] = -400 * x[:-1] * r - 2 * (1 - x[:-1])
+        a, r = x[:-1], x[1:] - x[:-1] ** 2
+        g = np.zeros(x.shape, x.dtype)  # complex for complex-step; faster than zeros_like
+        g[:-1] = -400 * a * r - 2 * (1 - a)
         g[1:] += 200 * r
         return g
 
@@ -384,13 +392,17 @@ class Quadratic(TestFunction):
         )
 
     def _value(self, x: Array) -> Any:
-        return 0.5 * np.einsum("i...,ij,j...->...", x, self.A, x) - np.einsum(
-            "i,i...->...", self.b, x
-        )
+        Ax, b = self._terms(x)
+        return _dot(x, 0.5 * Ax - b)  # ½xᵀAx − bᵀx = xᵀ(½Ax − b)
 
     def _grad(self, x: Array) -> Array:
-        b = self.b.reshape(self.b.shape + (1,) * (x.ndim - 1))  # broadcast over the grid axes
-        return np.einsum("ij,j...->i...", self.A, x) - b
+        Ax, b = self._terms(x)
+        return Ax - b
+
+    def _terms(self, x: Array) -> tuple[Array, Array]:
+        """``Ax`` and ``b`` in the shape of ``x``: A acts on the first axis of a grid."""
+        Ax = (self.A @ x.reshape(len(x), -1)).reshape(x.shape)  # one matrix product (BLAS)
+        return Ax, self.b.reshape(self.b.shape + (1,) * (x.ndim - 1))
 
 
 def quadratic(A: ArrayLike, b: ArrayLike | None = None) -> Quadratic:

@@ -1,0 +1,161 @@
+"""What descend costs over plain NumPy: per iteration, and per update on a long vector.
+
+Part 1 runs ``dd.minimize`` (history on, x recorded) side by side with the loop a tutorial
+would write for the same rule: evaluate f and the gradient every iteration, append x and f
+to lists. Both use the same f and gradient callables. Target: at most 1.5x the hand loop.
+
+Part 2 times one ``opt.update`` on a 10-million-element vector against the memory floor:
+the bytes the rule must read and write once, at NumPy's copy bandwidth measured in the
+same run. Target: within 2.5x of the floor for GD, Momentum and Adam.
+
+Run: ``python benchmarks/overhead.py`` (under a minute). It prints; it asserts nothing.
+Timings alternate between the two contenders and report medians, so that a machine busy
+with other work slows both alike; on a shared machine, run it twice.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+
+import descend as dd
+
+REPEATS = 7  # alternating repeats of each contender; the median is reported
+
+
+def interleaved(*runs):
+    """Median seconds of each run, timed in turn: a, b, a, b, ... (REPEATS rounds)."""
+    times = [[] for _ in runs]
+    for _ in range(REPEATS):
+        for run, spent in zip(runs, times, strict=True):
+            start = time.perf_counter()
+            run()
+            spent.append(time.perf_counter() - start)
+    return [statistics.median(spent) for spent in times]
+
+
+def verdict(ratio, target):
+    return "PASS" if ratio <= target else "MISS"
+
+
+# Part 1: the loop ------------------------------------------------------------------------
+
+
+def hand_gd(f, grad, x0, lr, n):
+    x = np.array(x0, dtype=float)
+    xs, fs = [x], [f(x)]
+    for _ in range(n):
+        x = x - lr * grad(x)
+        xs.append(x)
+        fs.append(f(x))
+    return x
+
+
+def hand_adam(f, grad, x0, lr, n, beta1=0.9, beta2=0.999, eps=1e-8):
+    x = np.array(x0, dtype=float)
+    m, v = np.zeros_like(x), np.zeros_like(x)
+    xs, fs = [x], [f(x)]
+    for t in range(1, n + 1):
+        g = grad(x)
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g**2
+        m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
+        x = x - lr * m_hat / (np.sqrt(v_hat) + eps)
+        xs.append(x)
+        fs.append(f(x))
+    return x
+
+
+def compare_loops(problem, f, x0, method, lr, seconds=0.25):
+    hand = {"gd": hand_gd, "adam": hand_adam}[method]
+    start = time.perf_counter()
+    hand(f, f.grad, x0, lr, 200)
+    n = max(200, round(seconds * 200 / (time.perf_counter() - start)))  # hand loop ~ seconds
+    ends = {}
+
+    def run_hand():
+        ends["hand"] = hand(f, f.grad, x0, lr, n)
+
+    def run_ours():
+        res = dd.minimize(f, x0, method, grad=f.grad, lr=lr, max_iter=n, gtol=0, record_x=True)
+        assert res.nit == n, res.message  # exactly n updates, or the comparison is void
+        ends["ours"] = res.x
+
+    t_hand, t_ours = (t / n * 1e6 for t in interleaved(run_hand, run_ours))
+    same = "yes" if np.allclose(ends["hand"], ends["ours"], rtol=1e-10, atol=1e-12) else "NO"
+    ratio = t_ours / t_hand
+    print(
+        f"{problem:16} {method:6} {n:6} {t_hand:9.1f} {t_ours:9.1f} {ratio:6.2f}x"
+        f"  1.5x    {verdict(ratio, 1.5):7}  {same}"
+    )
+
+
+def part1():
+    rng = np.random.default_rng(0)
+    Q, _ = np.linalg.qr(rng.normal(size=(1000, 1000)))
+    A = (Q * np.geomspace(1.0, 100.0, 1000)) @ Q.T  # SPD, condition number 100
+    quadratic = dd.functions.quadratic((A + A.T) / 2, rng.normal(size=1000))
+    rosenbrock = dd.functions.rosenbrock
+    print("\nPart 1: µs per iteration, dd.minimize (history on, x recorded) vs a hand loop")
+    print(
+        f"{'problem':16} {'method':6} {'N':>6} {'hand':>9} {'descend':>9} {'ratio':>7}"
+        "  target  verdict  same x"
+    )
+    compare_loops("rosenbrock 2-D", rosenbrock, [-1.2, 1.0], "gd", lr=5e-4)
+    compare_loops("rosenbrock 2-D", rosenbrock, [-1.2, 1.0], "adam", lr=1e-2)
+    compare_loops("quadratic 1000-D", quadratic, quadratic.x0, "gd", lr=1e-2)
+    compare_loops("quadratic 1000-D", quadratic, quadratic.x0, "adam", lr=1e-2)
+
+
+# Part 2: one update on a long vector ------------------------------------------------------
+
+SIZE = 10_000_000  # float64: 80 MB per array
+# Arrays each rule must read and write once per update (80 MB each):
+#   gd        reads g;          writes step                 2
+#   momentum  reads g, v;       writes v (v is the step)    3
+#   nesterov  reads g, v;       writes v, step              4
+#   adagrad   reads g, G;       writes G, step              4
+#   rmsprop   reads g, v;       writes v, step              4
+#   adam      reads g, m, v;    writes m, v, step           6
+#   adamw     also reads x                                  7
+ARRAYS = {"gd": 2, "momentum": 3, "nesterov": 4, "adagrad": 4, "rmsprop": 4, "adam": 6, "adamw": 7}
+TARGETS = {"gd": 2.5, "momentum": 2.5, "adam": 2.5}
+LINE_SEARCHES = {"armijo", "bb"}  # they evaluate f at trial points: no fixed traffic
+
+
+def part2():
+    rng = np.random.default_rng(0)
+    x, g = rng.normal(size=SIZE), rng.normal(size=SIZE)
+    dst = x.copy()  # np.copyto(dst, x) below then writes memory that is already mapped
+    print(f"\nPart 2: one update on {SIZE:,} float64 elements vs the memory floor")
+    print("(copy bandwidth: np.copyto, 2 x 80 MB per copy, timed alternately with each rule)")
+    print(f"{'rule':9} {'ms/update':>9} {'GB/s':>5} {'floor ms':>8} {'ratio':>7}  target  verdict")
+    for name, cls in dd.OPTIMIZERS.items():
+        if name in LINE_SEARCHES:
+            continue
+        opt = cls()
+        _, state = opt.update(g, opt.init(x), x)  # warm-up: moment arrays become non-zero
+        t_copy, t = interleaved(
+            lambda: np.copyto(dst, x), lambda opt=opt, state=state: opt.update(g, state, x)
+        )
+        bandwidth = 2 * x.nbytes / t_copy
+        floor = ARRAYS[name] * x.nbytes / bandwidth
+        ratio, target = t / floor, TARGETS.get(name)
+        shown = ("", "") if target is None else (f"{target:.1f}x", verdict(ratio, target))
+        print(
+            f"{name:9} {t * 1e3:9.1f} {bandwidth / 1e9:5.1f} {floor * 1e3:8.1f} {ratio:6.2f}x"
+            f"  {shown[0]:6}  {shown[1]}"
+        )
+
+
+if __name__ == "__main__":
+    print(
+        f"descend {dd.__version__}, NumPy {np.__version__}, Python {platform.python_version()},"
+        f" {os.cpu_count()} CPUs ({platform.machine()})"
+    )
+    part1()
+    part2()
