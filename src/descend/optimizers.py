@@ -56,8 +56,10 @@ __all__ = [
 
 # Elementwise rules run block by block on long vectors so that their temporaries
 # stay in cache: main memory then sees each array read or written once, not once
-# per NumPy operation (Adam's textbook form is about a dozen operations).
-_BLOCK = 1 << 15
+# per NumPy operation (Adam is about a dozen). 8,192 doubles (64 KiB) keep a rule's
+# half-dozen live blocks inside a 512 KiB L2 cache and each temporary below glibc's
+# 128 KiB mmap threshold, above which every allocation would fault in fresh pages.
+_BLOCK = 1 << 13
 
 
 def _elementwise(rule: Callable[..., tuple[Array, ...]], *arrays: Array) -> tuple[Array, ...]:
@@ -359,13 +361,16 @@ class Adam(Optimizer):
     def update(self, grad, state, x=None, fun=None, f=None):
         lr, beta1, beta2, eps = self.rate(state.t), self.beta1, self.beta2, self.eps
         t = state.t + 1
+        # The bias corrections, folded into two scalars (Kingma & Ba, end of section 2):
+        # lr_t * m / (sqrt(v) + eps_t) equals lr * m_hat / (sqrt(v_hat) + eps) exactly in
+        # real arithmetic, and saves three passes over the arrays.
+        c1, c2 = 1 - beta1**t, math.sqrt(1 - beta2**t)
+        lr_t, eps_t = lr * c2 / c1, eps * c2
 
         def rule(g, m, v):
             m = beta1 * m + (1 - beta1) * g  # first moment
-            v = beta2 * v + (1 - beta2) * g**2  # second moment
-            m_hat = m / (1 - beta1**t)
-            v_hat = v / (1 - beta2**t)
-            return -lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+            v = beta2 * v + (1 - beta2) * (g * g)  # second moment
+            return -lr_t * m / (np.sqrt(v) + eps_t), m, v
 
         step, m, v = _elementwise(rule, self.clip(grad), state.m, state.v)
         return step, AdamState(t, lr, m, v)
