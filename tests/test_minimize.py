@@ -312,3 +312,24 @@ def test_progress_draws_a_line_on_stderr(capsys):
     dd.minimize(parabola, 5.0, grad=parabola_grad, lr=0.1, progress=True)
     err = capsys.readouterr().err
     assert err.startswith("\r[") and "f=" in err and err.endswith("\n")
+
+
+def test_x_overflowing_is_divergence_even_when_f_and_g_stay_finite():
+    res = dd.minimize(lambda x: 0.0, [1.0], grad=lambda x: np.array([1e308]), lr=10.0)
+    assert res.status == "diverged" and "x became non-finite at update 1" in res.message
+    np.testing.assert_array_equal(res.x, [1.0])
+
+
+def test_huge_but_finite_gradients_are_not_mistaken_for_divergence():
+    # g = 1e200 squares to inf in a dot product; the exact norm is still finite.
+    res = dd.minimize(
+        lambda x: 1e200 * x[0],
+        [0.0],
+        grad=lambda x: np.array([1e200]),
+        lr=1e-210,
+        max_iter=3,
+        gtol=0,
+    )
+    assert res.status == "max_iter"
+    np.testing.assert_allclose(res.history.grad_norm, 1e200)
+    np.testing.assert_allclose(res.x, [-3e-10])

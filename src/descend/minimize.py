@@ -198,10 +198,12 @@ def _flat_projection(project: Any, x: Array, shape: tuple[int, ...]) -> Callable
 
 
 def _norm(v: Array) -> float:
-    """Euclidean norm of a flat array: one dot product, with an overflow-safe fallback."""
-    norm = math.sqrt(v.dot(v))
+    """Euclidean norm of a flat array: one dot product, rescaled if that overflows."""
+    with np.errstate(over="ignore"):
+        norm = math.sqrt(v.dot(v))
     if norm == math.inf and np.isfinite(v).all():  # finite entries above ~1e154
-        norm = float(np.linalg.norm(v))
+        largest = float(np.abs(v).max())
+        norm = largest * math.sqrt((v / largest).dot(v / largest))
     return norm
 
 
@@ -218,11 +220,14 @@ def _run(
     progress: bool,
 ) -> Result:
     value, value_and_grad, update = objective.value, objective.value_and_grad, optimizer.update
-    sign, shape, record = objective.sign, objective.shape, recorder.append
+    sign, shape = objective.sign, objective.shape
+    record, xs = recorder.rows.extend, recorder.x  # bound once: this runs every update
     bar = Progress(rules.max_iter) if progress else None
     state = optimizer.init(x)
     grad_norm = _norm(g)
-    record(f, grad_norm, state.lr, 0.0, x)
+    record((f, grad_norm, state.lr, 0.0))
+    if xs is not None:
+        xs.append(x)  # iterates are never mutated, so no copy is needed
     x_start, g_start, x_first, g_first = x, g, None, None
     nit, started = 0, time.perf_counter()
     ending = rules.at_start(grad_norm)
@@ -235,11 +240,18 @@ def _run(
                     x_new = project(x_new)
                 f_new, g_new = value_and_grad(x_new)
                 nit += 1
-                grad_norm = _norm(g_new)
+                grad_norm = math.sqrt(g_new.dot(g_new))
+                # One sum of dot products tests f, g and x for NaN and inf at once; it also
+                # overflows for finite entries above ~1e154, so a failure is looked at closely.
+                broke = None
+                if not math.isfinite(f_new + grad_norm + x_new.dot(x_new)):
+                    grad_norm, broke = _inspect(f_new, g_new, x_new)
                 elapsed = time.perf_counter() - started
-                record(f_new, grad_norm, state.lr, elapsed, x_new)
-                if not (math.isfinite(f_new + grad_norm) and math.isfinite(_norm(x_new))):
-                    ending = non_finite(nit, _what_broke(f_new, g_new, x_new))
+                record((f_new, grad_norm, state.lr, elapsed))
+                if xs is not None:
+                    xs.append(x_new)
+                if broke is not None:
+                    ending = non_finite(nit, broke)
                     break
                 step_norm = _norm(x_new - x) if rules.xtol is not None else math.inf
                 f_change = abs(f_new - f)
@@ -305,7 +317,13 @@ def _ask(callback: Callable[[Iteration], Any], info: Iteration) -> Ending | None
     return None
 
 
-def _what_broke(f: float, g: Array, x: Array) -> str:
+def _inspect(f: float, g: Array, x: Array) -> tuple[float, str | None]:
+    """The exact gradient norm, and which of f, x or the gradient is not finite (or None)."""
+    broke = None
     if not np.isfinite(x).all():
-        return "x"
-    return "f" if not math.isfinite(f) else "the gradient"
+        broke = "x"
+    elif not math.isfinite(f):
+        broke = "f"
+    elif not np.isfinite(g).all():
+        broke = "the gradient"
+    return _norm(g), broke

@@ -95,18 +95,17 @@ class History:
 
 
 class Recorder:
-    """Collects history rows compactly: four doubles a point, and x only when asked."""
+    """Collects history rows compactly: four doubles a point, and x only when asked.
+
+    The loop appends to ``rows`` (f, grad_norm, lr, time of each point, one after
+    another) and to ``x`` directly.
+    """
 
     COLUMNS = ("f", "grad_norm", "lr", "time")
 
     def __init__(self, record_x: bool) -> None:
         self.rows = array("d")  # f, grad_norm, lr, time of each point, one after another
         self.x: list[Array] | None = [] if record_x else None
-
-    def append(self, f: float, grad_norm: float, lr: float, time: float, x: Array) -> None:
-        self.rows.extend((f, grad_norm, lr, time))
-        if self.x is not None:
-            self.x.append(x)  # the loop never mutates an iterate, so no copy is needed
 
     def history(self, sign: float, shape: tuple[int, ...]) -> History:
         """Freeze into a History; ``sign`` undoes the negation used for maximising."""
