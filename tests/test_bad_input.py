@@ -52,7 +52,11 @@ CASES = [
     (dict(x0=[1.0, np.nan]), ValueError, r"x0 must be finite, got \[1.0, nan\]"),
     (dict(x0=[1.0, np.inf]), ValueError, r"x0 must be finite, got \[1.0, inf\]"),
     (dict(x0=[[1.0, 2.0], [3.0]]), TypeError, r"x0 must be a number or a rectangular array"),
-    (dict(fun=42), TypeError, r"fun must be a callable returning a float, got int 42"),
+    (
+        dict(fun=42),
+        TypeError,
+        r"fun must be a callable returning a float, or a formula string, got int 42",
+    ),
     (
         dict(fun=lambda x: x * 2),
         ValueError,
@@ -70,7 +74,11 @@ CASES = [
         ValueError,
         r"grad returned non-finite values at x0",
     ),
-    (dict(grad="magic"), ValueError, r"grad must be a callable, 'numeric', None, got 'magic'"),
+    (
+        dict(grad="magic"),
+        ValueError,
+        r"grad must be a callable, 'numeric', 'autograd', 'jax', None, got 'magic'",
+    ),
     (dict(max_iter=-1), ValueError, r"max_iter must be an integer >= 0, got -1"),
     (dict(max_iter=1.5), TypeError, r"max_iter must be an integer, got 1.5"),
     (

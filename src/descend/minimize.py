@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -36,11 +36,12 @@ class Iteration(NamedTuple):
 
 
 def minimize(
-    fun: Callable[..., Any],
+    fun: Callable[..., Any] | str,
     x0: ArrayLike,
     method: str | Optimizer = "gd",
     *,
     grad: Callable[..., Any] | str | None = None,
+    variables: Sequence[str] | None = None,
     lr: float | Callable[[int], float] | None = None,
     max_iter: int | None = None,
     ftol: float | None = None,
@@ -62,18 +63,25 @@ def minimize(
 
     Parameters
     ----------
-    fun : callable
-        ``fun(x) -> float``, called with ``x`` shaped like ``x0``.
+    fun : callable or str
+        ``fun(x) -> float``, called with ``x`` shaped like ``x0``; or a formula such
+        as ``"(x-1)**2 + 3*y**2"`` (see :func:`descend.parse`), whose exact gradient is
+        derived symbolically.
     x0 : float, list or array
         The start point; never modified. A scalar gives a scalar-shaped ``res.x``.
     method : str or Optimizer
         ``"gd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``,
         ``"adam"``, ``"adamw"``, ``"armijo"``, ``"bb"``, or an optimizer object
         such as ``descend.Adam(lr=0.1)``.
-    grad : callable, "numeric" or None
+    grad : callable, "numeric", "autograd", "jax" or None
         ``grad(x)`` returning the gradient in the shape of ``x``; ``"numeric"`` for
-        central differences (2n evaluations of fun per step); ``None`` also uses
-        central differences, with a warning that names the cost.
+        central differences (2n evaluations of fun per step); ``"autograd"`` or
+        ``"jax"`` to differentiate ``fun`` automatically (an error if it cannot);
+        ``None``: exact automatic differentiation where autograd or JAX can trace
+        ``fun`` (checked once at ``x0``), else central differences with a warning.
+    variables : sequence of str, optional
+        With a formula: the order of its variables in ``x`` (default: order of
+        first appearance).
     lr : float or callable, optional
         Learning rate, or a schedule ``t -> lr`` (see :mod:`descend.schedules`);
         default: the optimizer's own.
@@ -147,7 +155,7 @@ def minimize(
         raise TypeError(f"callback must be callable or None, got {callback!r:.60}")
     if record_x is None:
         record_x = x_start.size <= RECORD_X_MAX_SIZE
-    objective = Objective(fun, grad, shape, maximize=bool(maximize))
+    objective = Objective(fun, grad, shape, maximize=bool(maximize), variables=variables)
     x = x_start.reshape(-1)
     project_flat = None if project is None else _flat_projection(project, x, shape)
     f, g = objective.start(x)
@@ -166,7 +174,7 @@ def minimize(
 
 
 def maximize(
-    fun: Callable[..., Any], x0: ArrayLike, method: str | Optimizer = "gd", **kwargs: Any
+    fun: Callable[..., Any] | str, x0: ArrayLike, method: str | Optimizer = "gd", **kwargs: Any
 ) -> Result:
     """Maximise ``fun`` by gradient ascent: ``minimize(..., maximize=True)``.
 

@@ -1,14 +1,27 @@
-"""Turn what the user gave (a function and a gradient source) into one counted objective.
+"""Turn what the user gave into one counted objective with ``value`` and ``value_and_grad``.
 
-Below :func:`descend.minimize` everything works on one flat float array; the user's
-functions see ``x`` in the shape of ``x0``. The objective is checked once, at the
-start point, so that a bad function fails before any iteration runs.
+The gradient comes from, in this order of preference:
+
+- a callable ``grad`` from the user, or the ``.grad`` of an objective that has one
+  (the test functions in :mod:`descend.functions`, parsed formulas);
+- a formula string, whose exact gradient SymPy derives;
+- automatic differentiation: autograd traces functions written with NumPy operators,
+  ``numpy`` ufuncs or ``autograd.numpy``; JAX traces ``jax.numpy`` (when installed);
+- central differences, 2n evaluations of f per gradient.
+
+The choice is made once, at the start point, where a traced gradient is also checked
+against a finite difference (a NumPy call that autograd cannot see, such as
+``np.asarray``, would otherwise give a silently wrong gradient). Below
+:func:`descend.minimize` everything works on one flat float array; the user's functions
+see ``x`` in the shape of ``x0``.
 """
 
 from __future__ import annotations
 
+import math
+import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,7 +29,12 @@ import numpy as np
 from ._types import Array
 from .differentiate import numeric_grad
 
-GRAD_SOURCES = ("a callable", "'numeric'", "None")
+GRAD_SOURCES = ("a callable", "'numeric'", "'autograd'", "'jax'", "None")
+# A traced gradient passes when its directional derivative agrees with a central
+# difference to this relative accuracy (central differences give ~1e-10 on smooth f).
+TRACE_CHECK_RTOL = 1e-6
+
+ValueAndGrad = Callable[[Any], tuple[Any, Any]]
 
 
 class Objective:
@@ -27,65 +45,57 @@ class Objective:
 
     def __init__(
         self,
-        fun: Callable[..., Any],
+        fun: Callable[..., Any] | str,
         grad: Callable[..., Any] | str | None,
         shape: tuple[int, ...],
         maximize: bool = False,
+        variables: Sequence[str] | None = None,
     ) -> None:
+        if isinstance(fun, str):
+            fun, grad = _formula(fun, grad, variables, shape)
+        elif grad is None and callable(getattr(fun, "grad", None)):
+            grad = fun.grad  # type: ignore[union-attr]  # a descend test function or a parsed formula knows its gradient
+        elif variables is not None:
+            raise TypeError("variables goes with a formula string; fun here is a function")
         if not callable(fun):
             raise TypeError(
-                f"fun must be a callable returning a float, got {type(fun).__name__} "
-                f"{fun!r:.60}; define it with def or lambda"
+                f"fun must be a callable returning a float, or a formula string, got "
+                f"{type(fun).__name__} {fun!r:.60}; define it with def or lambda"
             )
         self.fun = fun
+        self.grad = grad
         self.shape = shape
-        self.size = int(np.prod(shape))
+        self.size = math.prod(shape)
         self.sign = -1.0 if maximize else 1.0
         self.nfev = 0
         self.ngev = 0
+        self.source = ""  # how gradients are computed: set by start()
         self._reshape = len(shape) != 1
-        self._grad = self._gradient_source(grad)
+        self._numeric_evals = 0
+        self._pair: ValueAndGrad = self._user_pair
 
-    def _gradient_source(self, grad: Any) -> Callable[[Array], Any]:
-        if callable(grad):
-            return grad
-        if grad is None:
-            warnings.warn(
-                f"no gradient given: using central differences, {2 * self.size} evaluations of "
-                "fun per step; pass grad=... for exact gradients and speed, or grad='numeric' "
-                "to silence this warning",
-                UserWarning,
-                stacklevel=4,
-            )
-            grad = "numeric"
-        if grad == "numeric":
-            return self._numeric_grad
-        raise ValueError(
-            f"grad must be {', '.join(GRAD_SOURCES)}, got {grad!r}; for example "
-            "grad=lambda x: 2 * x, or grad='numeric' for finite differences"
-        )
+    # The gradient sources, each a function xu -> (f, g) in the user's shape.
+    def _user_pair(self, xu: Array) -> tuple[Any, Any]:
+        return self.fun(xu), self.grad(xu)  # type: ignore[operator,misc]
 
-    def _numeric_grad(self, x: Array) -> Array:
-        if not np.isfinite(x).all():  # a diverged point: let the loop report it
-            return np.full(x.shape, np.nan)
-        self.nfev += 2 * self.size
-        return numeric_grad(self.fun, x)
-
-    def _user(self, x: Array) -> Array:
-        return x.reshape(self.shape) if self._reshape else x
+    def _numeric_pair(self, xu: Array) -> tuple[Any, Any]:
+        if not np.isfinite(xu).all():  # a diverged point: let the loop report it
+            return math.nan, np.full(xu.shape, np.nan)
+        self.nfev += self._numeric_evals
+        return self.fun(xu), numeric_grad(self.fun, xu)
 
     def value(self, x: Array) -> float:
         """f(x) (negated when maximising)."""
         self.nfev += 1
-        return self.sign * float(self.fun(self._user(x)))
+        return self.sign * float(self.fun(x.reshape(self.shape) if self._reshape else x))
 
     def value_and_grad(self, x: Array) -> tuple[float, Array]:
         """f(x) and its gradient as a flat array (both negated when maximising)."""
-        xu = x.reshape(self.shape) if self._reshape else x  # inlined: this runs every update
         self.nfev += 1
         self.ngev += 1
-        f = float(self.fun(xu))
-        g = np.asarray(self._grad(xu), dtype=float)
+        f, g = self._pair(x.reshape(self.shape) if self._reshape else x)
+        f = float(f)
+        g = np.asarray(g, dtype=float)
         if g.shape != x.shape:
             if g.shape != self.shape and not (self.shape == () and g.size == 1):
                 raise ValueError(
@@ -98,24 +108,140 @@ class Objective:
         return f, g
 
     def start(self, x0: Array) -> tuple[float, Array]:
-        """``value_and_grad(x0)``, checking in words that fun and grad can be minimised."""
-        value = self.fun(self._user(x0))
-        kind = "U" if isinstance(value, str) else np.asarray(value).dtype.kind
-        if kind not in "biuf":
-            raise TypeError(
-                f"fun must return a real number, got {type(value).__name__} {value!r:.60}"
-            )
-        if np.size(value) != 1:
-            raise ValueError(
-                f"fun must return a scalar, got an array of shape {np.shape(value)}; "
-                "reduce it, e.g. with np.sum(...) or x @ x"
-            )
-        if np.ndim(value) > 0:  # a one-element array, as x**2 gives for x0=[5.0]: accept it
+        """Check fun at x0, choose the gradient source, and return ``value_and_grad(x0)``."""
+        xu = x0.reshape(self.shape)
+        value = self.fun(xu)
+        _check_value(value)
+        if np.ndim(value) > 0:  # a one-element array, as x**2 gives for x0=[5.0]
             fun = self.fun
             self.fun = lambda x: fun(x).item()
-        if not np.isfinite(value).all():
-            raise ValueError(f"fun returned {value!r} at x0; start where f is finite")
+        self._choose_gradient(xu)
         f, g = self.value_and_grad(x0)
         if not np.isfinite(g).all():
             raise ValueError(f"grad returned non-finite values at x0: {g!r:.80}")
         return f, g
+
+    def _choose_gradient(self, xu: Array) -> None:
+        grad = self.grad
+        if callable(grad):
+            self.source = "grad"
+            return
+        if grad not in (None, "numeric", "autograd", "jax"):
+            raise ValueError(
+                f"grad must be {', '.join(GRAD_SOURCES)}, got {grad!r}; for example "
+                "grad=lambda x: 2 * x, or grad='numeric' for finite differences"
+            )
+        if grad in ("autograd", "jax"):
+            pair, failure = _traced(grad, self.fun, xu)
+            if pair is None:
+                raise ValueError(f"grad={grad!r} cannot differentiate fun: {failure}")
+            self._pair, self.source = pair, grad
+            return
+        if grad is None:
+            reasons = []
+            for backend in _available_backends():
+                pair, failure = _traced(backend, self.fun, xu)
+                if pair is not None:
+                    self._pair, self.source = pair, backend
+                    return
+                reasons.append(f"{backend}: {failure}")
+            why = "; ".join(reasons) or "neither autograd nor JAX is installed"
+            warnings.warn(
+                f"no gradient given and automatic differentiation failed ({why}); using "
+                f"central differences, {2 * self.size} evaluations of fun per step. Pass "
+                "grad=..., or write fun with autograd.numpy, or grad='numeric' to silence this",
+                UserWarning,
+                stacklevel=5,
+            )
+        self._numeric_evals = 2 * self.size
+        self._pair, self.source = self._numeric_pair, "numeric"
+
+
+def _check_value(value: Any) -> None:
+    """fun's value at x0 must be one finite real number."""
+    kind = "U" if isinstance(value, str) else np.asarray(value).dtype.kind
+    if kind not in "biuf":
+        raise TypeError(f"fun must return a real number, got {type(value).__name__} {value!r:.60}")
+    if np.size(value) != 1:
+        raise ValueError(
+            f"fun must return a scalar, got an array of shape {np.shape(value)}; "
+            "reduce it, e.g. with np.sum(...) or x @ x"
+        )
+    if not np.isfinite(value).all():
+        raise ValueError(f"fun returned {value!r} at x0; start where f is finite")
+
+
+def _available_backends() -> list[str]:
+    """autograd when installed; JAX only when the program has imported it already (a
+    function written with jax.numpy cannot exist otherwise, and importing it is slow)."""
+    backends = []
+    try:
+        import autograd  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        backends.append("autograd")
+    if "jax" in sys.modules:
+        backends.append("jax")
+    return backends
+
+
+def _traced(backend: str, fun: Callable[..., Any], xu: Array) -> tuple[ValueAndGrad | None, str]:
+    """``(value_and_grad, "")`` from ``backend``, or ``(None, why it failed)``."""
+    try:
+        if backend == "autograd":
+            import autograd
+
+            pair: ValueAndGrad = autograd.value_and_grad(fun)
+        else:
+            import jax
+
+            pair = jax.jit(jax.value_and_grad(fun))
+        f, g = pair(xu)
+        g = np.asarray(g, dtype=float)
+    except ImportError:
+        return None, f"{backend} is not installed (pip install {backend})"
+    except Exception as error:  # tracing fails in many ways; all of them mean "cannot trace"
+        return None, f"{type(error).__name__}: {error}"
+    if g.shape != np.shape(xu) or not np.isfinite(g).all():
+        return None, f"its gradient at x0 is {g!r:.60}"
+    mismatch = _directional_mismatch(fun, xu, float(f), g)
+    if mismatch:
+        return None, mismatch
+    return pair, ""
+
+
+def _directional_mismatch(fun: Callable[..., Any], xu: Array, f: float, g: Array) -> str:
+    """Compare g . d with a central difference along a fixed random direction d."""
+    d = np.random.default_rng(0).standard_normal(np.shape(xu))
+    d /= np.linalg.norm(d)
+    h = np.finfo(float).eps ** (1 / 3) * max(1.0, float(np.linalg.norm(xu)))
+    numeric = (float(fun(xu + h * d)) - float(fun(xu - h * d))) / (2 * h)
+    traced = float(np.sum(g * d))
+    if abs(numeric - traced) <= TRACE_CHECK_RTOL * max(1.0, abs(f), float(np.linalg.norm(g))):
+        return ""
+    return (
+        f"its directional derivative {traced:.6g} disagrees with finite differences "
+        f"({numeric:.6g}); fun may call something the tracer cannot see (np.asarray, float())"
+    )
+
+
+def _formula(
+    text: str, grad: Any, variables: Sequence[str] | None, shape: tuple[int, ...]
+) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """A parsed formula's value and exact gradient, checked against x0's length."""
+    from .expressions import parse
+
+    formula = parse(text, variables)
+    if grad is not None:
+        raise TypeError(
+            f"grad must be None for a formula: its exact gradient is derived; got {grad!r:.60}"
+        )
+    n = len(formula.variables)
+    if shape == (n,):
+        return formula, formula.grad
+    if shape == () and n == 1:  # a scalar x0 for a formula in one variable
+        return (lambda x: formula(np.reshape(x, 1))), (lambda x: formula.grad(np.reshape(x, 1))[0])
+    raise ValueError(
+        f"x0 must hold one value per variable of the formula {formula.variables}, got shape {shape}"
+    )
