@@ -54,7 +54,7 @@ class Objective:
         if isinstance(fun, str):
             fun, grad = _formula(fun, grad, variables, shape)
         elif grad is None and callable(getattr(fun, "grad", None)):
-            grad = fun.grad  # type: ignore[union-attr]  # a descend test function or a parsed formula knows its gradient
+            grad = fun.grad  # type: ignore[attr-defined]  # a descend test function or a parsed formula knows its gradient
         elif variables is not None:
             raise TypeError("variables goes with a formula string; fun here is a function")
         if not callable(fun):
