@@ -1,5 +1,7 @@
-"""The descend command, run as a user would."""
+"""The descend command, run as a user would: output, JSON, files and exit codes."""
 
+import csv
+import json
 import subprocess
 import sys
 
@@ -7,17 +9,20 @@ import numpy as np
 from click.testing import CliRunner
 
 from descend import demo
-from descend.cli import main
+from descend.cli import cli, main
+
+
+def run(capsys, *argv):
+    code = cli(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def test_demo_prints_every_method_on_every_problem():
     result = CliRunner().invoke(main, ["demo"])
     assert result.exit_code == 0, result.output
-    rows = [
-        line
-        for line in result.output.splitlines()
-        if line[:18].strip() in {p.name for p in demo.PROBLEMS}
-    ]
+    names = {p.name for p in demo.PROBLEMS}
+    rows = [line for line in result.output.splitlines() if line[:18].strip() in names]
     assert len(rows) == len(demo.PROBLEMS) * 9
     assert all(("converged" in row) or ("max_iter" in row) for row in rows)
 
@@ -27,13 +32,77 @@ def test_demo_reaches_the_known_minima():
     for problem, method, res in demo.run(demo.PROBLEMS[:3] + demo.PROBLEMS[4:]):
         if res.status == "converged":
             assert demo.distance_to_nearest_minimum(problem, res.x) < 1e-6, (problem.name, method)
-    # and plain GD on the parabola follows 5 * 0.8**k to its tolerance
     res = next(r for p, m, r in demo.run(demo.PROBLEMS[:1], ["gd"]))
     np.testing.assert_allclose(res.history.x, 5 * 0.8 ** np.arange(res.nit + 1), rtol=1e-13)
 
 
-def test_the_installed_command_runs():
-    out = subprocess.run(
-        [sys.executable, "-m", "descend.cli", "--help"], capture_output=True, text=True, check=False
+def test_functions_lists_the_zoo_with_all_minima(capsys):
+    code, out, _ = run(capsys, "functions")
+    assert code == 0
+    assert "rosenbrock" in out and "-2.805118" in out and "3.584428" in out
+
+
+def test_minimize_a_test_function_prints_a_summary(capsys):
+    code, out, err = run(capsys, "minimize", "rosenbrock", "--method", "bb")
+    assert code == 0 and err == ""
+    assert "status:     converged" in out and "x0=0.99999999" in out and "message:" in out
+
+
+def test_json_output_is_one_object_with_the_history_on_request(capsys, tmp_path):
+    path = tmp_path / "h.csv"
+    code, out, _ = run(
+        capsys,
+        "minimize",
+        "booth",
+        "--lr",
+        "0.05",
+        "--json",
+        "--with-history",
+        "--history",
+        str(path),
     )
-    assert out.returncode == 0 and "demo" in out.stdout
+    record = json.loads(out)
+    assert code == 0 and record["status"] == "converged"
+    np.testing.assert_allclose(record["x"], [1.0, 3.0], atol=1e-7)
+    assert len(record["history"]["f"]) == record["nit"] + 1
+    with open(path) as handle:
+        assert len(list(csv.reader(handle))) == record["nit"] + 2  # header + start + updates
+    _, out, _ = run(capsys, "minimize", "booth", "--lr", "0.05", "--json")
+    assert "history" not in json.loads(out)
+
+
+def test_compare_prints_one_row_per_method(capsys):
+    code, out, _ = run(capsys, "compare", "booth", "--lr", "0.05", "--methods", "gd,adam,bb")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 4 and lines[1].startswith("gd") and lines[3].startswith("bb")
+
+
+def test_divergence_exits_1(capsys):
+    code, out, _ = run(capsys, "minimize", "booth", "--lr", "1.0")
+    assert code == 1 and "status:     diverged" in out
+
+
+def test_bad_input_exits_2_with_one_line_and_no_traceback(capsys):
+    for argv in (
+        ["minimize", "rosenbrock", "--lr", "-1"],
+        ["minimize", "rosenbrock", "--method", "bogus"],
+        ["minimize", "rosenbrock", "--x0", "1,a"],
+        ["minimize", "rosenbrock", "-o", "momentum"],
+        ["minimize", "rosenbrock", "-o", "momentum=0.9"],  # gd takes no momentum
+        ["nonsense"],
+    ):
+        code, _, err = run(capsys, *argv)
+        assert code == 2, argv
+        assert err.startswith("descend: error:") and err.count("\n") == 1, (argv, err)
+        assert "Traceback" not in err
+
+
+def test_the_installed_command_runs():
+    done = subprocess.run(
+        [sys.executable, "-m", "descend.cli", "minimize", "rosenbrock", "--method", "bb"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0 and "converged" in done.stdout
+    assert done.stderr == ""  # piped: no progress bar

@@ -1,19 +1,222 @@
-"""The ``descend`` command: a thin adapter over the public API."""
+"""The ``descend`` command: a thin adapter over the public API.
+
+Exit codes: 0 when a run finished (converged, or used its budget), 1 when it
+diverged, 2 for bad input or usage (one line on stderr, no traceback), 130 when
+interrupted.
+"""
 
 from __future__ import annotations
+
+import json
+import sys
+from typing import Any
 
 try:
     import click
 except ImportError as error:  # pragma: no cover - click comes with the cli extra
     raise SystemExit("the descend command needs click: pip install 'descend[cli]'") from error
 
+import numpy as np
+
 from . import demo as demo_module
+from .functions import ZOO
+from .minimize import minimize
+from .optimizers import OPTIMIZERS
+from .result import Result, Status
+
+EXIT_CODES = {Status.DIVERGED: 1, Status.INTERRUPTED: 130}
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(item) for item in text.split(",") if item.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected numbers separated by commas, got {text!r}") from None
+
+
+def _options(pairs: tuple[str, ...]) -> dict[str, float]:
+    """``key=value`` pairs as hyperparameters."""
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise click.BadParameter(f"expected key=value, got {pair!r}", param_hint="--option")
+        try:
+            options[key.strip()] = float(value)
+        except ValueError:
+            raise click.BadParameter(f"{key}: expected a number, got {value!r}") from None
+    return options
+
+
+class Problem:
+    """A zoo function or a parsed formula, its start point and its variables' names."""
+
+    def __init__(self, formula: str, x0: str | None, variables: str | None) -> None:
+        if formula in ZOO:
+            self.fun: Any = ZOO[formula]
+            self.x0 = self.fun.x0 if x0 is None else _floats(x0)
+            self.names = [f"x{i}" for i in range(len(self.x0))]
+            return
+        from .expressions import parse
+
+        names = [v.strip() for v in variables.split(",")] if variables else None
+        self.fun = parse(formula, names)
+        self.names = list(self.fun.variables)
+        if x0 is None:
+            raise click.BadParameter("a formula needs a start point, e.g. --x0 3,4")
+        self.x0 = _floats(x0)
+
+    def run(self, method: str, settings: dict[str, Any]) -> Result:
+        return minimize(self.fun, self.x0, method, **settings)
+
+
+def _settings(
+    lr: float | None,
+    max_iter: int | None,
+    gtol: float | None,
+    ftol: float | None,
+    xtol: float | None,
+    maximize: bool,
+    options: tuple[str, ...],
+    progress: bool,
+) -> dict[str, Any]:
+    settings: dict[str, Any] = dict(
+        lr=lr, max_iter=max_iter, ftol=ftol, xtol=xtol, maximize=maximize, progress=progress
+    )
+    if gtol is not None:
+        settings["gtol"] = gtol
+    settings.update(_options(options))
+    return settings
+
+
+def _summary(res: Result, names: list[str]) -> str:
+    x = np.atleast_1d(res.x)
+    coordinates = ", ".join(f"{n}={v:.10g}" for n, v in zip(names, x.ravel(), strict=False))
+    return "\n".join(
+        [
+            f"status:     {res.status}",
+            f"x:          {coordinates}",
+            f"f:          {res.fun:.10g}",
+            f"iterations: {res.nit} (f evaluated {res.nfev} times, gradient {res.ngev})",
+            f"time:       {res.elapsed * 1000:.3g} ms",
+            f"message:    {res.message}",
+        ]
+    )
+
+
+def _as_json(res: Result, with_history: bool) -> str:
+    record: dict[str, Any] = {
+        "x": np.asarray(res.x).tolist(),
+        "fun": res.fun,
+        "nit": res.nit,
+        "nfev": res.nfev,
+        "ngev": res.ngev,
+        "status": str(res.status),
+        "success": res.success,
+        "message": res.message,
+        "elapsed": res.elapsed,
+        "method": res.method,
+    }
+    if with_history:
+        record["history"] = {k: v.tolist() for k, v in res.history.to_dict().items()}
+    return json.dumps(record, allow_nan=True)
+
+
+_run_options = [
+    click.option("--lr", type=float, help="Learning rate (default: the method's own)."),
+    click.option("--max-iter", type=int, help="Most updates (default 1000)."),
+    click.option("--gtol", type=float, help="Stop when the gradient norm is <= gtol (1e-8)."),
+    click.option("--ftol", type=float, help="Stop when |f change| < ftol."),
+    click.option("--xtol", type=float, help="Stop when the step length is <= xtol."),
+    click.option("--maximize", is_flag=True, help="Ascend: maximise the formula."),
+    click.option(
+        "-o", "--option", "options", multiple=True, help="A hyperparameter: -o momentum=0.9."
+    ),
+]
+
+
+def run_options(command: Any) -> Any:
+    for option in reversed(_run_options):
+        command = option(command)
+    return command
 
 
 @click.group()
 @click.version_option(package_name="descend")
 def main() -> None:
-    """Gradient-based optimisation you can read."""
+    """Gradient-based optimisation you can read.
+
+    FORMULA is an expression such as "(x-1)**2 + 3*y**2" or the name of a test
+    function (see `descend functions`).
+    """
+
+
+_problem_options = [
+    click.argument("formula"),
+    click.option("--x0", help="Start point, comma-separated: --x0 3,4."),
+    click.option("--variables", help="Order of the variables in x0, e.g. y,x."),
+]
+
+
+def problem_options(command: Any) -> Any:
+    for option in reversed(_problem_options):
+        command = option(command)
+    return command
+
+
+@main.command("minimize")
+@problem_options
+@click.option("--method", default="gd", type=click.Choice(list(OPTIMIZERS)), show_default=True)
+@run_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--with-history", is_flag=True, help="With --json: include the history.")
+@click.option("--history", "history_path", type=click.Path(dir_okay=False), help="Write CSV.")
+def minimize_command(
+    formula: str,
+    x0: str | None,
+    variables: str | None,
+    method: str,
+    as_json: bool,
+    with_history: bool,
+    history_path: str | None,
+    **run: Any,
+) -> None:
+    """Minimise FORMULA from --x0 and print what happened."""
+    problem = Problem(formula, x0, variables)
+    progress = not as_json and sys.stderr.isatty()
+    res = problem.run(method, _settings(**run, progress=progress))
+    if history_path:
+        res.history.to_csv(history_path)
+    click.echo(_as_json(res, with_history) if as_json else _summary(res, problem.names))
+    sys.exit(EXIT_CODES.get(res.status, 0))
+
+
+@main.command()
+@problem_options
+@click.option("--methods", default="gd,momentum,nesterov,adam,armijo,bb", show_default=True)
+@run_options
+def compare(
+    formula: str, x0: str | None, variables: str | None, methods: str, **run: Any
+) -> None:
+    """Run several methods on FORMULA and print their results side by side."""
+    problem = Problem(formula, x0, variables)
+    settings = _settings(**run, progress=False)
+    click.echo(f"{'method':<9} {'status':<10} {'f':>12} {'iters':>6} {'time':>9}  x")
+    for name in [m.strip() for m in methods.split(",") if m.strip()]:
+        res = problem.run(name, settings)
+        x = np.array2string(np.atleast_1d(res.x), precision=6, separator=", ")
+        click.echo(
+            f"{name:<9} {res.status!s:<10} {res.fun:>12.6g} {res.nit:>6} "
+            f"{res.elapsed * 1000:>7.1f}ms  {x}"
+        )
+
+
+@main.command()
+def functions() -> None:
+    """List the test functions with their minima and customary starts."""
+    for name, f in ZOO.items():
+        minima = "; ".join(np.array2string(m, precision=6, separator=", ") for m in f.minima)
+        click.echo(f"{name:<11} f* = {f.fmin:g} at {minima}   start {f.x0.tolist()}")
 
 
 @main.command()
@@ -23,5 +226,29 @@ def demo() -> None:
         click.echo(line)
 
 
+def cli(argv: list[str] | None = None) -> int:
+    """Run the command; bad input ends with one line on stderr and exit code 2."""
+    try:
+        main.main(args=argv, standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except SystemExit as done:
+        return int(done.code or 0)
+    except click.UsageError as error:
+        click.echo(f"descend: error: {error.format_message()}", err=True)
+        return 2
+    except click.Abort:
+        return 130
+    except (ValueError, TypeError, ImportError) as error:
+        click.echo(f"descend: error: {error}", err=True)
+        return 2
+    return 0
+
+
+def entry() -> None:
+    """The console script."""
+    sys.exit(cli())
+
+
 if __name__ == "__main__":
-    main()
+    entry()
