@@ -31,7 +31,14 @@ CASES = [
     (dict(method="adam", beta1=1.0), ValueError, r"beta1 must be in \[0, 1\), got 1.0"),
     (dict(method="adam", beta2=1.5), ValueError, r"beta2 must be in \[0, 1\), got 1.5"),
     (dict(method="rmsprop", rho=1), ValueError, r"rho must be in \[0, 1\), got 1"),
-    (dict(method="adam", eps=-1e-8), ValueError, r"eps must be a finite number >= 0, got -1e-08"),
+    (
+        dict(method="adam", eps=-1e-8),
+        ValueError,
+        r"eps must be a finite number > 0, got -1e-08; eps guards",
+    ),
+    (dict(method="adam", eps=0.0), ValueError, r"eps must be a finite number > 0, got 0.0"),
+    (dict(maximize="no"), TypeError, r"maximize must be True or False, got .no."),
+    (dict(method="adam", max_iters=10), TypeError, r"did you mean .max_iter."),
     (dict(method="adamw", weight_decay=-1), ValueError, r"weight_decay must be .*>= 0, got -1"),
     (dict(clip_norm=0.0), ValueError, r"clip_norm must be .*> 0, got 0.0"),
     (

@@ -194,10 +194,27 @@ def test_quadratic_against_linear_algebra(n, seed):
     assert f.fmin == pytest.approx(-0.5 * b @ x_star, rel=1e-12)
     assert f(x_star) == pytest.approx(f.fmin, rel=1e-10, abs=1e-12)
     np.testing.assert_allclose(f.x0, x_star + 1)
-    assert f.bounds == tuple((m - 2, m + 2) for m in x_star)
+    np.testing.assert_allclose(f.bounds, [(m - 2, m + 2) for m in x_star], rtol=1e-12)
     for x in rng.normal(size=(3, n)):
         assert f(x) == pytest.approx(0.5 * x @ A @ x - b @ x, rel=1e-12, abs=1e-12)
         np.testing.assert_allclose(f.grad(x), A @ x - b, rtol=1e-12, atol=1e-12)
+
+
+def test_quadratic_minimiser_is_exact_to_a_few_ulps():
+    # The exact minimiser by rational arithmetic (SymPy) of the very doubles in A and b.
+    sp = pytest.importorskip("sympy")
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        M = rng.normal(size=(3, 3))
+        f = quadratic(M @ M.T + 0.5 * np.eye(3), rng.normal(size=3))
+        A = sp.Matrix(3, 3, [sp.Rational(float(v)) for v in f.A.ravel()])
+        b = sp.Matrix([sp.Rational(float(v)) for v in f.b])
+        exact = A.LUsolve(b)
+        x = np.array([float(v) for v in exact])
+        assert np.all(np.abs(f.minima[0] - x) <= 8 * np.spacing(np.abs(x)))
+        assert f.fmin == float(-sp.Rational(1, 2) * (b.T * exact)[0])
+    ill = quadratic([[1e4, 1.0], [1.0, 2e-4]], [1.0, 1.0])
+    assert ill.minima[0].tolist() == [-0.9997999999999999, 9998.999999999998]
 
 
 def test_quadratic_defaults_and_copies():

@@ -191,13 +191,15 @@ def test_nesterov_steps():
 
 def test_adagrad_steps():
     # G1 = 9: step -1*3/3 = -1;  G2 = 9 + 16 = 25: step -1*4/5 = -0.8
-    np.testing.assert_allclose(_steps(dd.AdaGrad(lr=1.0, eps=0.0), [3.0, 4.0]), [-1.0, -0.8])
+    np.testing.assert_allclose(_steps(dd.AdaGrad(lr=1.0, eps=1e-300), [3.0, 4.0]), [-1.0, -0.8])
 
 
 def test_rmsprop_steps():
     # v1 = 0.5*9 = 4.5: step -3/sqrt(4.5);  v2 = 0.5*4.5 + 0.5*16 = 10.25: step -4/sqrt(10.25)
     expected = [-3 / np.sqrt(4.5), -4 / np.sqrt(10.25)]
-    np.testing.assert_allclose(_steps(dd.RMSProp(lr=1.0, rho=0.5, eps=0.0), [3.0, 4.0]), expected)
+    np.testing.assert_allclose(
+        _steps(dd.RMSProp(lr=1.0, rho=0.5, eps=1e-300), [3.0, 4.0]), expected
+    )
 
 
 def test_adam_steps():
@@ -205,7 +207,7 @@ def test_adam_steps():
     # t=2: m = 0.5*1 + 0.5*(-6) = -2.5, v = 0.75*1 + 0.25*36 = 9.75,
     #      m_hat = -2.5/0.75, v_hat = 9.75/0.4375: step = (2.5/0.75) / sqrt(9.75/0.4375)
     expected = [-1.0, (2.5 / 0.75) / np.sqrt(9.75 / 0.4375)]
-    steps = _steps(dd.Adam(lr=1.0, beta1=0.5, beta2=0.75, eps=0.0), [2.0, -6.0])
+    steps = _steps(dd.Adam(lr=1.0, beta1=0.5, beta2=0.75, eps=1e-300), [2.0, -6.0])
     np.testing.assert_allclose(steps, expected, rtol=1e-15)
 
 

@@ -8,7 +8,9 @@
 """
 
 from . import functions, projections, schedules
+from .diagnose import Diagnosis, Finding, diagnose
 from .differentiate import check_grad, numeric_grad
+from .lr_finder import LRFinderResult, find_lr
 from .minimize import Iteration, maximize, minimize
 from .optimizers import (
     BB,
@@ -35,8 +37,11 @@ __all__ = [
     "Adam",
     "AdamW",
     "Armijo",
+    "Diagnosis",
+    "Finding",
     "History",
     "Iteration",
+    "LRFinderResult",
     "Momentum",
     "Nesterov",
     "Optimizer",
@@ -44,6 +49,8 @@ __all__ = [
     "Result",
     "Status",
     "check_grad",
+    "diagnose",
+    "find_lr",
     "functions",
     "maximize",
     "minimize",

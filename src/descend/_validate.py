@@ -27,7 +27,8 @@ def closest(name: str, choices: Iterable[str]) -> str:
 def real_number(name: str, value: Any) -> float:
     """Return ``value`` as a float, or raise TypeError naming ``name``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (Real, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
+        quoted = "; pass a number, not a string" if isinstance(value, str) else ""
+        raise TypeError(f"{name} must be a real number, got {value!r}{quoted}")
     return float(value)
 
 
@@ -60,10 +61,17 @@ def in_unit_interval(name: str, value: Any) -> float:
 def count(name: str, value: Any, minimum: int = 0) -> int:
     """Check that ``value`` is an integer >= ``minimum``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
+        raise TypeError(f"{name} must be an integer, got {value!r}; write it without a point")
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def boolean(name: str, value: Any) -> bool:
+    """Check that ``value`` is True or False (a string such as "no" is not)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def tolerance(name: str, value: Any) -> float | None:

@@ -380,12 +380,13 @@ class Quadratic(TestFunction):
         A.setflags(write=False)
         b.setflags(write=False)
         self.A, self.b = A, b
-        x_star = np.linalg.solve(A, b)
+        x_long = _refined_solve(A, b)
+        x_star = x_long.astype(float)
         super().__init__(
             "quadratic",
             "1/2 x'Ax - b'x",
             minima=[x_star],
-            fmin=-0.5 * float(b @ x_star),
+            fmin=float(-0.5 * np.dot(b.astype(np.longdouble), x_long)),
             x0=x_star + 1.0,
             bounds=tuple((m - 2.0, m + 2.0) for m in x_star),
             dim=len(b),
@@ -403,6 +404,20 @@ class Quadratic(TestFunction):
         """``Ax`` and ``b`` in the shape of ``x``: A acts on the first axis of a grid."""
         Ax = (self.A @ x.reshape(len(x), -1)).reshape(x.shape)  # one matrix product (BLAS)
         return Ax, self.b.reshape(self.b.shape + (1,) * (x.ndim - 1))
+
+
+def _refined_solve(A: Array, b: Array) -> Any:
+    """solve(A, b) in long double, accurate to (nearly) full double precision.
+
+    LAPACK's answer carries an error of about cond(A) * eps; each refinement step
+    solves for the residual b - A x, computed in extended precision (long double)
+    so that it is not lost to cancellation, and removes most of what is left.
+    """
+    x = np.linalg.solve(A, b).astype(np.longdouble)
+    A_long, b_long = A.astype(np.longdouble), b.astype(np.longdouble)
+    for _ in range(3):
+        x = x + np.linalg.solve(A, (b_long - A_long @ x).astype(float))
+    return x
 
 
 def quadratic(A: ArrayLike, b: ArrayLike | None = None) -> Quadratic:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -15,12 +16,17 @@ from ._types import Array, ArrayLike, Projection
 from .objective import Objective
 from .optimizers import Optimizer, make_optimizer
 from .result import Recorder, Result, Status
-from .stopping import Ending, Rules, lr_hint, non_finite, secant_curvature
+from .stopping import Ending, Rules, non_finite
 
 __all__ = ["Iteration", "maximize", "minimize"]
 
 # x is recorded in the history by default only up to this many elements.
 RECORD_X_MAX_SIZE = 1000
+# minimize's own keywords, offered as suggestions when a misspelt one reaches the optimizer.
+MINIMIZE_KEYWORDS = (
+    "grad", "variables", "lr", "max_iter", "ftol", "gtol", "xtol", "time_limit", "maximize",
+    "project", "callback", "record_x", "progress",
+)  # fmt: skip
 
 
 class Iteration(NamedTuple):
@@ -144,18 +150,26 @@ def minimize(
         ftol=_validate.tolerance("ftol", ftol),
         gtol=_validate.tolerance("gtol", gtol),
         xtol=_validate.tolerance("xtol", xtol),
-        time_limit=None if time_limit is None else _validate.positive("time_limit", time_limit),
+        time_limit=None
+        if time_limit is None
+        else _validate.positive("time_limit", time_limit, "; it is in seconds, e.g. 60"),
     )
     if lr is not None:
         hyperparameters["lr"] = lr
-    optimizer = make_optimizer(method, **hyperparameters)
+    optimizer = make_optimizer(method, known=MINIMIZE_KEYWORDS, **hyperparameters)
     if max_iter > 0:
         optimizer.rate(max_iter - 1)  # a schedule that fails late fails now
     if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable or None, got {callback!r:.60}")
+        raise TypeError(
+            f"callback must be callable or None, got {callback!r:.60}; pass a function of one "
+            "argument, such as lambda info: print(info.nit, info.fun)"
+        )
+    maximize = _validate.boolean("maximize", maximize)
+    progress = _validate.boolean("progress", progress)
     if record_x is None:
         record_x = x_start.size <= RECORD_X_MAX_SIZE
-    objective = Objective(fun, grad, shape, maximize=bool(maximize), variables=variables)
+    record_x = _validate.boolean("record_x", record_x)
+    objective = Objective(fun, grad, shape, maximize=maximize, variables=variables)
     x = x_start.reshape(-1)
     project_flat = None if project is None else _flat_projection(project, x, shape)
     f, g = objective.start(x)
@@ -165,10 +179,10 @@ def minimize(
         x,
         f,
         g,
-        Rules(f0=f, **rules),
+        Rules(f0=f, sign=objective.sign, **rules),
         project_flat,
         callback,
-        Recorder(bool(record_x)),
+        Recorder(record_x),
         progress,
     )
 
@@ -236,7 +250,6 @@ def _run(
     record((f, grad_norm, state.lr, 0.0))
     if xs is not None:
         xs.append(x)  # iterates are never mutated, so no copy is needed
-    x_start, g_start, x_first, g_first = x, g, None, None
     nit, started = 0, time.perf_counter()
     ending = rules.at_start(grad_norm)
     try:
@@ -264,24 +277,24 @@ def _run(
                 step_norm = _norm(x_new - x) if rules.xtol is not None else math.inf
                 f_change = abs(f_new - f)
                 x, f, g = x_new, f_new, g_new
-                if nit == 1:
-                    x_first, g_first = x, g
                 ending = rules.check(nit, f, f_change, grad_norm, step_norm, elapsed)
                 if bar is not None:
                     bar.update(nit, sign * f, grad_norm, elapsed)
-                if callback is not None and ending is None:
-                    ending = _ask(
-                        callback,
-                        Iteration(
-                            nit,
-                            x.reshape(shape),
-                            sign * f,
-                            sign * g.reshape(shape),
-                            grad_norm,
-                            state.lr,
-                            elapsed,
-                        ),
+                if callback is not None:
+                    info = Iteration(
+                        nit,
+                        _read_only(x, shape),
+                        sign * f,
+                        _read_only(sign * g, shape),
+                        grad_norm,
+                        state.lr,
+                        elapsed,
                     )
+                    if _asks_to_stop(callback, info) and ending is None:
+                        ending = Ending(
+                            Status.STOPPED,
+                            f"stopped: the callback asked to stop after {nit} updates",
+                        )
     except KeyboardInterrupt:
         ending = Ending(
             Status.INTERRUPTED,
@@ -290,39 +303,56 @@ def _run(
     finally:
         if bar is not None:
             bar.close()
-    message = ending.message
-    if ending.status is Status.DIVERGED:
-        curvature = None
-        if x_first is not None and g_first is not None:
-            curvature = secant_curvature(x_start, g_start, x_first, g_first)
-        message += lr_hint(optimizer.name, state.lr, curvature)
-    return Result(
+    result = Result(
         x=x.reshape(shape),
         fun=sign * f,
-        grad=sign * g.reshape(shape),
+        grad=np.asarray(sign * g).reshape(shape),
         nit=nit,
         nfev=objective.nfev,
         ngev=objective.ngev,
         status=ending.status,
-        message=message,
+        message=ending.message,
         history=recorder.history(sign, shape),
         elapsed=time.perf_counter() - started,
         method=optimizer.name,
         optimizer=optimizer,
     )
+    return _explained(result, objective)
 
 
-def _ask(callback: Callable[[Iteration], Any], info: Iteration) -> Ending | None:
-    """Run the callback; True or StopIteration means stop."""
+def _explained(result: Result, objective: Objective) -> Result:
+    """The result with the diagnosis of a failed run appended to its message.
+
+    Only a diverged run pays for evaluations (a gradient check and a curvature
+    estimate, about 2n + 2 evaluations of f and up to 100 gradients); other endings
+    are read from the history alone.
+    """
+    if result.status in (Status.CONVERGED, Status.STOPPED, Status.INTERRUPTED):
+        return result
+    from .diagnose import diagnose
+
+    fun, grad = objective.user_functions() if result.status is Status.DIVERGED else (None, None)
+    with np.errstate(all="ignore"):  # the diverged point may overflow the checks
+        main = diagnose(result, fun, grad, maximize=objective.sign < 0).main
+    return dataclasses.replace(
+        result, message=f"{result.message}; {main.message}; {main.suggestion}"
+    )
+
+
+def _asks_to_stop(callback: Callable[[Iteration], Any], info: Iteration) -> bool:
+    """Run the callback: returning True (or NumPy's True) or raising StopIteration stops."""
     try:
-        stop = callback(info)
+        answer = callback(info)
     except StopIteration:
-        stop = True
-    if stop is True:
-        return Ending(
-            Status.STOPPED, f"stopped: the callback asked to stop after {info.nit} updates"
-        )
-    return None
+        return True
+    return answer is True or answer is np.True_
+
+
+def _read_only(v: Array, shape: tuple[int, ...]) -> Array:
+    """A view in the user's shape that the callback cannot write through."""
+    view = v.reshape(shape)
+    view.flags.writeable = False
+    return view
 
 
 def _inspect(f: float, g: Array, x: Array) -> tuple[float, str | None]:

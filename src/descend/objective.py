@@ -84,6 +84,13 @@ class Objective:
         self.nfev += self._numeric_evals
         return self.fun(xu), numeric_grad(self.fun, xu)
 
+    def user_functions(self) -> tuple[Callable[..., Any], Callable[..., Any] | str]:
+        """fun and the gradient the run used, in the user's shape and sign (for diagnose)."""
+        if self.source == "numeric":
+            return self.fun, "numeric"
+        pair = self._pair
+        return self.fun, lambda xu: np.asarray(pair(xu)[1], dtype=float)
+
     def value(self, x: Array) -> float:
         """f(x) (negated when maximising)."""
         self.nfev += 1

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, NamedTuple
 
@@ -77,6 +77,10 @@ def _elementwise(rule: Callable[..., tuple[Array, ...]], *arrays: Array) -> tupl
     return tuple(out.reshape(arrays[0].shape) for out in outputs)
 
 
+# eps keeps g / (sqrt(v) + eps) finite where a coordinate's gradient has always been 0.
+EPS_FIX = "; eps guards the division where the gradient is 0: 1e-8 is customary"
+
+
 @dataclass(frozen=True)
 class Optimizer:
     """Base class: a learning rate (number or schedule) and optional gradient clipping.
@@ -108,7 +112,10 @@ class Optimizer:
         """The learning rate for update ``t`` (counted from 0)."""
         if not callable(self.lr):
             return self.lr
-        lr = self.lr(t)
+        try:
+            lr = self.lr(t)
+        except Exception as error:
+            raise ValueError(f"lr schedule {self.lr!r} failed at t={t}: {error!r}") from error
         if not (isinstance(lr, (int, float, np.floating)) and math.isfinite(lr) and lr > 0):
             raise ValueError(
                 f"lr schedule {self.lr!r} returned {lr!r} at t={t}; "
@@ -251,7 +258,7 @@ class AdaGrad(Optimizer):
     G starts at zero; ``eps`` sits outside the square root, as in PyTorch.
 
     >>> import numpy as np
-    >>> AdaGrad(lr=0.5, eps=0.0).update(np.array([3.0]), AdaGrad().init(np.zeros(1)))[0]
+    >>> AdaGrad(lr=0.5, eps=1e-300).update(np.array([3.0]), AdaGrad().init(np.zeros(1)))[0]
     array([-0.5])
     """
 
@@ -261,7 +268,7 @@ class AdaGrad(Optimizer):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _validate.nonnegative("eps", self.eps)
+        _validate.positive("eps", self.eps, EPS_FIX)
 
     def init(self, x: Array) -> AdaGradState:
         return AdaGradState(0, self.rate(0), np.zeros_like(x, dtype=float))
@@ -291,7 +298,8 @@ class RMSProp(Optimizer):
     Hinton's (and Keras's) default; PyTorch calls it ``alpha`` and uses 0.99.
 
     >>> import numpy as np
-    >>> RMSProp(lr=0.1, rho=0.75, eps=0.0).update(np.array([2.0]), RMSProp().init(np.zeros(1)))[0]
+    >>> opt = RMSProp(lr=0.1, rho=0.75, eps=1e-300)
+    >>> opt.update(np.array([2.0]), opt.init(np.zeros(1)))[0]
     array([-0.2])
     """
 
@@ -302,7 +310,7 @@ class RMSProp(Optimizer):
     def __post_init__(self) -> None:
         super().__post_init__()
         _validate.in_unit_interval("rho", self.rho)
-        _validate.nonnegative("eps", self.eps)
+        _validate.positive("eps", self.eps, EPS_FIX)
 
     def init(self, x: Array) -> RMSPropState:
         return RMSPropState(0, self.rate(0), np.zeros_like(x, dtype=float))
@@ -352,7 +360,7 @@ class Adam(Optimizer):
         super().__post_init__()
         _validate.in_unit_interval("beta1", self.beta1)
         _validate.in_unit_interval("beta2", self.beta2)
-        _validate.nonnegative("eps", self.eps)
+        _validate.positive("eps", self.eps, EPS_FIX)
 
     def init(self, x: Array) -> AdamState:
         zeros = np.zeros_like(x, dtype=float)
@@ -398,7 +406,7 @@ class AdamW(Adam):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _validate.nonnegative("weight_decay", self.weight_decay)
+        _validate.nonnegative("weight_decay", self.weight_decay, "; 0 turns the decay off")
 
     def update(self, grad, state, x=None, fun=None, f=None):
         if x is None:
@@ -537,8 +545,12 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
 }
 
 
-def make_optimizer(method: str | Optimizer, **settings: Any) -> Optimizer:
+def make_optimizer(
+    method: str | Optimizer, known: Sequence[str] = (), **settings: Any
+) -> Optimizer:
     """The optimizer for ``method`` (a registry name or an object) with ``settings`` applied.
+
+    ``known`` are the caller's own keyword names, suggested when a setting is misspelt.
 
     Raises
     ------
@@ -566,7 +578,7 @@ def make_optimizer(method: str | Optimizer, **settings: Any) -> Optimizer:
         if key not in accepted:
             raise TypeError(
                 f"{key!r} is not a hyperparameter of {cls.__name__}; it takes "
-                f"{', '.join(accepted)}" + _validate.closest(key, accepted)
+                f"{', '.join(accepted)}" + _validate.closest(key, [*accepted, *known])
             )
     if isinstance(method, Optimizer):
         return dataclasses.replace(method, **settings)  # validated again by __post_init__

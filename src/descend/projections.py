@@ -88,6 +88,12 @@ class Simplex:
             raise ValueError("x must not be empty: the simplex has no point of dimension 0")
         if not np.all(np.isfinite(x)):
             return np.full(x.shape, np.nan)
+        if np.all(x >= 0) and x.sum() == self.total:
+            return x.copy()  # already on the simplex: rounding in tau would move it
+        # The projection commutes with adding a constant to every entry; shifting the
+        # largest to 0 keeps the cumulative sums exact enough that j = 1 always qualifies,
+        # even beside entries of 1e20.
+        x = x - x.max()
         u = np.sort(x, axis=None)[::-1]  # x flattened, largest first
         css = np.cumsum(u) - self.total
         j = np.arange(1, u.size + 1)

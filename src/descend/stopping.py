@@ -18,9 +18,6 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import numpy as np
-
-from ._types import Array
 from .result import Status
 
 # f above its start by a million times its scale is divergence, not a bumpy descent:
@@ -45,6 +42,7 @@ class Rules:
     gtol: float | None = None
     xtol: float | None = None
     time_limit: float | None = None
+    sign: float = 1.0  # -1 when maximising: f here is the negated objective
 
     def __post_init__(self) -> None:
         # Thresholds that a disabled rule can never meet, so that check() is one test.
@@ -85,8 +83,9 @@ class Rules:
         if f > self.f_limit:
             return Ending(
                 Status.DIVERGED,
-                f"diverged: f grew from {self.f0:.6g} to {f:.6g} "
-                f"(x{f / max(abs(self.f0), 1e-300):.2g}) in {nit} updates",
+                f"diverged: f {'fell' if self.sign < 0 else 'grew'} from "
+                f"{self.sign * self.f0:.6g} to {self.sign * f:.6g} "
+                f"(x{abs(f) / max(abs(self.f0), 1.0):.2g}) in {nit} updates",
             )
         if self.gtol is not None and grad_norm <= self.gtol:
             return Ending(
@@ -117,8 +116,7 @@ class Rules:
             unmet = f" with gradient norm {grad_norm:.3g} > gtol={self.gtol:g}" if self.gtol else ""
             return Ending(
                 Status.MAX_ITER,
-                f"max_iter: reached max_iter={self.max_iter} updates{unmet}; "
-                "raise max_iter or lr, or try method='armijo' or 'adam'",
+                f"max_iter: reached max_iter={self.max_iter} updates{unmet}",
             )
         return None
 
@@ -129,25 +127,3 @@ def non_finite(nit: int, what: str) -> Ending:
         Status.DIVERGED,
         f"diverged: {what} became non-finite at update {nit}; the last finite point is returned",
     )
-
-
-def secant_curvature(x0: Array, g0: Array, x1: Array, g1: Array) -> float | None:
-    """L ~ ||g1 - g0|| / ||x1 - x0||: the curvature seen along one step (None if unknown)."""
-    dx = float(np.linalg.norm(x1 - x0))
-    dg = float(np.linalg.norm(g1 - g0))
-    return dg / dx if dx > 0 and math.isfinite(dg) and dg > 0 else None
-
-
-def lr_hint(method: str, lr: float, curvature: float | None) -> str:
-    """Advice for a diverged run: a smaller learning rate, estimated where possible.
-
-    For gradient descent on a function with curvature L, the iteration
-    x <- x - lr * g is stable only for lr < 2 / L; 1 / L is a safe choice.
-    """
-    if method == "gd" and curvature is not None:
-        return (
-            f"; lr={lr:g} is too large: the curvature near the start is about "
-            f"{curvature:.3g}, so gradient descent is stable only for lr < 2/L = "
-            f"{2 / curvature:.3g}; try lr={1 / curvature:.3g}"
-        )
-    return f"; lr={lr:g} is probably too large: try lr={lr / 10:g}"
