@@ -34,6 +34,9 @@ GRAD_SOURCES = ("a callable", "'numeric'", "'autograd'", "'jax'", "None")
 # difference to this relative accuracy (central differences give ~1e-10 on smooth f).
 TRACE_CHECK_RTOL = 1e-6
 
+# Choosing a traced gradient costs one traced evaluation and two for the directional check.
+TRACE_EVALUATIONS = 3
+
 ValueAndGrad = Callable[[Any], tuple[Any, Any]]
 
 
@@ -102,7 +105,14 @@ class Objective:
         self.ngev += 1
         f, g = self._pair(x.reshape(self.shape) if self._reshape else x)
         f = float(f)
-        g = np.asarray(g, dtype=float)
+        g = np.asarray(g)
+        if g.dtype != np.float64:
+            if g.dtype.kind not in "biuf":
+                raise TypeError(
+                    f"grad must return real numbers, got {g!r:.60} (dtype {g.dtype}); "
+                    "return a float array in the shape of x"
+                )
+            g = g.astype(np.float64)
         if g.shape != x.shape:
             if g.shape != self.shape and not (self.shape == () and g.size == 1):
                 raise ValueError(
@@ -118,10 +128,11 @@ class Objective:
         """Check fun at x0, choose the gradient source, and return ``value_and_grad(x0)``."""
         xu = x0.reshape(self.shape)
         value = self.fun(xu)
+        self.nfev += 1
         _check_value(value)
         if np.ndim(value) > 0:  # a one-element array, as x**2 gives for x0=[5.0]
             fun = self.fun
-            self.fun = lambda x: fun(x).item()
+            self.fun = lambda x: fun(x).reshape(-1)[0]  # indexing, unlike .item(), traces
         self._choose_gradient(xu)
         f, g = self.value_and_grad(x0)
         if not np.isfinite(g).all():
@@ -140,6 +151,7 @@ class Objective:
             )
         if grad in ("autograd", "jax"):
             pair, failure = _traced(grad, self.fun, xu)
+            self.nfev, self.ngev = self.nfev + TRACE_EVALUATIONS, self.ngev + 1
             if pair is None:
                 raise ValueError(f"grad={grad!r} cannot differentiate fun: {failure}")
             self._pair, self.source = pair, grad
@@ -148,6 +160,7 @@ class Objective:
             reasons = []
             for backend in _available_backends():
                 pair, failure = _traced(backend, self.fun, xu)
+                self.nfev, self.ngev = self.nfev + TRACE_EVALUATIONS, self.ngev + 1
                 if pair is not None:
                     self._pair, self.source = pair, backend
                     return

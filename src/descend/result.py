@@ -189,4 +189,7 @@ class Result:
         if self.nepoch is not None:
             rows["nepoch"] = str(self.nepoch)
         width = max(map(len, rows))
-        return "\n".join(f"{key.rjust(width)}: {value}" for key, value in rows.items())
+        indent = "\n" + " " * (width + 2)  # continuation lines of 2-D arrays line up
+        return "\n".join(
+            f"{key.rjust(width)}: {value.replace(chr(10), indent)}" for key, value in rows.items()
+        )
