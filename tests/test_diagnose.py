@@ -296,3 +296,16 @@ def test_diagnose_rejects_what_is_not_a_result_in_words():
         diagnose(res, fun=3)
     with pytest.raises(TypeError, match=r"grad must be callable, 'numeric' or None, got 'exact'"):
         diagnose(res, square, "exact")
+
+
+def test_f_falling_to_minus_infinity_is_unbounded_below():
+    res = dd.minimize(
+        lambda x: -np.exp(x[0]) + x[1] ** 2,
+        [0.0, 1.0],
+        grad=lambda x: np.array([-np.exp(x[0]), 2 * x[1]]),
+        lr=0.5,
+        max_iter=10_000,
+    )
+    assert res.status == "diverged"
+    assert diagnose(res).main.kind == "unbounded_below"
+    assert "decreases without bound" in res.message

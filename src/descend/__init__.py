@@ -10,6 +10,7 @@
 from . import functions, projections, schedules
 from .diagnose import Diagnosis, Finding, diagnose
 from .differentiate import check_grad, numeric_grad
+from .expressions import Formula, parse
 from .lr_finder import LRFinderResult, find_lr
 from .minimize import Iteration, maximize, minimize
 from .optimizers import (
@@ -39,6 +40,7 @@ __all__ = [
     "Armijo",
     "Diagnosis",
     "Finding",
+    "Formula",
     "History",
     "Iteration",
     "LRFinderResult",
@@ -55,6 +57,7 @@ __all__ = [
     "maximize",
     "minimize",
     "numeric_grad",
+    "parse",
     "projections",
     "schedules",
 ]

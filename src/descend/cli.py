@@ -195,9 +195,7 @@ def minimize_command(
 @problem_options
 @click.option("--methods", default="gd,momentum,nesterov,adam,armijo,bb", show_default=True)
 @run_options
-def compare(
-    formula: str, x0: str | None, variables: str | None, methods: str, **run: Any
-) -> None:
+def compare(formula: str, x0: str | None, variables: str | None, methods: str, **run: Any) -> None:
     """Run several methods on FORMULA and print their results side by side."""
     problem = Problem(formula, x0, variables)
     settings = _settings(**run, progress=False)
@@ -240,7 +238,8 @@ def cli(argv: list[str] | None = None) -> int:
     except click.Abort:
         return 130
     except (ValueError, TypeError, ImportError) as error:
-        click.echo(f"descend: error: {error}", err=True)
+        first_line = str(error).splitlines()[0]  # a formula's caret line stays in the API
+        click.echo(f"descend: error: {first_line}", err=True)
         return 2
     return 0
 

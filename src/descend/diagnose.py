@@ -7,6 +7,7 @@ and returns findings a person can act on, most important first:
   with central differences of ``fun`` at a visited point (needs ``fun`` and ``grad``);
 - ``nan_at_nondifferentiable_point``: f or the gradient became NaN or infinite while f
   was still falling: a kink (``abs``, ``sqrt(x**2)`` at 0) or the edge of f's domain;
+- ``unbounded_below``: f fell to -inf: it has no minimum along the path;
 - ``lr_too_large``: f blew up or rose; with a curvature estimate L the advice is
   lr < 2/L for gradient descent (2(1 + mu)/L with heavy-ball momentum mu);
 - ``f_rising``: f rose from the first update though lr looks small: suspect the gradient;
@@ -501,6 +502,13 @@ def _non_finite(run: _Run) -> Finding | None:
         return None  # f was climbing before it broke: the step size is to blame
     at = f"at update {run.nit}" + ("" if x_last is None else f" (x = {_fmt(x_last)})")
     guard = "np.sqrt(x**2 + 1e-12) instead of abs(x) or np.sqrt(x**2)"
+    if f_last == -math.inf and run.f[-2] < run.f[0]:
+        return Finding(
+            "unbounded_below",
+            f"{run.name} fell from {run.f[0]:.6g} to {run.f[-2]:.6g} and then to -inf {at}: "
+            "f has no minimum along this path, it decreases without bound",
+            "check the formula (a sign, a missing square), or bound x with project=",
+        )
     if not math.isfinite(f_last):
         return Finding(
             "nan_at_nondifferentiable_point",

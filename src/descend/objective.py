@@ -257,11 +257,9 @@ def _formula(
         raise TypeError(
             f"grad must be None for a formula: its exact gradient is derived; got {grad!r:.60}"
         )
-    n = len(formula.variables)
-    if shape == (n,):
-        return formula, formula.grad
-    if shape == () and n == 1:  # a scalar x0 for a formula in one variable
-        return (lambda x: formula(np.reshape(x, 1))), (lambda x: formula.grad(np.reshape(x, 1))[0])
-    raise ValueError(
-        f"x0 must hold one value per variable of the formula {formula.variables}, got shape {shape}"
-    )
+    if math.prod(shape) != len(formula.variables) or len(shape) > 1:
+        raise ValueError(
+            f"x0 must hold one value per variable of the formula {formula.variables}, "
+            f"got shape {shape}"
+        )
+    return formula, formula.grad
