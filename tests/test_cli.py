@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from descend import demo
@@ -106,3 +107,33 @@ def test_the_installed_command_runs():
     )
     assert done.returncode == 0 and "converged" in done.stdout
     assert done.stderr == ""  # piped: no progress bar
+
+
+def test_json_stays_strict_when_a_run_blows_up(capsys):
+    code, out, _ = run(
+        capsys, "minimize", "x**2", "--x0", "5", "--lr", "1e200", "--json", "--with-history"
+    )
+    record = json.loads(out, parse_constant=lambda name: pytest.fail(f"non-JSON constant {name}"))
+    assert code == 1 and record["status"] == "diverged"
+    assert None in record["history"]["f"]
+
+
+def test_formula_errors_point_at_the_position_on_one_line(capsys):
+    code, _, err = run(capsys, "minimize", "(x-1)**2 +* y", "--x0", "1,2")
+    assert (
+        code == 2
+        and err == "descend: error: formula has a syntax error at position 11 (invalid syntax)\n"
+    )
+    code, _, err = run(capsys, "minimize", '__import__("os").system("ls")', "--x0", "1")
+    assert code == 2 and "may not use" in err and err.count("\n") == 1
+
+
+def test_a_formula_minimised_from_the_shell(capsys):
+    code, out, _ = run(
+        capsys, "minimize", "(x-1)**2 + 3*y**2", "--x0", "3,4", "--method", "adam", "--lr", "0.1"
+    )
+    assert code == 0 and "x=1.00000000" in out and "status:     converged" in out
+    code, out, _ = run(
+        capsys, "minimize", "-(x-2)**2", "--x0", "0", "--maximize", "--lr", "0.25", "--json"
+    )
+    assert code == 0 and json.loads(out)["x"] == [2.0]

@@ -8,6 +8,7 @@ interrupted.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import Any
 
@@ -119,7 +120,18 @@ def _as_json(res: Result, with_history: bool) -> str:
     }
     if with_history:
         record["history"] = {k: v.tolist() for k, v in res.history.to_dict().items()}
-    return json.dumps(record, allow_nan=True)
+    return json.dumps(_finite_or_null(record), allow_nan=False)
+
+
+def _finite_or_null(value: Any) -> Any:
+    """NaN and infinities as null, so that the output is strict JSON (a diverged run has them)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite_or_null(item) for item in value]
+    return value
 
 
 _run_options = [
@@ -238,7 +250,7 @@ def cli(argv: list[str] | None = None) -> int:
     except click.Abort:
         return 130
     except (ValueError, TypeError, ImportError) as error:
-        first_line = str(error).splitlines()[0]  # a formula's caret line stays in the API
+        first_line = str(error).splitlines()[0].rstrip(":")  # a formula's caret stays in the API
         click.echo(f"descend: error: {first_line}", err=True)
         return 2
     return 0
