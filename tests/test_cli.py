@@ -133,7 +133,8 @@ def test_a_formula_minimised_from_the_shell(capsys):
         capsys, "minimize", "(x-1)**2 + 3*y**2", "--x0", "3,4", "--method", "adam", "--lr", "0.1"
     )
     assert code == 0 and "x=1.00000000" in out and "status:     converged" in out
+    # a formula that starts with "-" goes after "--", as with any command-line tool
     code, out, _ = run(
-        capsys, "minimize", "-(x-2)**2", "--x0", "0", "--maximize", "--lr", "0.25", "--json"
+        capsys, "minimize", "--x0", "0", "--maximize", "--lr", "0.25", "--json", "--", "-(x-2)**2"
     )
-    assert code == 0 and json.loads(out)["x"] == [2.0]
+    assert code == 0 and json.loads(out)["x"] == pytest.approx([2.0], abs=1e-8)
