@@ -250,7 +250,8 @@ def _run(
     record((f, grad_norm, state.lr, 0.0))
     if xs is not None:
         xs.append(x)  # iterates are never mutated, so no copy is needed
-    nit, started = 0, time.perf_counter()
+    sqrt, isfinite, clock = math.sqrt, math.isfinite, time.perf_counter  # hot-loop locals
+    nit, started = 0, clock()
     ending = rules.at_start(grad_norm)
     try:
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is a status, not noise
@@ -261,13 +262,13 @@ def _run(
                     x_new = project(x_new)
                 f_new, g_new = value_and_grad(x_new)
                 nit += 1
-                grad_norm = math.sqrt(g_new.dot(g_new))
+                grad_norm = sqrt(g_new.dot(g_new))
                 # One sum of dot products tests f, g and x for NaN and inf at once; it also
                 # overflows for finite entries above ~1e154, so a failure is looked at closely.
                 broke = None
-                if not math.isfinite(f_new + grad_norm + x_new.dot(x_new)):
+                if not isfinite(f_new + grad_norm + x_new.dot(x_new)):
                     grad_norm, broke = _inspect(f_new, g_new, x_new)
-                elapsed = time.perf_counter() - started
+                elapsed = clock() - started
                 record((f_new, grad_norm, state.lr, elapsed))
                 if xs is not None:
                     xs.append(x_new)
