@@ -13,11 +13,16 @@ class Progress:
         self.total = total
         self.stream = stream or sys.stderr
         self._next_draw = 0.0
+        self._last: tuple[int, float, float, float] | None = None
 
     def update(self, nit: int, f: float, grad_norm: float, elapsed: float) -> None:
+        self._last = (nit, f, grad_norm, elapsed)
         if elapsed < self._next_draw:
             return
         self._next_draw = elapsed + 0.1
+        self._draw(nit, f, grad_norm, elapsed)
+
+    def _draw(self, nit: int, f: float, grad_norm: float, elapsed: float) -> None:
         done = min(nit / self.total, 1.0) if self.total else 1.0
         bar = "#" * int(20 * done)
         self.stream.write(
@@ -26,5 +31,8 @@ class Progress:
         self.stream.flush()
 
     def close(self) -> None:
+        """Draw the final state and end the line."""
+        if self._last is not None:
+            self._draw(*self._last)
         self.stream.write("\n")
         self.stream.flush()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import warnings
 from typing import Any
 
 try:
@@ -30,9 +31,11 @@ EXIT_CODES = {Status.DIVERGED: 1, Status.INTERRUPTED: 130}
 
 def _floats(text: str) -> list[float]:
     try:
-        return [float(item) for item in text.split(",") if item.strip()]
+        return [float(item) for item in text.split(",")]
     except ValueError:
-        raise click.BadParameter(f"expected numbers separated by commas, got {text!r}") from None
+        raise click.BadParameter(
+            f"expected numbers separated by commas, got {text!r}", param_hint="--x0"
+        ) from None
 
 
 def _options(pairs: tuple[str, ...]) -> dict[str, float]:
@@ -195,7 +198,7 @@ def minimize_command(
 ) -> None:
     """Minimise FORMULA from --x0 and print what happened."""
     problem = Problem(formula, x0, variables)
-    progress = not as_json and sys.stderr.isatty()
+    progress = not as_json and sys.stdout.isatty() and sys.stderr.isatty()
     res = problem.run(method, _settings(**run, progress=progress))
     if history_path:
         res.history.to_csv(history_path)
@@ -211,8 +214,15 @@ def compare(formula: str, x0: str | None, variables: str | None, methods: str, *
     """Run several methods on FORMULA and print their results side by side."""
     problem = Problem(formula, x0, variables)
     settings = _settings(**run, progress=False)
+    names = [m.strip() for m in methods.split(",")]
+    unknown = [m for m in names if m not in OPTIMIZERS]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown {', '.join(map(repr, unknown))}; choose from {', '.join(OPTIMIZERS)}",
+            param_hint="--methods",
+        )
     click.echo(f"{'method':<9} {'status':<10} {'f':>12} {'iters':>6} {'time':>9}  x")
-    for name in [m.strip() for m in methods.split(",") if m.strip()]:
+    for name in names:
         res = problem.run(name, settings)
         x = np.array2string(np.atleast_1d(res.x), precision=6, separator=", ")
         click.echo(
@@ -239,7 +249,9 @@ def demo() -> None:
 def cli(argv: list[str] | None = None) -> int:
     """Run the command; bad input ends with one line on stderr and exit code 2."""
     try:
-        main.main(args=argv, standalone_mode=False)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the result's status and message say what happened
+            main.main(args=argv, standalone_mode=False)
     except click.exceptions.Exit as done:
         return done.exit_code
     except SystemExit as done:
@@ -249,9 +261,12 @@ def cli(argv: list[str] | None = None) -> int:
         return 2
     except click.Abort:
         return 130
-    except (ValueError, TypeError, ImportError) as error:
+    except (ValueError, TypeError, ImportError, OSError) as error:
         first_line = str(error).splitlines()[0].rstrip(":")  # a formula's caret stays in the API
         click.echo(f"descend: error: {first_line}", err=True)
+        return 2
+    except Exception as error:  # no traceback for anyone at a shell
+        click.echo(f"descend: error: {type(error).__name__}: {error}", err=True)
         return 2
     return 0
 

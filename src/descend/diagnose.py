@@ -137,7 +137,7 @@ def diagnose(
     fun: Callable[..., Any] | None = None,
     grad: Callable[..., Any] | str | None = None,
     *,
-    maximize: bool = False,
+    maximize: bool | None = None,
 ) -> Diagnosis:
     r"""Explain how a run ended and what to change, from its status and history.
 
@@ -175,8 +175,8 @@ def diagnose(
     grad : callable or "numeric", optional
         The gradient the run used. ``"numeric"`` says the run used finite differences,
         which are then trusted.
-    maximize : bool
-        Whether the run maximised ``fun`` (the result does not record it).
+    maximize : bool, optional
+        Whether the run maximised ``fun``; by default what the result records.
 
     Returns
     -------
@@ -225,7 +225,7 @@ def diagnose(
         raise TypeError(f"fun must be callable as fun(x) or None, got {fun!r:.60}")
     if grad is not None and not callable(grad) and grad != "numeric":
         raise TypeError(f"grad must be callable, 'numeric' or None, got {grad!r:.60}")
-    run = _Run.of(result, maximize)
+    run = _Run.of(result, result.maximize if maximize is None else maximize)
     findings: list[Finding] = []
     check = _check_gradient(run, fun, grad) if fun is not None and callable(grad) else None
     if check is not None and check.finding is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -317,6 +318,7 @@ def _run(
         elapsed=time.perf_counter() - started,
         method=optimizer.name,
         optimizer=optimizer,
+        maximize=sign < 0,
     )
     return _explained(result, objective)
 
@@ -324,17 +326,24 @@ def _run(
 def _explained(result: Result, objective: Objective) -> Result:
     """The result with the diagnosis of a failed run appended to its message.
 
-    Only a diverged run pays for evaluations (a gradient check and a curvature
-    estimate, about 2n + 2 evaluations of f and up to 100 gradients); other endings
-    are read from the history alone.
+    Only a run that diverged or ended above its start pays for evaluations (a gradient
+    check and a curvature estimate, about 2n + 2 evaluations of f and up to 100
+    gradients); other endings are read from the history alone. A diagnosis that
+    cannot be made leaves the message as it is: it never fails the run.
     """
     if result.status in (Status.CONVERGED, Status.STOPPED, Status.INTERRUPTED):
         return result
     from .diagnose import diagnose
 
-    fun, grad = objective.user_functions() if result.status is Status.DIVERGED else (None, None)
-    with np.errstate(all="ignore"):  # the diverged point may overflow the checks
-        main = diagnose(result, fun, grad, maximize=objective.sign < 0).main
+    f = result.history.f * objective.sign  # as minimised
+    worse = result.status is Status.DIVERGED or not f[-1] <= f[0]
+    fun, grad = objective.user_functions() if worse else (None, None)
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # probes far out may overflow; that is expected
+            main = diagnose(result, fun, grad).main
+    except Exception:  # a diagnosis is advice: without one the result still stands
+        return result
     return dataclasses.replace(
         result, message=f"{result.message}; {main.message}; {main.suggestion}"
     )

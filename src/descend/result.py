@@ -150,6 +150,8 @@ class Result:
         The optimizer's registry name.
     optimizer : Optimizer
         The optimizer object with all its hyperparameters.
+    maximize : bool
+        Whether the run maximised ``fun``.
     """
 
     x: Array
@@ -165,6 +167,7 @@ class Result:
     method: str
     optimizer: Any = None
     nepoch: int | None = None
+    maximize: bool = False
 
     @property
     def success(self) -> bool:
