@@ -181,7 +181,8 @@ class Objective:
 def _caller_level() -> int:
     """The stacklevel of the first frame outside descend, for warnings aimed at the caller."""
     here = __name__.rpartition(".")[0] + "."
-    frame, level = sys._getframe(1), 1
+    frame: Any = sys._getframe(1)
+    level = 1
     while frame is not None and frame.f_globals.get("__name__", "").startswith(here):
         frame, level = frame.f_back, level + 1
     return level
