@@ -50,6 +50,9 @@ PARALLEL_COSINE = 0.99
 # Secants are taken over the first steps only: later points of a diverged run lie far
 # away, where a non-quadratic f may be far more curved than where the trouble began.
 PROBE_STEPS = 10
+# A secant counts only where the step and the change of gradient exceed this share of
+# x's and g's size: below it, rounding in x and g is a visible part of the difference.
+SECANT_NOISE = 1e-6
 # Power iteration converges at the ratio of the two largest |eigenvalues|; 50 rounds
 # settle ratios up to ~0.87 to 1e-3, which is all a learning-rate suggestion needs.
 POWER_ITERATIONS = 50
@@ -448,14 +451,24 @@ def secant_curvature(x0: Array, g0: Array, x1: Array, g1: Array) -> float | None
 
 
 def _secant_curvature(run: _Run) -> float | None:
-    """The largest secant ||g_k - g_(k-1)|| / ||x_k - x_(k-1)|| over the first steps."""
+    """The first clear secant ||g_k - g_(k-1)|| / ||x_k - x_(k-1)||.
+
+    The first, because a diverging path soon reaches places far more curved than the
+    start; a clear one, whose step and gradient change stand well above rounding
+    (SECANT_NOISE relative), because a secant of noise can claim any curvature.
+    """
     g = _recovered_gradients(run, PROBE_STEPS + 1)
     if g is None or run.x is None:
         return None
     x = run.x[: len(g)]
-    secants = [secant_curvature(x[k - 1], g[k - 1], x[k], g[k]) for k in range(1, len(g))]
-    finite = [s for s in secants if s is not None and math.isfinite(s)]
-    return max(finite) if finite else None
+    for k in range(1, len(g)):
+        dx, dg = np.linalg.norm(x[k] - x[k - 1]), np.linalg.norm(g[k] - g[k - 1])
+        clear_x = dx > SECANT_NOISE * max(np.linalg.norm(x[k]), np.finfo(float).tiny)
+        clear_g = dg > SECANT_NOISE * max(np.linalg.norm(g[k]), np.finfo(float).tiny)
+        estimate = secant_curvature(x[k - 1], g[k - 1], x[k], g[k])
+        if clear_x and clear_g and estimate is not None and math.isfinite(estimate):
+            return estimate
+    return None
 
 
 def _recovered_gradients(run: _Run, count: int) -> Array | None:
