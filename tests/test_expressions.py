@@ -473,3 +473,13 @@ def _gradient_agrees(text, point):
 @given(_trees(), st.lists(st.floats(-2, 2), min_size=3, max_size=3))
 def test_fuzz_exact_gradient_matches_complex_step(text, point):
     _gradient_agrees(text, point)
+
+
+@pytest.mark.parametrize(
+    ("text", "position"), [("(x-1)**2 + 3 y**2", 14), ("x y", 3), ("sin(x) cos(y)", 8)]
+)
+def test_a_missing_operator_is_pointed_at(text, position):
+    with pytest.raises(
+        ValueError, match=rf"at position {position} \(a missing operator\); write 3\*y"
+    ):
+        parse(text)

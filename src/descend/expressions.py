@@ -35,9 +35,12 @@ this module uses neither.
 from __future__ import annotations
 
 import ast
+import io
+import itertools
 import keyword
 import math
 import re
+import tokenize
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NoReturn
@@ -335,9 +338,31 @@ def _syntax_tree(text: str) -> ast.Expression:
     except SyntaxError as error:
         index = _index(text, error.lineno or 1, (error.offset or 1) - 1)
         fix = "write 2*x for a product" if "decimal literal" in error.msg else ""
+        if "forgot a comma" in error.msg:  # "3 y": Python guesses a tuple; it is a product
+            index = _missing_operator(text) or index
+            error.msg, fix = "a missing operator", "write 3*y for a product"
         raise ValueError(f"formula has a syntax error {_at(text, index, error.msg, fix)}") from None
     except (RecursionError, MemoryError):
         raise ValueError(_too_deep(text)) from None
+
+
+def _missing_operator(text: str) -> int | None:
+    """Where two operands stand side by side ("3 y", "sin(x) cos(y)"), or None."""
+    operand = (tokenize.NAME, tokenize.NUMBER)
+    try:
+        tokens = [
+            t
+            for t in tokenize.generate_tokens(io.StringIO(text).readline)
+            if t.type in (*operand, tokenize.OP)
+        ]
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    for a, b in itertools.pairwise(tokens):
+        ends_operand = a.type in operand or a.string == ")"
+        starts_operand = b.type in operand or (b.string == "(" and a.type != tokenize.NAME)
+        if ends_operand and starts_operand:
+            return _index(text, b.start[0], b.start[1] + 1)  # _index counts the wrapping "("
+    return None
 
 
 class _Checker:
