@@ -483,3 +483,11 @@ def test_a_missing_operator_is_pointed_at(text, position):
         ValueError, match=rf"at position {position} \(a missing operator\); write 3\*y"
     ):
         parse(text)
+
+
+def test_too_many_variables_are_refused_quickly():
+    text = "*".join(f"a{i}" for i in range(150))
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"formula has 150 variables, more than the 100"):
+        parse(text)
+    assert time.perf_counter() - start < 1.0

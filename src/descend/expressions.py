@@ -42,7 +42,7 @@ import math
 import re
 import tokenize
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Sized
 from typing import Any, NoReturn
 
 import numpy as np
@@ -50,11 +50,23 @@ import numpy as np
 from ._types import Array, ArrayLike
 from ._validate import closest
 
-__all__ = ["CONSTANTS", "EXACT_LIMIT", "FUNCTIONS", "MAX_DEPTH", "MAX_LENGTH", "Formula", "parse"]
+__all__ = [
+    "CONSTANTS",
+    "EXACT_LIMIT",
+    "FUNCTIONS",
+    "MAX_DEPTH",
+    "MAX_LENGTH",
+    "MAX_VARIABLES",
+    "Formula",
+    "parse",
+]
 
 Expr = Any  # a sympy.Expr (SymPy ships no type information)
 
 MAX_LENGTH = 1_000  # characters in a formula
+# Variables in a formula: 100 is far beyond a formula typed by hand, and symbolic
+# differentiation and code generation grow with their number (333 take ~6 s).
+MAX_VARIABLES = 100
 MAX_DEPTH = 50  # levels of nesting: parentheses, calls, powers, signs (Python allows 200)
 MAX_DIGITS = 50  # digits in an integer literal
 EXACT_LIMIT = 1_000  # larger integers, numerators and denominators become floats
@@ -468,6 +480,12 @@ def _variables(
 ) -> tuple[str, ...]:
     """The variables' order: first appearance, or as given (checked against the text)."""
     used = list(dict.fromkeys(name for _, name in found))
+    count = max(len(used), len(variables) if isinstance(variables, Sized) else 0)
+    if count > MAX_VARIABLES:
+        raise ValueError(
+            f"formula has {count} variables, more than the {MAX_VARIABLES} a formula may have; "
+            "for larger problems pass a Python function and its gradient to minimize"
+        )
     if variables is None:
         if not used:
             raise ValueError(
