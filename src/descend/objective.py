@@ -34,6 +34,8 @@ GRAD_SOURCES = ("a callable", "'numeric'", "'autograd'", "'jax'", "None")
 # difference to this relative accuracy (central differences give ~1e-10 on smooth f).
 TRACE_CHECK_RTOL = 1e-6
 FLOAT32_CHECK_RTOL = 1e-2
+# diagnose may differentiate fun numerically only up to this many coordinates.
+NUMERIC_DIAGNOSIS_MAX_SIZE = 10
 
 # Choosing a traced gradient costs one traced evaluation and two for the directional check.
 TRACE_EVALUATIONS = 3
@@ -88,10 +90,16 @@ class Objective:
         self.nfev += self._numeric_evals
         return self.fun(xu), numeric_grad(self.fun, xu)
 
-    def user_functions(self) -> tuple[Callable[..., Any], Callable[..., Any] | str]:
-        """fun and the gradient the run used, in the user's shape and sign (for diagnose)."""
+    def user_functions(self) -> tuple[Callable[..., Any] | None, Callable[..., Any] | str | None]:
+        """fun and the gradient the run used, in the user's shape and sign (for diagnose).
+
+        With finite differences beyond a few coordinates, none: each gradient would cost
+        2n evaluations, and a curvature estimate needs dozens of gradients.
+        """
         if self.source == "numeric":
-            return self.fun, "numeric"
+            return (
+                (self.fun, "numeric") if self.size <= NUMERIC_DIAGNOSIS_MAX_SIZE else (None, None)
+            )
         pair = self._pair
         return self.fun, lambda xu: np.asarray(pair(xu)[1], dtype=float)
 
