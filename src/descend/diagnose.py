@@ -79,6 +79,12 @@ _FAILURES = (ValueError, TypeError, ArithmeticError)  # a probe point fun or gra
 class Finding:
     """One thing :func:`diagnose` found: a short name, what it saw, and what to do.
 
+    >>> import descend as dd
+    >>> res = dd.minimize(lambda x: x**2, 5.0, grad=lambda x: 2 * x, lr=1.1)
+    >>> finding = dd.diagnose(res).main
+    >>> finding.kind, finding.lr
+    ('lr_too_large', 0.5)
+
     Attributes
     ----------
     kind : str
@@ -105,6 +111,11 @@ class Diagnosis:
     """The findings about one run, most important first; ``main`` is the first.
 
     Iterating, ``len`` and indexing go over the findings; ``str`` lists them.
+
+    >>> import descend as dd
+    >>> res = dd.minimize(lambda x: x**2, 5.0, grad=lambda x: 2 * x, lr=0.1)
+    >>> dd.diagnose(res)
+    Diagnosis(converged)
     """
 
     findings: tuple[Finding, ...]

@@ -30,6 +30,11 @@ STOP_AFTER = 3
 class LRFinderResult:
     """What :func:`find_lr` found: a suggested lr and the curve behind it.
 
+    >>> import numpy as np, descend as dd
+    >>> found = dd.find_lr(lambda x: x @ x, np.ones(2), grad=lambda x: 2 * x)
+    >>> 0.1 < found.lr < 1.0, len(found.lrs) == len(found.losses)
+    (True, True)
+
     Attributes
     ----------
     lr : float or None

@@ -31,7 +31,15 @@ MINIMIZE_KEYWORDS = (
 
 
 class Iteration(NamedTuple):
-    """What ``callback`` receives after every update."""
+    """What ``callback`` receives after every update (read-only views of x and grad).
+
+    >>> import descend as dd
+    >>> seen = []
+    >>> _ = dd.minimize(lambda x: x**2, 5.0, grad=lambda x: 2 * x, lr=0.1, max_iter=2, gtol=0,
+    ...                 callback=lambda info: seen.append((info.nit, float(info.x))))
+    >>> seen
+    [(1, 4.0), (2, 3.2)]
+    """
 
     nit: int
     x: Array

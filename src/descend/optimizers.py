@@ -85,6 +85,10 @@ EPS_FIX = "; eps guards the division where the gradient is 0: 1e-8 is customary"
 class Optimizer:
     """Base class: a learning rate (number or schedule) and optional gradient clipping.
 
+    >>> from descend import GD, schedules
+    >>> GD(lr=schedules.step(0.1, every=2)).rate(3)
+    0.05
+
     Parameters
     ----------
     lr : float or callable

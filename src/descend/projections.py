@@ -26,6 +26,10 @@ References
 ----------
 Beck, A. (2017). *First-Order Methods in Optimization*, SIAM, chapter 6
 (projections onto the simplex, boxes and balls).
+
+>>> import descend as dd
+>>> dd.projections.simplex()([0.9, 0.6]), dd.projections.box(0.0, 1.0)([-2.0, 0.5])
+(array([0.65, 0.35]), array([0. , 0.5]))
 """
 
 from __future__ import annotations

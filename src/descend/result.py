@@ -17,7 +17,11 @@ __all__ = ["History", "Result", "Status"]
 
 
 class Status(str, Enum):
-    """How a run ended. Compares equal to its name: ``res.status == "converged"``."""
+    """How a run ended. Compares equal to its name: ``res.status == "converged"``.
+
+    >>> Status.CONVERGED == "converged", str(Status.MAX_ITER)
+    (True, 'max_iter')
+    """
 
     CONVERGED = "converged"  # a tolerance (gtol, ftol or xtol) was met
     MAX_ITER = "max_iter"  # the update budget ran out
@@ -33,6 +37,11 @@ class Status(str, Enum):
 @dataclass(frozen=True, repr=False)
 class History:
     """Per-iteration records; index 0 is the start point, index k the point after update k.
+
+    >>> import descend as dd
+    >>> res = dd.minimize(lambda x: x**2, 5.0, grad=lambda x: 2 * x, lr=0.1, max_iter=2, gtol=0)
+    >>> res.history.x, res.history.f
+    (array([5. , 4. , 3.2]), array([25.  , 16.  , 10.24]))
 
     Attributes
     ----------
@@ -119,6 +128,11 @@ class Recorder:
 @dataclass(frozen=True, repr=False)
 class Result:
     """The outcome of :func:`descend.minimize`, with SciPy's vocabulary.
+
+    >>> import descend as dd
+    >>> res = dd.minimize(lambda x: (x - 1) ** 2, 3.0, grad=lambda x: 2 * (x - 1), lr=0.5)
+    >>> res.x, res.fun, res.nit, res.success
+    (array(1.), 0.0, 1, True)
 
     Attributes
     ----------
