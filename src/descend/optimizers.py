@@ -149,10 +149,6 @@ class Optimizer:
         """Return ``(step, new_state)``: the next point is ``x + step``."""
         raise NotImplementedError
 
-    def hyperparameters(self) -> dict[str, Any]:
-        """The constructor's arguments as a dict (what a checkpoint or a sweep records)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
 
 class GDState(NamedTuple):
     t: int
