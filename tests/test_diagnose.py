@@ -309,3 +309,9 @@ def test_f_falling_to_minus_infinity_is_unbounded_below():
     assert res.status == "diverged"
     assert diagnose(res).main.kind == "unbounded_below"
     assert "decreases without bound" in res.message
+
+
+def test_f_falling_a_millionfold_is_unbounded_below():
+    res = dd.minimize(lambda x: -(x**2), 5.0, grad=lambda x: -2 * x, lr=0.1, max_iter=1000)
+    assert diagnose(res).main.kind == "unbounded_below"
+    assert "decreases without bound" in res.message

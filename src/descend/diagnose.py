@@ -57,6 +57,8 @@ SECANT_NOISE = 1e-6
 # settle ratios up to ~0.87 to 1e-3, which is all a learning-rate suggestion needs.
 POWER_ITERATIONS = 50
 POWER_RTOL = 1e-3
+# f a million times its start's scale below the start: no bounded valley does that.
+UNBOUNDED_FALL = 1e6
 # Trends (oscillation, slow progress) are read over the last RECENT updates.
 RECENT = 10
 # Gradient descent reverses its step every update only while lr * L > 1 in the direction
@@ -244,7 +246,7 @@ def diagnose(
     check = _check_gradient(run, fun, grad) if fun is not None and callable(grad) else None
     if check is not None and check.finding is not None:
         findings.append(check.finding)
-    blowup = _non_finite(run)
+    blowup = _non_finite(run) or _falling_without_bound(run)
     findings += [blowup] if blowup is not None else []
     if check is None or check.finding is None:  # a wrong gradient explains everything else
         curvature = _Curvature(run, _trusted_gradient(run, fun, grad, check))
@@ -548,6 +550,19 @@ def _non_finite(run: _Run) -> Finding | None:
         f"the gradient became {g_last} {at}, where {run.name} = {f_last:.6g} is finite: "
         "f is not differentiable there (abs, sqrt(x**2) or x**0.5 at 0, norm(x) at x = 0)",
         f"use an epsilon guard, e.g. {guard}, or return a subgradient (0) at the kink",
+    )
+
+
+def _falling_without_bound(run: _Run) -> Finding | None:
+    """f fell a millionfold below its start's scale: it has no minimum along the path."""
+    f0, f_end = run.f[0], run.f[-1]
+    if not (math.isfinite(f_end) and f_end < f0 - UNBOUNDED_FALL * max(abs(f0), 1.0)):
+        return None
+    return Finding(
+        "unbounded_below",
+        f"{run.name} fell from {f0:.6g} to {f_end:.6g} in {run.nit} updates and is still "
+        "falling: f decreases without bound along this path, it has no minimum there",
+        "check the formula (a sign, a missing square), or bound x with project=",
     )
 
 

@@ -189,6 +189,10 @@ def parse(formula: str, variables: Sequence[str] | None = None) -> Formula:
     from :func:`sympy.lambdify`, which writes Python from the SymPy expression (never from
     the text), with the variables renamed to dummies. Parsing takes milliseconds; the
     first call also imports SymPy (about half a second).
+
+    SymPy simplifies as it builds, and some simplifications widen the domain:
+    ``sqrt(x)**2`` and ``exp(log(x))`` become ``x``, defined for negative x too. Write
+    such a formula in the form whose domain you mean, or bound x with a projection.
     """
     text = _checked_text(formula)
     tree = _syntax_tree(text)
