@@ -419,7 +419,9 @@ def _try(text):
         assert formula(np.ones((n, 3))).shape == (3,)
 
 
-FUZZ = settings(max_examples=300, deadline=1000, suppress_health_check=[HealthCheck.too_slow])
+# A deadline catches a hang; 5 s rather than the 1 s keeps a busy CI machine from
+# failing the run (the 1-s bound is asserted input by input in the table above).
+FUZZ = settings(max_examples=300, deadline=5000, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FUZZ
@@ -469,7 +471,7 @@ def _gradient_agrees(text, point):
     np.testing.assert_allclose(grad, reference, rtol=1e-7, atol=1e-9 * (1 + abs(value)))
 
 
-@settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=5000, suppress_health_check=[HealthCheck.too_slow])
 @given(_trees(), st.lists(st.floats(-2, 2), min_size=3, max_size=3))
 def test_fuzz_exact_gradient_matches_complex_step(text, point):
     _gradient_agrees(text, point)
