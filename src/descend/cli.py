@@ -150,10 +150,15 @@ _run_options = [
 ]
 
 
-def run_options(command: Any) -> Any:
-    for option in reversed(_run_options):
-        command = option(command)
-    return command
+def _together(decorators: list[Any]) -> Any:
+    """One decorator that applies a list of click options in their order."""
+
+    def apply(command: Any) -> Any:
+        for decorator in reversed(decorators):
+            command = decorator(command)
+        return command
+
+    return apply
 
 
 @click.group()
@@ -173,16 +178,10 @@ _problem_options = [
 ]
 
 
-def problem_options(command: Any) -> Any:
-    for option in reversed(_problem_options):
-        command = option(command)
-    return command
-
-
 @main.command("minimize")
-@problem_options
+@_together(_problem_options)
 @click.option("--method", default="gd", type=click.Choice(list(OPTIMIZERS)), show_default=True)
-@run_options
+@_together(_run_options)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--with-history", is_flag=True, help="With --json: include the history.")
 @click.option("--history", "history_path", type=click.Path(dir_okay=False), help="Write CSV.")
@@ -207,9 +206,9 @@ def minimize_command(
 
 
 @main.command()
-@problem_options
+@_together(_problem_options)
 @click.option("--methods", default="gd,momentum,nesterov,adam,armijo,bb", show_default=True)
-@run_options
+@_together(_run_options)
 def compare(formula: str, x0: str | None, variables: str | None, methods: str, **run: Any) -> None:
     """Run several methods on FORMULA and print their results side by side."""
     problem = Problem(formula, x0, variables)

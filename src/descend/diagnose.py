@@ -24,6 +24,7 @@ Hv ~ (g(x + hv) - g(x - hv)) / 2h.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -415,21 +416,16 @@ class _Curvature:
 
     def __init__(self, run: _Run, gradient: Callable[[Array], Array] | None) -> None:
         self.run, self.gradient = run, gradient
-        self._value: tuple[float, str] | None = None
-        self._done = False
 
-    def get(self) -> tuple[float, str] | None:
-        if not self._done:
-            self._done = True
-            estimate = None
-            if self.gradient is not None:
-                estimate = _power_curvature(self.gradient, self.run.start())
-                how = "Hessian-vector products at x0" if self.run.x is not None else ""
-                how = how or "Hessian-vector products at the final point"
-            if estimate is None:
-                estimate, how = _secant_curvature(self.run), "secants along the first steps"
-            self._value = None if estimate is None else (estimate, how)
-        return self._value
+    @functools.cached_property
+    def value(self) -> tuple[float, str] | None:
+        if self.gradient is not None:
+            estimate = _power_curvature(self.gradient, self.run.start())
+            where = "x0" if self.run.x is not None else "the final point"
+            if estimate is not None:
+                return estimate, f"Hessian-vector products at {where}"
+        estimate = _secant_curvature(self.run)
+        return None if estimate is None else (estimate, "secants along the first steps")
 
 
 def _power_curvature(gradient: Callable[[Array], Array], x: Array) -> float | None:
@@ -575,7 +571,7 @@ def _rising(run: _Run, curvature: _Curvature, verified: str) -> Finding | None:
     lr, f0 = run.lr_used, run.f[0]
     seen = f"{run.name} rose from {f0:.6g} to {finite.max():.6g} in {run.nit} updates"
     seen += " and the run diverged" if run.status is Status.DIVERGED else ""
-    factor, estimate = run.stability_factor(), curvature.get()
+    factor, estimate = run.stability_factor(), curvature.value
     first = run.f[min(1, run.nit)] > f0
     if factor is not None and estimate is not None:
         L, how = estimate
@@ -631,7 +627,7 @@ def _oscillation(run: _Run, curvature: _Curvature) -> Finding | None:
     flips, n = int(turns.sum()), len(turns)
     if flips < OSCILLATION_SHARE * n:
         return None
-    lr, factor, estimate = run.lr_used, run.stability_factor(), curvature.get()
+    lr, factor, estimate = run.lr_used, run.stability_factor(), curvature.value
     seen = (
         f"{what} in {flips} of the last {n} updates ({run.name}: {run.f[-n - 2]:.6g} -> "
         f"{run.f[-1]:.6g}): the iterates bounce across a valley"
@@ -672,7 +668,7 @@ def _plateau(run: _Run, curvature: _Curvature) -> Finding | None:
     if not (0 <= rate < SLOW_RATE and shrink > NEAR_STATIONARY):
         return None
     lr, raise_lr, suggested = run.lr_used, "a larger lr", None
-    estimate = curvature.get() if run.method == "gd" else None
+    estimate = curvature.value if run.method == "gd" else None
     if estimate is not None and lr < 0.5 / estimate[0]:
         suggested = 1 / estimate[0]
         raise_lr = f"a larger lr (lr={suggested:.2g}, about 1/L with L ≈ {estimate[0]:.3g})"

@@ -77,7 +77,6 @@ class Objective:
         self.ngev = 0
         self.source = ""  # how gradients are computed: set by start()
         self._reshape = len(shape) != 1
-        self._numeric_evals = 0
         self._pair: ValueAndGrad = self._user_pair
 
     # The gradient sources, each a function xu -> (f, g) in the user's shape.
@@ -87,7 +86,7 @@ class Objective:
     def _numeric_pair(self, xu: Array) -> tuple[Any, Any]:
         if not np.isfinite(xu).all():  # a diverged point: let the loop report it
             return math.nan, np.full(xu.shape, np.nan)
-        self.nfev += self._numeric_evals
+        self.nfev += 2 * self.size  # central differences
         return self.fun(xu), numeric_grad(self.fun, xu)
 
     def user_functions(self) -> tuple[Callable[..., Any] | None, Callable[..., Any] | str | None]:
@@ -182,7 +181,6 @@ class Objective:
                 UserWarning,
                 stacklevel=_caller_level(),
             )
-        self._numeric_evals = 2 * self.size
         self._pair, self.source = self._numeric_pair, "numeric"
 
 
