@@ -58,11 +58,11 @@ class Objective:
         variables: Sequence[str] | None = None,
     ) -> None:
         if isinstance(fun, str):
-            fun, grad = _formula(fun, grad, variables, shape)
-        elif grad is None and callable(getattr(fun, "grad", None)):
-            grad = fun.grad  # type: ignore[attr-defined]  # a descend test function or a parsed formula knows its gradient
+            fun = _formula(fun, grad, variables, shape)
         elif variables is not None:
             raise TypeError("variables goes with a formula string; fun here is a function")
+        if grad is None and callable(getattr(fun, "grad", None)):
+            grad = fun.grad  # type: ignore[union-attr]  # test functions and formulas know theirs
         if not callable(fun):
             raise TypeError(
                 f"fun must be a callable returning a float, or a formula string, got "
@@ -289,10 +289,8 @@ def _directional_mismatch(
     )
 
 
-def _formula(
-    text: str, grad: Any, variables: Sequence[str] | None, shape: tuple[int, ...]
-) -> tuple[Callable[..., Any], Callable[..., Any]]:
-    """A parsed formula's value and exact gradient, checked against x0's length."""
+def _formula(text: str, grad: Any, variables: Sequence[str] | None, shape: tuple[int, ...]) -> Any:
+    """The parsed formula (it carries its exact gradient), checked against x0's length."""
     from .expressions import parse
 
     formula = parse(text, variables)
@@ -305,4 +303,4 @@ def _formula(
             f"x0 must hold one value per variable of the formula {formula.variables}, "
             f"got shape {shape}"
         )
-    return formula, formula.grad
+    return formula
