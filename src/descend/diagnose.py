@@ -277,6 +277,7 @@ class _Run:
     clipped: bool
     name: str  # "f" or "-f": what the messages call the minimised objective
     message: str
+    steps: str = "updates"  # what a history point follows: "epochs" in data mode
 
     @classmethod
     def of(cls, result: Result, maximize: bool) -> _Run:
@@ -298,6 +299,7 @@ class _Run:
             clipped=getattr(optimizer, "clip_norm", None) is not None,
             name="-f" if maximize else "f",
             message=result.message,
+            steps="updates" if result.nepoch is None else "epochs",
         )
 
     @property
@@ -701,19 +703,23 @@ def _ending(run: _Run) -> Finding:
         return Finding("converged", said, "nothing to do")
     if run.status in (Status.MAX_ITER, Status.TIME_LIMIT):
         budget = "max_iter" if run.status is Status.MAX_ITER else "time_limit"
+        if "epochs=" in run.message:
+            budget = "epochs"
         shrink = run.grad_norm[-1] / max(run.grad_norm[0], np.finfo(float).tiny)
         if shrink == 0:
-            return Finding(budget, f"the gradient is exactly 0 after {run.nit} updates", "none")
+            return Finding(
+                budget, f"the gradient is exactly 0 after {run.nit} {run.steps}", "none"
+            )
         if shrink <= NEAR_STATIONARY:
             return Finding(
                 budget,
-                f"the budget ran out after {run.nit} updates with the gradient norm down "
+                f"the budget ran out after {run.nit} {run.steps} with the gradient norm down "
                 f"{1 / shrink:.2g}-fold, at {run.grad_norm[-1]:.3g}: nearly converged",
                 f"raise {budget} a little, or loosen gtol",
             )
         return Finding(
             budget,
-            f"the budget ran out after {run.nit} updates ({run.name}: {run.f[0]:.6g} -> "
+            f"the budget ran out after {run.nit} {run.steps} ({run.name}: {run.f[0]:.6g} -> "
             f"{run.f[-1]:.6g}, still falling)",
             f"raise {budget}, or try {_other_methods(run.method)}",
         )

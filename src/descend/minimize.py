@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import math
+import os
+import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -14,6 +18,8 @@ import numpy as np
 from . import _validate
 from ._progress import Progress
 from ._types import Array, ArrayLike, Projection
+from .checkpoint import Checkpoint, Position, Saved, describe_optimizer
+from .data import Batches, as_data, check_settings
 from .objective import Objective
 from .optimizers import Optimizer, make_optimizer
 from .result import Recorder, Result, Status
@@ -26,12 +32,19 @@ RECORD_X_MAX_SIZE = 1000
 # minimize's own keywords, offered as suggestions when a misspelt one reaches the optimizer.
 MINIMIZE_KEYWORDS = (
     "grad", "variables", "lr", "max_iter", "ftol", "gtol", "xtol", "time_limit", "maximize",
-    "project", "callback", "record_x", "progress",
+    "project", "callback", "record_x", "data", "batch_size", "epochs", "shuffle", "sampling",
+    "seed", "checkpoint", "checkpoint_every", "resume", "progress",
 )  # fmt: skip
+# Passes over the data when data is given and epochs is not.
+DEFAULT_EPOCHS = 100
+# A run saved with one of these endings is over: resuming it returns it as it was.
+FINAL_STATUSES = ("converged", "diverged")
 
 
 class Iteration(NamedTuple):
     """What ``callback`` receives after every update (read-only views of x and grad).
+
+    In data mode it comes after every epoch, with f and the gradient on all the data.
 
     >>> import descend as dd
     >>> seen = []
@@ -48,6 +61,7 @@ class Iteration(NamedTuple):
     grad_norm: float
     lr: float
     elapsed: float
+    nepoch: int | None = None
 
 
 def minimize(
@@ -67,6 +81,15 @@ def minimize(
     project: Projection | None = None,
     callback: Callable[[Iteration], Any] | None = None,
     record_x: bool | None = None,
+    data: Sequence[ArrayLike] | None = None,
+    batch_size: int | None = None,
+    epochs: int | None = None,
+    shuffle: bool = True,
+    sampling: str | None = None,
+    seed: int | np.random.Generator | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
     progress: bool = False,
     **hyperparameters: Any,
 ) -> Result:
@@ -79,7 +102,8 @@ def minimize(
     Parameters
     ----------
     fun : callable or str
-        ``fun(x) -> float``, called with ``x`` shaped like ``x0``; or a formula such
+        ``fun(x) -> float`` (``fun(x, *batch)`` with ``data``), called with ``x``
+        shaped like ``x0``; or a formula such
         as ``"(x-1)**2 + 3*y**2"`` (see :func:`descend.parse`), whose exact gradient is
         derived symbolically.
     x0 : float, list or array
@@ -89,8 +113,8 @@ def minimize(
         ``"adam"``, ``"adamw"``, ``"armijo"``, ``"bb"``, or an optimizer object
         such as ``descend.Adam(lr=0.1)``.
     grad : callable, "numeric", "autograd", "jax" or None
-        ``grad(x)`` returning the gradient in the shape of ``x``; ``"numeric"`` for
-        central differences (2n evaluations of fun per step); ``"autograd"`` or
+        ``grad(x)`` (``grad(x, *batch)`` with ``data``) returning the gradient in
+        the shape of ``x``; ``"numeric"`` for central differences (2n evaluations of fun per step); ``"autograd"`` or
         ``"jax"`` to differentiate ``fun`` automatically (an error if it cannot);
         ``None``: exact automatic differentiation where autograd or JAX can trace
         ``fun`` (checked once at ``x0``), else central differences with a warning.
@@ -101,11 +125,12 @@ def minimize(
         Learning rate, or a schedule ``t -> lr`` (see :mod:`descend.schedules`);
         default: the optimizer's own.
     max_iter : int, optional
-        Most updates to make (default 1,000).
+        Most updates to make (default 1,000; with ``data``, no bound besides ``epochs``).
     ftol, gtol, xtol : float, optional
         Stop when ``|f_k - f_(k-1)| < ftol``, ``||g_k|| <= gtol`` or
         ``||x_k - x_(k-1)|| <= xtol``; ``None`` or ``0`` disables a rule, so
-        ``gtol=0`` alone runs exactly ``max_iter`` updates.
+        ``gtol=0`` alone runs exactly ``max_iter`` updates. With ``data``, k counts
+        epochs and f and g are on all the data.
     time_limit : float, optional
         Seconds after which the run stops.
     maximize : bool
@@ -118,6 +143,32 @@ def minimize(
     record_x : bool, optional
         Keep every iterate in ``res.history.x``; default: when x has at most 1,000
         elements.
+    data : tuple of arrays, optional
+        ``(X, y, ...)``, arrays (or memmaps) sharing their first dimension, one row
+        per sample; never modified. Each update then uses a batch of rows, and the
+        history holds one point per epoch, evaluated on all the data.
+    batch_size : int, optional
+        Rows per update: None for all of them (full batch), 1 for single samples,
+        k for mini-batches (the last short batch of an epoch is kept).
+    epochs : int, optional
+        Most passes over the data (default 100).
+    shuffle : bool
+        Visit the rows in a new random order every epoch (True) or in order.
+    sampling : {None, "replacement"}
+        ``"replacement"`` draws each batch's rows at random, with replacement.
+    seed : int or numpy.random.Generator, optional
+        Makes shuffling and sampling repeatable; a Generator is used (and advanced)
+        as is.
+    checkpoint : str or path, optional
+        A file to save the run to, atomically (``.npz`` with JSON metadata): every
+        ``checkpoint_every`` updates, at the end, and when interrupted.
+    checkpoint_every : int, optional
+        Updates between saves (default: only at the end).
+    resume : bool
+        Continue from ``checkpoint`` (when the file exists) exactly where it stopped:
+        the resumed run ends bit for bit where an uninterrupted one would. A run saved
+        as converged or diverged is returned as it was. Resuming another problem
+        (shape, method, hyperparameters, data, batching) is a ValueError.
     progress : bool
         Show a progress line on stderr.
     **hyperparameters
@@ -135,7 +186,8 @@ def minimize(
     ValueError, TypeError
         For bad arguments, before any iteration runs; the message names the
         argument and a fix. Problems met during the run (divergence, a callback
-        asking to stop, Ctrl-C) end it with a status instead.
+        asking to stop, Ctrl-C: status ``"interrupted"``, with the checkpoint saved)
+        end it with a status instead.
 
     Notes
     -----
@@ -153,20 +205,25 @@ def minimize(
     """
     x_start = _validate.float_array("x0", x0)
     shape = x_start.shape
-    max_iter = 1000 if max_iter is None else _validate.count("max_iter", max_iter)
+    arrays, batching = _data_settings(data, batch_size, epochs, shuffle, sampling, seed)
+    if max_iter is not None:
+        max_iter = _validate.count("max_iter", max_iter)
+    elif data is None:
+        max_iter = 1000
     rules: dict[str, Any] = dict(
-        max_iter=max_iter,
+        max_iter=sys.maxsize if max_iter is None else max_iter,
         ftol=_validate.tolerance("ftol", ftol),
         gtol=_validate.tolerance("gtol", gtol),
         xtol=_validate.tolerance("xtol", xtol),
         time_limit=None
         if time_limit is None
         else _validate.positive("time_limit", time_limit, "; it is in seconds, e.g. 60"),
+        epochs=batching.epochs,
     )
     if lr is not None:
         hyperparameters["lr"] = lr
     optimizer = make_optimizer(method, known=MINIMIZE_KEYWORDS, **hyperparameters)
-    if max_iter > 0:
+    if max_iter:
         optimizer.rate(max_iter - 1)  # a schedule that fails late fails now
     if callback is not None and not callable(callback):
         raise TypeError(
@@ -178,22 +235,34 @@ def minimize(
     if record_x is None:
         record_x = x_start.size <= RECORD_X_MAX_SIZE
     record_x = _validate.boolean("record_x", record_x)
-    objective = Objective(fun, grad, shape, maximize=maximize, variables=variables)
+    saver = _checkpoint(
+        checkpoint, checkpoint_every, resume, dict(
+            shape=list(shape), **describe_optimizer(optimizer), maximize=maximize,
+            record_x=record_x, **batching.problem,
+        ),
+    )  # fmt: skip
+    objective = Objective(fun, grad, shape, maximize=maximize, variables=variables, data=arrays)
     x = x_start.reshape(-1)
     project_flat = None if project is None else _flat_projection(project, x, shape)
     f, g = objective.start(x)
-    return _run(
+    run = _Run(
         objective,
         optimizer,
-        x,
-        f,
-        g,
         Rules(f0=f, sign=objective.sign, **rules),
         project_flat,
         callback,
         Recorder(record_x),
-        progress,
+        batching,
+        saver,
     )
+    saved = saver.load(type(optimizer.init(x))) if resume and saver is not None else None
+    if saved is None:
+        return run(Position(x, f, g, optimizer.init(x)), 0.0, progress)
+    run.restore(saved)
+    if saved.status in FINAL_STATUSES:  # nothing left to do: the saved run is the answer
+        ending = Ending(Status(saved.status), saved.message)
+        return _explained(run.result(saved.position, ending, saved.elapsed), run.objective)
+    return run(saved.position, saved.elapsed, progress)
 
 
 def maximize(
@@ -207,6 +276,62 @@ def maximize(
     (2.0, -0.0)
     """
     return minimize(fun, x0, method, maximize=True, **kwargs)
+
+
+class _Batching(NamedTuple):
+    """Data mode's settings: the batch stream (None for the full batch), the epoch
+    budget (None without data), and what a checkpoint must match."""
+
+    batches: Batches | None
+    epochs: int | None
+    problem: dict[str, Any]
+
+
+def _data_settings(
+    data: Any, batch_size: Any, epochs: Any, shuffle: Any, sampling: Any, seed: Any
+) -> tuple[tuple[Array, ...], _Batching]:
+    """The data arrays and the batching, checked; data-mode keywords need data."""
+    if data is None:
+        given = dict(batch_size=batch_size, epochs=epochs, sampling=sampling, seed=seed)
+        for name, value in given.items():
+            if value is not None:
+                raise TypeError(
+                    f"{name} goes with data=(X, y, ...), and no data was given; without data "
+                    "every update uses fun itself"
+                )
+        if shuffle is not True:
+            raise TypeError("shuffle goes with data=(X, y, ...), and no data was given")
+        return (), _Batching(None, None, {})
+    arrays = as_data(data)
+    n = len(arrays[0])
+    size, shuffle, sampling, rng = check_settings(n, batch_size, shuffle, sampling, seed)
+    epochs = DEFAULT_EPOCHS if epochs is None else _validate.count("epochs", epochs, minimum=1)
+    batches = None if batch_size is None else Batches(n, size, shuffle, sampling, rng)
+    problem = dict(
+        data=[[list(a.shape), str(a.dtype)] for a in arrays],
+        batch_size=batch_size and size,
+        shuffle=shuffle,
+        sampling=sampling,
+    )
+    return arrays, _Batching(batches, epochs, problem)
+
+
+def _checkpoint(path: Any, every: Any, resume: Any, problem: dict[str, Any]) -> Checkpoint | None:
+    """The Checkpoint for ``path``, checked; checkpoint_every and resume need a path."""
+    resume = _validate.boolean("resume", resume)
+    if path is None:
+        for name, value in (("checkpoint_every", every), ("resume", resume or None)):
+            if value is not None:
+                raise TypeError(f"{name} needs checkpoint=path, the file to save the run to")
+        return None
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"checkpoint must be a file path, got {type(path).__name__} {path!r:.60}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"checkpoint {str(path)!r}: the folder {folder!r} does not exist")
+    if every is not None:
+        every = _validate.count("checkpoint_every", every, minimum=1)
+    return Checkpoint(path, every, problem)
 
 
 def _flat_projection(project: Any, x: Array, shape: tuple[int, ...]) -> Callable[[Array], Array]:
@@ -238,97 +363,233 @@ def _norm(v: Array) -> float:
     return norm
 
 
-def _run(
-    objective: Objective,
-    optimizer: Optimizer,
-    x: Array,
-    f: float,
-    g: Array,
-    rules: Rules,
-    project: Callable[[Array], Array] | None,
-    callback: Callable[[Iteration], Any] | None,
-    recorder: Recorder,
-    progress: bool,
-) -> Result:
-    value, value_and_grad, update = objective.value, objective.value_and_grad, optimizer.update
-    sign, shape = objective.sign, objective.shape
-    record, xs = recorder.rows.extend, recorder.x  # bound once: this runs every update
-    bar = Progress(rules.max_iter) if progress else None
-    state = optimizer.init(x)
-    grad_norm = _norm(g)
-    record((f, grad_norm, state.lr, 0.0))
-    if xs is not None:
-        xs.append(x)  # iterates are never mutated, so no copy is needed
-    sqrt, isfinite, clock = math.sqrt, math.isfinite, time.perf_counter  # hot-loop locals
-    nit, started = 0, clock()
-    ending = rules.at_start(grad_norm)
-    try:
-        with np.errstate(over="ignore", invalid="ignore"):  # divergence is a status, not noise
-            while ending is None:
-                step, state = update(g, state, x, value, f)
-                x_new = x + step
-                if project is not None:
-                    x_new = project(x_new)
-                f_new, g_new = value_and_grad(x_new)
-                nit += 1
-                grad_norm = sqrt(g_new.dot(g_new))
-                # One sum of dot products tests f, g and x for NaN and inf at once; it also
-                # overflows for finite entries above ~1e154, so a failure is looked at closely.
-                broke = None
-                if not isfinite(f_new + grad_norm + x_new.dot(x_new)):
-                    grad_norm, broke = _inspect(f_new, g_new, x_new)
-                elapsed = clock() - started
-                record((f_new, grad_norm, state.lr, elapsed))
-                if xs is not None:
-                    xs.append(x_new)
-                if broke is not None:
-                    ending = non_finite(nit, broke)
-                    break
-                step_norm = _norm(x_new - x) if rules.xtol is not None else math.inf
-                f_change = abs(f_new - f)
-                x, f, g = x_new, f_new, g_new
-                ending = rules.check(nit, f, f_change, grad_norm, step_norm, elapsed)
-                if bar is not None:
-                    bar.update(nit, sign * f, grad_norm, elapsed)
-                if callback is not None:
-                    info = Iteration(
-                        nit,
-                        _read_only(x, shape),
-                        sign * f,
-                        _read_only(sign * g, shape),
-                        grad_norm,
-                        state.lr,
-                        elapsed,
-                    )
-                    if _asks_to_stop(callback, info) and ending is None:
-                        ending = Ending(
-                            Status.STOPPED,
-                            f"stopped: the callback asked to stop after {nit} updates",
-                        )
-    except KeyboardInterrupt:
-        ending = Ending(
-            Status.INTERRUPTED,
-            f"interrupted: KeyboardInterrupt after {nit} updates; the result so far is returned",
+class _Run:
+    """The loop, with the parts that stay fixed while a Position moves.
+
+    Without data, or with the full batch, every pass of the loop is one update
+    followed by f and the gradient at the new point. With mini-batches, every pass
+    is the rest of an epoch of batch updates followed by f and the gradient on all
+    the data. Either way the history, the callback and the stopping rules see one
+    point per pass.
+    """
+
+    def __init__(
+        self,
+        objective: Objective,
+        optimizer: Optimizer,
+        rules: Rules,
+        project: Callable[[Array], Array] | None,
+        callback: Callable[[Iteration], Any] | None,
+        recorder: Recorder,
+        batching: _Batching,
+        saver: Checkpoint | None,
+    ) -> None:
+        self.objective, self.optimizer, self.rules = objective, optimizer, rules
+        self.project, self.callback, self.recorder = project, callback, recorder
+        self.batches, self.data_mode = batching.batches, batching.epochs is not None
+        self.saver = saver
+        self.started = 0.0  # perf_counter() at the start, less the time of a resumed run
+        # A model may bring a compiled kernel for a whole epoch of its own loss.
+        kernel = getattr(objective.fun, "epoch_kernel", None)
+        self.kernel = kernel if objective.sign > 0 and project is None else None
+
+    def restore(self, saved: Saved) -> None:
+        """Take up the history, counts and batch stream of a saved run."""
+        self.recorder.restore(saved.rows, saved.xs)
+        self.rules.reset_start(saved.f0)
+        self.objective.nfev, self.objective.ngev = saved.nfev, saved.ngev
+        if self.batches is not None:
+            self.batches.restore(saved.order, saved.order_drawn, saved.rng_state)
+
+    def __call__(self, p: Position, elapsed: float, progress: bool) -> Result:
+        objective, rules, batches, saver = self.objective, self.rules, self.batches, self.saver
+        value, value_and_grad, update = (
+            objective.value,
+            objective.value_and_grad,
+            self.optimizer.update,
         )
-    finally:
-        if bar is not None:
-            bar.close()
-    result = Result(
-        x=x.reshape(shape),
-        fun=sign * f,
-        grad=np.asarray(sign * g).reshape(shape),
-        nit=nit,
-        nfev=objective.nfev,
-        ngev=objective.ngev,
-        status=ending.status,
-        message=ending.message,
-        history=recorder.history(sign, shape),
-        elapsed=time.perf_counter() - started,
-        method=optimizer.name,
-        optimizer=optimizer,
-        maximize=sign < 0,
-    )
-    return _explained(result, objective)
+        sign, shape, project, callback = (
+            objective.sign,
+            objective.shape,
+            self.project,
+            self.callback,
+        )
+        record, xs = self.recorder.rows.extend, self.recorder.x  # bound once: runs every update
+        bar = Progress(rules.epochs or rules.max_iter) if progress else None
+        sqrt, isfinite, clock = math.sqrt, math.isfinite, time.perf_counter  # hot-loop locals
+        grad_norm = _norm(p.g)
+        if p.nit == 0 and not self.recorder.rows:
+            record((p.f, grad_norm, p.state.lr, 0.0))
+            if xs is not None:
+                xs.append(p.x)  # iterates are never mutated, so no copy is needed
+            ending = rules.at_start(grad_norm)
+        else:  # resumed: only a budget already spent stops it
+            ending = rules.budget(p.nit, elapsed, grad_norm, p.nepoch)
+        self.started = clock() - elapsed
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):  # divergence is a status
+                while ending is None:
+                    x, f = p.x, p.f
+                    if batches is None:
+                        step, state = update(p.g, p.state, x, value, f)
+                        x_new = x + step
+                        if project is not None:
+                            x_new = project(x_new)
+                        nit = p.nit + 1
+                    else:
+                        self._batch_updates(p)
+                        x_new, state, nit = p.x, p.state, p.nit
+                    f_new, g_new = value_and_grad(x_new)
+                    grad_norm = sqrt(g_new.dot(g_new))
+                    # One sum of dot products tests f, g and x for NaN and inf at once; it
+                    # overflows for finite entries above ~1e154, so a failure is looked at again.
+                    broke = None
+                    if not isfinite(f_new + grad_norm + x_new.dot(x_new)):
+                        grad_norm, broke = _inspect(f_new, g_new, x_new)
+                    elapsed = clock() - self.started
+                    record((f_new, grad_norm, state.lr, elapsed))
+                    if xs is not None:
+                        xs.append(x_new)
+                    if broke is not None:
+                        p.x, p.state, p.nit = x, state, nit  # the last finite point
+                        ending = non_finite(nit, broke)
+                        break
+                    step_norm = _norm(x_new - x) if rules.xtol is not None else math.inf
+                    f_change = abs(f_new - f)
+                    epoch_done = self.data_mode and (
+                        batches is None or p.cursor == batches.per_epoch
+                    )
+                    p.x, p.f, p.g, p.state, p.nit = x_new, f_new, g_new, state, nit
+                    if epoch_done:
+                        p.nepoch, p.cursor = p.nepoch + 1, 0
+                        if batches is not None:
+                            batches.drawn = False
+                    ending = rules.check(
+                        nit, f_new, f_change, grad_norm, step_norm, elapsed, p.nepoch
+                    )
+                    if bar is not None:
+                        bar.update(
+                            p.nepoch if self.data_mode else nit, sign * f_new, grad_norm, elapsed
+                        )
+                    if callback is not None and ending is None:
+                        info = Iteration(
+                            nit,
+                            _read_only(x_new, shape),
+                            sign * f_new,
+                            _read_only(sign * g_new, shape),
+                            grad_norm,
+                            state.lr,
+                            elapsed,
+                            p.nepoch if self.data_mode else None,
+                        )
+                        if _asks_to_stop(callback, info):
+                            ending = Ending(
+                                Status.STOPPED,
+                                f"stopped: the callback asked to stop after {nit} updates",
+                            )
+                    if saver is not None and ending is None and saver.due(nit):
+                        self._save(p)
+        except KeyboardInterrupt:
+            ending = Ending(
+                Status.INTERRUPTED,
+                f"interrupted: KeyboardInterrupt after {p.nit} updates; the result so far is "
+                "returned" + (f" and saved in {str(saver.path)!r}" if saver is not None else ""),
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+        elapsed = clock() - self.started
+        if saver is not None:
+            self._save(p, ending)
+        return _explained(self.result(p, ending, elapsed), objective)
+
+    def _batch_updates(self, p: Position) -> None:
+        """Update on the epoch's remaining batches (up to max_iter), advancing ``p``."""
+        batches, objective, optimizer, project = (
+            self.batches,
+            self.objective,
+            self.optimizer,
+            self.project,
+        )
+        assert batches is not None
+        if not batches.drawn:
+            batches.start_epoch()
+        per_epoch, max_iter, saver = batches.per_epoch, self.rules.max_iter, self.saver
+        if self.kernel is not None and p.cursor < per_epoch:
+            self._kernel_epoch(p)
+        data, update, uses_fun = objective.data, optimizer.update, optimizer.uses_fun
+        while p.cursor < per_epoch and p.nit < max_iter:
+            rows = batches.rows(p.cursor)
+            batch = tuple(a[rows] for a in data)
+            if uses_fun:  # a line search: f and its trials on this batch
+                f_batch, g_batch = objective.value_and_grad(p.x, batch)
+                fun = functools.partial(objective.value, batch=batch)
+                step, state = update(g_batch, p.state, p.x, fun, f_batch)
+            else:
+                step, state = update(objective.grad_at(p.x, batch), p.state, p.x)
+            x = p.x + step
+            if project is not None:
+                x = project(x)
+            p.x, p.state, p.nit, p.cursor = x, state, p.nit + 1, p.cursor + 1
+            if saver is not None and saver.due(p.nit) and p.cursor < per_epoch:
+                self._save(p)  # the epoch's last update is saved after its evaluation
+
+    def _kernel_epoch(self, p: Position) -> None:
+        """The rest of the epoch in the model's compiled kernel, when it can take it:
+        the same updates in the same order, with the optimizer's own state."""
+        batches, saver = self.batches, self.saver
+        assert batches is not None and self.kernel is not None
+        left = batches.per_epoch - p.cursor
+        if p.nit + left > self.rules.max_iter:
+            return
+        every = None if saver is None else saver.every
+        if every is not None and (p.nit // every + 1) * every < p.nit + left:
+            return  # a save falls inside the epoch
+        done = self.kernel(
+            p.x, p.state, self.optimizer, batches.remaining(p.cursor), batches.batch_size,
+            *self.objective.data,
+        )  # fmt: skip
+        if done is not None:
+            x, state = done
+            p.x, p.state, p.nit, p.cursor = x, state, p.nit + left, batches.per_epoch
+
+    def _save(self, p: Position, ending: Ending | None = None) -> None:
+        assert self.saver is not None
+        self.saver.save(
+            p,
+            self.recorder,
+            self.rules.f0,
+            time.perf_counter() - self.started,
+            (self.objective.nfev, self.objective.ngev),
+            self.batches,
+            None if ending is None else str(ending.status),
+            "" if ending is None else ending.message,
+        )
+
+    def result(self, p: Position, ending: Ending, elapsed: float) -> Result:
+        """The Result for a run that stands at ``p``."""
+        objective = self.objective
+        sign, shape = objective.sign, objective.shape
+        f, g = p.f, p.g
+        if ending.status is Status.INTERRUPTED and p.cursor:
+            with contextlib.suppress(KeyboardInterrupt):  # f and g at the point returned
+                f, g = objective.value_and_grad(p.x)
+        return Result(
+            x=p.x.reshape(shape),
+            fun=sign * f,
+            grad=np.asarray(sign * g).reshape(shape),
+            nit=p.nit,
+            nfev=objective.nfev,
+            ngev=objective.ngev,
+            status=ending.status,
+            message=ending.message,
+            history=self.recorder.history(sign, shape),
+            elapsed=elapsed,
+            method=self.optimizer.name,
+            optimizer=self.optimizer,
+            nepoch=p.nepoch if self.data_mode else None,
+            maximize=sign < 0,
+        )
 
 
 def _explained(result: Result, objective: Objective) -> Result:

@@ -56,8 +56,14 @@ class Objective:
         shape: tuple[int, ...],
         maximize: bool = False,
         variables: Sequence[str] | None = None,
+        data: tuple[Array, ...] = (),
     ) -> None:
         if isinstance(fun, str):
+            if data:
+                raise TypeError(
+                    "data needs fun to be a function fun(x, *batch); a formula has no data "
+                    "arguments"
+                )
             fun = _formula(fun, grad, variables, shape)
         elif variables is not None:
             raise TypeError("variables goes with a formula string; fun here is a function")
@@ -73,21 +79,22 @@ class Objective:
         self.shape = shape
         self.size = math.prod(shape)
         self.sign = -1.0 if maximize else 1.0
+        self.data = data  # extra arguments of fun and grad: the full data in data mode
         self.nfev = 0
         self.ngev = 0
         self.source = ""  # how gradients are computed: set by start()
         self._reshape = len(shape) != 1
         self._pair: ValueAndGrad = self._user_pair
 
-    # The gradient sources, each a function xu -> (f, g) in the user's shape.
-    def _user_pair(self, xu: Array) -> tuple[Any, Any]:
-        return self.fun(xu), self.grad(xu)  # type: ignore[operator,misc]
+    # The gradient sources, each a function (xu, *data) -> (f, g) in the user's shape.
+    def _user_pair(self, xu: Array, *args: Any) -> tuple[Any, Any]:
+        return self.fun(xu, *args), self.grad(xu, *args)  # type: ignore[operator,misc]
 
-    def _numeric_pair(self, xu: Array) -> tuple[Any, Any]:
+    def _numeric_pair(self, xu: Array, *args: Any) -> tuple[Any, Any]:
         if not np.isfinite(xu).all():  # a diverged point: let the loop report it
             return math.nan, np.full(xu.shape, np.nan)
         self.nfev += 2 * self.size  # central differences
-        return self.fun(xu), numeric_grad(self.fun, xu)
+        return self.fun(xu, *args), numeric_grad(self.fun, xu, *args)
 
     def user_functions(self) -> tuple[Callable[..., Any] | None, Callable[..., Any] | str | None]:
         """fun and the gradient the run used, in the user's shape and sign (for diagnose).
@@ -95,24 +102,40 @@ class Objective:
         With finite differences beyond a few coordinates, none: each gradient would cost
         2n evaluations, and a curvature estimate needs dozens of gradients.
         """
+        fun, pair, data = self.fun, self._pair, self.data
+        if data:
+            fun = lambda xu: self.fun(xu, *data)  # noqa: E731  # the full-data objective
         if self.source == "numeric":
-            return (
-                (self.fun, "numeric") if self.size <= NUMERIC_DIAGNOSIS_MAX_SIZE else (None, None)
-            )
-        pair = self._pair
-        return self.fun, lambda xu: np.asarray(pair(xu)[1], dtype=float)
+            return (fun, "numeric") if self.size <= NUMERIC_DIAGNOSIS_MAX_SIZE else (None, None)
+        return fun, lambda xu: np.asarray(pair(xu, *data)[1], dtype=float)
 
-    def value(self, x: Array) -> float:
-        """f(x) (negated when maximising)."""
+    def value(self, x: Array, batch: tuple[Array, ...] | None = None) -> float:
+        """f(x) on ``batch`` (default: all the data; negated when maximising)."""
         self.nfev += 1
-        return self.sign * float(self.fun(x.reshape(self.shape) if self._reshape else x))
+        args = self.data if batch is None else batch
+        return self.sign * float(self.fun(x.reshape(self.shape) if self._reshape else x, *args))
 
-    def value_and_grad(self, x: Array) -> tuple[float, Array]:
-        """f(x) and its gradient as a flat array (both negated when maximising)."""
+    def value_and_grad(
+        self, x: Array, batch: tuple[Array, ...] | None = None
+    ) -> tuple[float, Array]:
+        """f(x) and its gradient as a flat array on ``batch`` (default: all the data;
+        both negated when maximising)."""
         self.nfev += 1
         self.ngev += 1
-        f, g = self._pair(x.reshape(self.shape) if self._reshape else x)
-        f = float(f)
+        args = self.data if batch is None else batch
+        f, g = self._pair(x.reshape(self.shape) if self._reshape else x, *args)
+        return self._checked(float(f), g, x)
+
+    def grad_at(self, x: Array, batch: tuple[Array, ...]) -> Array:
+        """The gradient alone on ``batch``: a user's grad is called without fun."""
+        if self.source != "grad":
+            return self.value_and_grad(x, batch)[1]
+        self.ngev += 1
+        g = self.grad(x.reshape(self.shape) if self._reshape else x, *batch)  # type: ignore[operator,misc]
+        return self._checked(0.0, g, x)[1]
+
+    def _checked(self, f: float, g: Any, x: Array) -> tuple[float, Array]:
+        """f and g as float and flat float64 array (negated when maximising)."""
         g = np.asarray(g)
         if g.dtype != np.float64:
             if g.dtype.kind not in "biuf":
@@ -135,12 +158,12 @@ class Objective:
     def start(self, x0: Array) -> tuple[float, Array]:
         """Check fun at x0, choose the gradient source, and return ``value_and_grad(x0)``."""
         xu = x0.reshape(self.shape)
-        value = self.fun(xu)
+        value = self.fun(xu, *self.data)
         self.nfev += 1
         _check_value(value)
         if np.ndim(value) > 0:  # a one-element array, as x**2 gives for x0=[5.0]
             fun = self.fun
-            self.fun = lambda x: fun(x).reshape(-1)[0]  # indexing, unlike .item(), traces
+            self.fun = lambda x, *args: fun(x, *args).reshape(-1)[0]  # indexing traces
         self._choose_gradient(xu)
         f, g = self.value_and_grad(x0)
         if not np.isfinite(g).all():
@@ -158,7 +181,7 @@ class Objective:
                 "grad=lambda x: 2 * x, or grad='numeric' for finite differences"
             )
         if grad in ("autograd", "jax"):
-            pair, failure = _traced(grad, self.fun, xu)
+            pair, failure = _traced(grad, self.fun, xu, self.data)
             self.nfev, self.ngev = self.nfev + TRACE_EVALUATIONS, self.ngev + 1
             if pair is None:
                 raise ValueError(f"grad={grad!r} cannot differentiate fun: {failure}")
@@ -167,7 +190,7 @@ class Objective:
         if grad is None:
             reasons = []
             for backend in _available_backends():
-                pair, failure = _traced(backend, self.fun, xu)
+                pair, failure = _traced(backend, self.fun, xu, self.data)
                 self.nfev, self.ngev = self.nfev + TRACE_EVALUATIONS, self.ngev + 1
                 if pair is not None:
                     self._pair, self.source = pair, backend
@@ -223,24 +246,27 @@ def _available_backends() -> list[str]:
     return backends
 
 
-def _traced(backend: str, fun: Callable[..., Any], xu: Array) -> tuple[ValueAndGrad | None, str]:
-    """``(value_and_grad, "")`` from ``backend``, or ``(None, why it failed)``."""
+def _traced(
+    backend: str, fun: Callable[..., Any], xu: Array, args: tuple[Array, ...] = ()
+) -> tuple[ValueAndGrad | None, str]:
+    """``(value_and_grad, "")`` from ``backend``, or ``(None, why it failed)``; the
+    gradient is with respect to ``xu``, and ``args`` (the data) are passed along."""
     try:
         if backend == "autograd":
             import autograd
 
             pair: ValueAndGrad = autograd.value_and_grad(fun)
-            f, g = pair(xu)
+            f, g = pair(xu, *args)
         else:
             import jax
 
             pair = jax.value_and_grad(fun)
             try:
                 compiled = jax.jit(pair)
-                f, g = compiled(xu)
+                f, g = compiled(xu, *args)
                 pair = compiled
             except Exception:  # Python control flow on traced values: run it uncompiled
-                f, g = pair(xu)
+                f, g = pair(xu, *args)
         dtype = np.asarray(g).dtype
         g = np.asarray(g, dtype=float)
     except ImportError:
@@ -251,14 +277,19 @@ def _traced(backend: str, fun: Callable[..., Any], xu: Array) -> tuple[ValueAndG
         return None, f"its gradient at x0 is {g!r:.60}"
     # JAX computes in float32 unless jax_enable_x64 is set: check it to float32 accuracy.
     rtol = TRACE_CHECK_RTOL if dtype == np.float64 else FLOAT32_CHECK_RTOL
-    mismatch = _directional_mismatch(fun, xu, float(f), g, rtol)
+    mismatch = _directional_mismatch(fun, xu, float(f), g, rtol, args)
     if mismatch:
         return None, mismatch
     return pair, ""
 
 
 def _directional_mismatch(
-    fun: Callable[..., Any], xu: Array, f: float, g: Array, rtol: float = TRACE_CHECK_RTOL
+    fun: Callable[..., Any],
+    xu: Array,
+    f: float,
+    g: Array,
+    rtol: float = TRACE_CHECK_RTOL,
+    args: tuple[Array, ...] = (),
 ) -> str:
     """Compare g . d with central differences along a fixed random direction d.
 
@@ -275,7 +306,7 @@ def _directional_mismatch(
     seen = []
     for _ in range(3):
         with np.errstate(all="ignore"):
-            numeric = (float(fun(xu + h * d)) - float(fun(xu - h * d))) / (2 * h)
+            numeric = (float(fun(xu + h * d, *args)) - float(fun(xu - h * d, *args))) / (2 * h)
         if abs(numeric - traced) <= tolerance:
             return ""
         if math.isfinite(numeric):

@@ -100,6 +100,8 @@ class Optimizer:
     """
 
     name: ClassVar[str] = ""
+    # Whether update() evaluates fun (a line search): in data mode it then gets the batch's.
+    uses_fun: ClassVar[bool] = False
 
     lr: LearningRate = 0.01
     clip_norm: float | None = field(default=None, kw_only=True)
@@ -436,6 +438,7 @@ class Armijo(Optimizer):
     """
 
     name: ClassVar[str] = "armijo"
+    uses_fun: ClassVar[bool] = True
     lr: LearningRate = 1.0
     c: float = 1e-4
     shrink: float = 0.5

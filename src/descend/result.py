@@ -116,6 +116,12 @@ class Recorder:
         self.rows = array("d")  # f, grad_norm, lr, time of each point, one after another
         self.x: list[Array] | None = [] if record_x else None
 
+    def restore(self, rows: Array, xs: Array | None) -> None:
+        """Take up the records of a saved run (``xs``: one flat iterate per row)."""
+        self.rows.frombytes(np.ascontiguousarray(rows, dtype=float).tobytes())
+        if self.x is not None and xs is not None:
+            self.x.extend(xs)
+
     def history(self, sign: float, shape: tuple[int, ...]) -> History:
         """Freeze into a History; ``sign`` undoes the negation used for maximising."""
         table = np.array(self.rows).reshape(-1, len(self.COLUMNS))

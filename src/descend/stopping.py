@@ -7,7 +7,7 @@ loop measured and name the rule that fired, with its values:
 - ``ftol``: |f_k - f_(k-1)| < ftol -> converged
 - ``xtol``: ||x_k - x_(k-1)|| <= xtol -> converged
 - divergence: a non-finite f, x or gradient, or f above f_0 + GROWTH * max(|f_0|, 1)
-- ``time_limit`` (seconds) and ``max_iter`` (updates)
+- ``time_limit`` (seconds), ``max_iter`` (updates) and, in data mode, ``epochs`` (passes)
 
 A tolerance of ``None`` or ``0`` disables its rule.
 """
@@ -15,6 +15,7 @@ A tolerance of ``None`` or ``0`` disables its rule.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -43,14 +44,21 @@ class Rules:
     xtol: float | None = None
     time_limit: float | None = None
     sign: float = 1.0  # -1 when maximising: f here is the negated objective
+    epochs: int | None = None  # data mode: passes over the data
 
     def __post_init__(self) -> None:
         # Thresholds that a disabled rule can never meet, so that check() is one test.
-        self.f_limit = self.f0 + GROWTH * max(abs(self.f0), 1.0)
+        self.reset_start(self.f0)
         self._ftol = self.ftol or 0.0
         self._gtol = self.gtol or -1.0
         self._xtol = self.xtol or -1.0
         self._time_limit = self.time_limit or math.inf
+        self._epochs = sys.maxsize if self.epochs is None else self.epochs
+
+    def reset_start(self, f0: float) -> None:
+        """Measure divergence from ``f0`` (a resumed run keeps its original start)."""
+        self.f0 = f0
+        self.f_limit = f0 + GROWTH * max(abs(f0), 1.0)
 
     def at_start(self, grad_norm: float) -> Ending | None:
         """An ending before any update: the start is already stationary, or no budget."""
@@ -59,7 +67,7 @@ class Rules:
                 Status.CONVERGED,
                 f"converged: gradient norm {grad_norm:.3g} <= gtol={self.gtol:g} at the start",
             )
-        return self._budget(0, 0.0, grad_norm)
+        return self.budget(0, 0.0, grad_norm)
 
     def check(
         self,
@@ -69,8 +77,9 @@ class Rules:
         grad_norm: float,
         step_norm: float,
         elapsed: float,
+        nepoch: int = 0,
     ) -> Ending | None:
-        """The ending after update ``nit``, or None to go on."""
+        """The ending after update ``nit`` (and epoch ``nepoch``), or None to go on."""
         if (
             f <= self.f_limit
             and grad_norm > self._gtol
@@ -78,6 +87,7 @@ class Rules:
             and step_norm > self._xtol
             and elapsed < self._time_limit
             and nit < self.max_iter
+            and nepoch < self._epochs
         ):
             return None
         if f > self.f_limit:
@@ -103,21 +113,24 @@ class Rules:
                 Status.CONVERGED,
                 f"converged: step length {step_norm:.3g} <= xtol={self.xtol:g} after {nit} updates",
             )
-        return self._budget(nit, elapsed, grad_norm)
+        return self.budget(nit, elapsed, grad_norm, nepoch)
 
-    def _budget(self, nit: int, elapsed: float, grad_norm: float) -> Ending | None:
+    def budget(self, nit: int, elapsed: float, grad_norm: float, nepoch: int = 0) -> Ending | None:
+        """The ending when time, updates or epochs have run out, else None."""
         if self.time_limit is not None and elapsed >= self.time_limit:
             return Ending(
                 Status.TIME_LIMIT,
                 f"time_limit: stopped after {elapsed:.3g} s (time_limit={self.time_limit:g}) "
                 f"and {nit} updates, gradient norm {grad_norm:.3g}",
             )
-        if nit >= self.max_iter:
+        if nepoch >= self._epochs or nit >= self.max_iter:
             unmet = f" with gradient norm {grad_norm:.3g} > gtol={self.gtol:g}" if self.gtol else ""
-            return Ending(
-                Status.MAX_ITER,
-                f"max_iter: reached max_iter={self.max_iter} updates{unmet}",
+            reached = (
+                f"epochs={self.epochs} passes over the data ({nit} updates)"
+                if nepoch >= self._epochs
+                else f"max_iter={self.max_iter} updates"
             )
+            return Ending(Status.MAX_ITER, f"max_iter: reached {reached}{unmet}")
         return None
 
 
