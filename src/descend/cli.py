@@ -240,8 +240,8 @@ def functions() -> None:
 
 @main.command()
 def demo() -> None:
-    """Run every method on the classic problems and print a table of the results."""
-    for line in demo_module.table(demo_module.run()):
+    """Run every method on the classic problems, then the digits classifier, and print tables."""
+    for line in demo_module.lines():
         click.echo(line)
 
 

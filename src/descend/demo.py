@@ -1,4 +1,5 @@
-"""The demo: every method of the registry on the classic problems, as one table.
+"""The demo: every method of the registry on the classic problems, as one table,
+then the digits classifier (:mod:`descend.digits`) when scikit-learn is installed.
 
 Each problem carries the step sizes that suit its scale: ``lr`` for the
 gradient-descent family (about 1 / curvature) and ``adaptive_lr`` for the
@@ -8,7 +9,7 @@ methods whose steps are about ``lr`` long whatever the gradient's size
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,7 +92,7 @@ def distance_to_nearest_minimum(problem: Problem, x: Any) -> float:
     return min(float(np.linalg.norm(np.subtract(x, m))) for m in problem.minima)
 
 
-def table(rows: Iterator[tuple[Problem, str, Result]]) -> Iterator[str]:
+def table(rows: Iterable[tuple[Problem, str, Result]]) -> Iterator[str]:
     """Format results as lines of a fixed-width table, one line per run."""
     header = (
         f"{'problem':<18} {'method':<9} {'x':<26} {'f':>10} {'|x - x*|':>9} "
@@ -116,3 +117,22 @@ def table(rows: Iterator[tuple[Problem, str, Result]]) -> Iterator[str]:
         "(0.01) pulls x towards 0,\nso it settles near x*, not on it: that is the decay "
         "working, not a failure to converge."
     )
+
+
+def digits_section() -> Iterator[str]:
+    """The digits experiment's tables, or one line saying why they are skipped."""
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        yield "digits classifier: skipped (needs scikit-learn: pip install 'descend[models]')"
+        return
+    from . import digits
+
+    yield from digits.report()
+
+
+def lines() -> Iterator[str]:
+    """The whole demo: the methods table, then the digits classifier."""
+    yield from table(run())
+    yield ""
+    yield from digits_section()

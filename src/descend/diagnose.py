@@ -558,7 +558,7 @@ def _falling_without_bound(run: _Run) -> Finding | None:
         return None
     return Finding(
         "unbounded_below",
-        f"{run.name} fell from {f0:.6g} to {f_end:.6g} in {run.nit} updates and is still "
+        f"{run.name} fell from {f0:.6g} to {f_end:.6g} in {run.nit} {run.steps} and is still "
         "falling: f decreases without bound along this path, it has no minimum there",
         "check the formula (a sign, a missing square), or bound x with project=",
     )
@@ -571,7 +571,7 @@ def _rising(run: _Run, curvature: _Curvature, verified: str) -> Finding | None:
     if not (run.status is Status.DIVERGED or rose):
         return None
     lr, f0 = run.lr_used, run.f[0]
-    seen = f"{run.name} rose from {f0:.6g} to {finite.max():.6g} in {run.nit} updates"
+    seen = f"{run.name} rose from {f0:.6g} to {finite.max():.6g} in {run.nit} {run.steps}"
     seen += " and the run diverged" if run.status is Status.DIVERGED else ""
     factor, estimate = run.stability_factor(), curvature.value
     first = run.f[min(1, run.nit)] > f0
@@ -631,7 +631,7 @@ def _oscillation(run: _Run, curvature: _Curvature) -> Finding | None:
         return None
     lr, factor, estimate = run.lr_used, run.stability_factor(), curvature.value
     seen = (
-        f"{what} in {flips} of the last {n} updates ({run.name}: {run.f[-n - 2]:.6g} -> "
+        f"{what} in {flips} of the last {n} {run.steps} ({run.name}: {run.f[-n - 2]:.6g} -> "
         f"{run.f[-1]:.6g}): the iterates bounce across a valley"
     )
     if run.method in _MOMENTUM:
@@ -676,8 +676,8 @@ def _plateau(run: _Run, curvature: _Curvature) -> Finding | None:
         raise_lr = f"a larger lr (lr={suggested:.2g}, about 1/L with L ≈ {estimate[0]:.3g})"
     return Finding(
         "plateau",
-        f"slow progress: {run.name} fell by only {rate:.2g} of its value per update over "
-        f"the last {w} updates ({run.f[-w - 1]:.6g} -> {run.f[-1]:.6g}) while the gradient "
+        f"slow progress: {run.name} fell by only {rate:.2g} of its value per {run.steps[:-1]} over "
+        f"the last {w} {run.steps} ({run.f[-w - 1]:.6g} -> {run.f[-1]:.6g}) while the gradient "
         f"norm is still {run.grad_norm[-1]:.3g}",
         f"try {_other_methods(run.method)}, or {raise_lr}",
         suggested,

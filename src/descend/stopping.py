@@ -101,19 +101,25 @@ class Rules:
             return Ending(
                 Status.CONVERGED,
                 f"converged: gradient norm {grad_norm:.3g} <= gtol={self.gtol:g} "
-                f"after {nit} updates",
+                f"after {self._done(nit, nepoch)}",
             )
         if self.ftol is not None and f_change < self.ftol:
             return Ending(
                 Status.CONVERGED,
-                f"converged: |f change| {f_change:.3g} < ftol={self.ftol:g} after {nit} updates",
+                f"converged: |f change| {f_change:.3g} < ftol={self.ftol:g} "
+                f"after {self._done(nit, nepoch)}",
             )
         if self.xtol is not None and step_norm <= self.xtol:
             return Ending(
                 Status.CONVERGED,
-                f"converged: step length {step_norm:.3g} <= xtol={self.xtol:g} after {nit} updates",
+                f"converged: step length {step_norm:.3g} <= xtol={self.xtol:g} "
+                f"after {self._done(nit, nepoch)}",
             )
         return self.budget(nit, elapsed, grad_norm, nepoch)
+
+    def _done(self, nit: int, nepoch: int) -> str:
+        """The work done so far, in words: updates, and epochs in data mode."""
+        return f"{nit} updates" if self.epochs is None else f"{nepoch} epochs ({nit} updates)"
 
     def budget(self, nit: int, elapsed: float, grad_norm: float, nepoch: int = 0) -> Ending | None:
         """The ending when time, updates or epochs have run out, else None."""
