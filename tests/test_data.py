@@ -147,7 +147,8 @@ def test_automatic_and_numeric_gradients_take_the_batch():
 
 
 def test_maximize_with_data_ascends():
-    res = dd.maximize(lambda w, X, y: -mse(w, X, y), np.zeros(3), grad=lambda w, X, y: -mse_grad(w, X, y),
+    res = dd.maximize(lambda w, X, y: -mse(w, X, y), np.zeros(3),
+                      grad=lambda w, X, y: -mse_grad(w, X, y),
                       data=(X, Y), batch_size=10, epochs=40, lr=0.05, seed=0)  # fmt: skip
     np.testing.assert_allclose(res.x, np.linalg.lstsq(X, Y, rcond=None)[0], atol=5e-3)
     assert res.fun == -mse(res.x, X, Y) and res.history.f[-1] > res.history.f[0]
@@ -156,7 +157,7 @@ def test_maximize_with_data_ascends():
 def test_the_callback_comes_once_per_epoch_with_full_data_values():
     seen = []
     fit(batch_size=10, epochs=3, seed=0, callback=lambda info: seen.append(info))
-    assert [(i.nit, i.nepoch) for i in seen] == [(11, 1), (22, 2)]  # the 3rd epoch ends the run
+    assert [(i.nit, i.nepoch) for i in seen] == [(11, 1), (22, 2), (33, 3)]
     assert seen[0].fun == mse(seen[0].x, X, Y)
 
 

@@ -114,10 +114,11 @@ def minimize(
         such as ``descend.Adam(lr=0.1)``.
     grad : callable, "numeric", "autograd", "jax" or None
         ``grad(x)`` (``grad(x, *batch)`` with ``data``) returning the gradient in
-        the shape of ``x``; ``"numeric"`` for central differences (2n evaluations of fun per step); ``"autograd"`` or
-        ``"jax"`` to differentiate ``fun`` automatically (an error if it cannot);
-        ``None``: exact automatic differentiation where autograd or JAX can trace
-        ``fun`` (checked once at ``x0``), else central differences with a warning.
+        the shape of ``x``; ``"numeric"`` for central differences (2n evaluations
+        of fun per step); ``"autograd"`` or ``"jax"`` to differentiate ``fun``
+        automatically (an error if it cannot); ``None``: exact automatic
+        differentiation where autograd or JAX can trace ``fun`` (checked once at
+        ``x0``), else central differences with a warning.
     variables : sequence of str, optional
         With a formula: the order of its variables in ``x`` (default: order of
         first appearance).
@@ -471,7 +472,7 @@ class _Run:
                         bar.update(
                             p.nepoch if self.data_mode else nit, sign * f_new, grad_norm, elapsed
                         )
-                    if callback is not None and ending is None:
+                    if callback is not None:
                         info = Iteration(
                             nit,
                             _read_only(x_new, shape),
@@ -482,7 +483,7 @@ class _Run:
                             elapsed,
                             p.nepoch if self.data_mode else None,
                         )
-                        if _asks_to_stop(callback, info):
+                        if _asks_to_stop(callback, info) and ending is None:
                             ending = Ending(
                                 Status.STOPPED,
                                 f"stopped: the callback asked to stop after {nit} updates",
