@@ -707,9 +707,7 @@ def _ending(run: _Run) -> Finding:
             budget = "epochs"
         shrink = run.grad_norm[-1] / max(run.grad_norm[0], np.finfo(float).tiny)
         if shrink == 0:
-            return Finding(
-                budget, f"the gradient is exactly 0 after {run.nit} {run.steps}", "none"
-            )
+            return Finding(budget, f"the gradient is exactly 0 after {run.nit} {run.steps}", "none")
         if shrink <= NEAR_STATIONARY:
             return Finding(
                 budget,
