@@ -256,9 +256,10 @@ def minimize(
         batching,
         saver,
     )
-    saved = saver.load(type(optimizer.init(x))) if resume and saver is not None else None
+    state = optimizer.init(x)
+    saved = saver.load(type(state)) if resume and saver is not None else None
     if saved is None:
-        return run(Position(x, f, g, optimizer.init(x)), 0.0, progress)
+        return run(Position(x, f, g, state), 0.0, progress)
     run.restore(saved)
     if saved.status in FINAL_STATUSES:  # nothing left to do: the saved run is the answer
         ending = Ending(Status(saved.status), saved.message)
@@ -310,7 +311,7 @@ def _data_settings(
     batches = None if batch_size is None else Batches(n, size, shuffle, sampling, rng)
     problem = dict(
         data=[[list(a.shape), str(a.dtype)] for a in arrays],
-        batch_size=batch_size and size,
+        batch_size=None if batch_size is None else size,
         shuffle=shuffle,
         sampling=sampling,
     )
@@ -418,6 +419,7 @@ class _Run:
         record, xs = self.recorder.rows.extend, self.recorder.x  # bound once: runs every update
         bar = Progress(rules.epochs or rules.max_iter) if progress else None
         sqrt, isfinite, clock = math.sqrt, math.isfinite, time.perf_counter  # hot-loop locals
+        data_mode = self.data_mode
         grad_norm = _norm(p.g)
         if p.nit == 0 and not self.recorder.rows:
             record((p.f, grad_norm, p.state.lr, 0.0))
@@ -426,7 +428,7 @@ class _Run:
             ending = rules.at_start(grad_norm)
         else:  # resumed: only a budget already spent stops it
             ending = rules.budget(p.nit, elapsed, grad_norm, p.nepoch)
-        self.started = clock() - elapsed
+        self.started = started = clock() - elapsed
         try:
             with np.errstate(over="ignore", invalid="ignore"):  # divergence is a status
                 while ending is None:
@@ -447,7 +449,7 @@ class _Run:
                     broke = None
                     if not isfinite(f_new + grad_norm + x_new.dot(x_new)):
                         grad_norm, broke = _inspect(f_new, g_new, x_new)
-                    elapsed = clock() - self.started
+                    elapsed = clock() - started
                     record((f_new, grad_norm, state.lr, elapsed))
                     if xs is not None:
                         xs.append(x_new)
@@ -457,9 +459,8 @@ class _Run:
                         break
                     step_norm = _norm(x_new - x) if rules.xtol is not None else math.inf
                     f_change = abs(f_new - f)
-                    epoch_done = self.data_mode and (
-                        batches is None or p.cursor == batches.per_epoch
-                    )
+                    # A mini-batch pass stopped by max_iter inside an epoch does not end it.
+                    epoch_done = data_mode and (batches is None or p.cursor == batches.per_epoch)
                     p.x, p.f, p.g, p.state, p.nit = x_new, f_new, g_new, state, nit
                     if epoch_done:
                         p.nepoch, p.cursor = p.nepoch + 1, 0
@@ -469,9 +470,7 @@ class _Run:
                         nit, f_new, f_change, grad_norm, step_norm, elapsed, p.nepoch
                     )
                     if bar is not None:
-                        bar.update(
-                            p.nepoch if self.data_mode else nit, sign * f_new, grad_norm, elapsed
-                        )
+                        bar.update(p.nepoch if data_mode else nit, sign * f_new, grad_norm, elapsed)
                     if callback is not None:
                         info = Iteration(
                             nit,
@@ -481,7 +480,7 @@ class _Run:
                             grad_norm,
                             state.lr,
                             elapsed,
-                            p.nepoch if self.data_mode else None,
+                            p.nepoch if data_mode else None,
                         )
                         if _asks_to_stop(callback, info) and ending is None:
                             ending = Ending(

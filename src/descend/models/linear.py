@@ -35,7 +35,6 @@ matches ``alpha = a / n`` here.
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from typing import Any
 
@@ -49,7 +48,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 import descend as dd
-from descend import _kernels
+from descend import _kernels, _validate
 
 __all__ = ["LinearClassifier", "LinearRegression", "LogisticRegression"]
 
@@ -188,20 +187,6 @@ class _Softmax(_Loss):
 
 
 # The estimators: one base class holds fit, partial_fit and early stopping.
-
-
-def _number(name: str, value: Any, integer: bool = False) -> float:
-    """``value`` if it is a real number (an integer when ``integer``), else a TypeError."""
-    kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, kind):
-        expected = "an integer" if integer else "a real number"
-        raise TypeError(f"{name} must be {expected}, got {value!r}")
-    return float(value)
-
-
-def _boolean(name: str, value: Any) -> None:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
 
 
 class _LinearModel(BaseEstimator):
@@ -346,27 +331,19 @@ class _LinearModel(BaseEstimator):
 
     def _check_params(self) -> None:
         """Check the hyperparameters minimize does not see (it checks method, lr, epochs)."""
-        alpha = _number("alpha", self.alpha)
-        if not (math.isfinite(alpha) and alpha >= 0):
-            raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}; 0 is no penalty")
-        _boolean("fit_intercept", self.fit_intercept)
-        if self.tol is not None and not _number("tol", self.tol) >= 0:
+        _validate.nonnegative("alpha", self.alpha, "; 0 is no penalty")
+        _validate.boolean("fit_intercept", self.fit_intercept)
+        if self.tol is not None and not _validate.real_number("tol", self.tol) >= 0:
             raise ValueError(f"tol must be a number >= 0 or None, got {self.tol!r}")
-        if self.batch_size is not None and not _number("batch_size", self.batch_size, True) >= 1:
-            raise ValueError(
-                f"batch_size must be an integer >= 1, got {self.batch_size!r}; "
-                "None is the full batch"
-            )
-        _boolean("early_stopping", self.early_stopping)
-        if not 0 < _number("validation_fraction", self.validation_fraction) < 1:
+        if self.batch_size is not None:
+            _validate.count("batch_size", self.batch_size, minimum=1)
+        _validate.boolean("early_stopping", self.early_stopping)
+        if not 0 < _validate.real_number("validation_fraction", self.validation_fraction) < 1:
             raise ValueError(
                 f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}; "
                 "0.1 holds out a tenth of the data"
             )
-        if not _number("n_iter_no_change", self.n_iter_no_change, True) >= 1:
-            raise ValueError(
-                f"n_iter_no_change must be an integer >= 1, got {self.n_iter_no_change!r}"
-            )
+        _validate.count("n_iter_no_change", self.n_iter_no_change, minimum=1)
 
     def _validate(self, X: Any, y: Any, reset: bool) -> tuple[Array, Array]:
         # C-contiguous float64: what the compiled kernels read without a copy.
