@@ -31,6 +31,14 @@ def as_data(data: Any) -> tuple[Array, ...]:
 
     Arrays and memmaps are kept as they are (never copied, never written); lists
     become arrays. Floating-point arrays must hold only finite values.
+
+    >>> X, y = as_data(([[1.0, 2.0], [3.0, 4.0]], [0, 1]))
+    >>> X.shape, y
+    ((2, 2), array([0, 1]))
+    >>> as_data(([1.0, 2.0], [0]))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: data arrays must share their first dimension ..., got lengths [2, 1]
     """
     if isinstance(data, np.ndarray) or not isinstance(data, (tuple, list)):
         raise TypeError(
@@ -147,7 +155,12 @@ def check_settings(
 
 
 def generator(seed: Any) -> np.random.Generator:
-    """A Generator from ``seed`` (None, an int, a SeedSequence, or a Generator, used as is)."""
+    """A Generator from ``seed`` (None, an int, a SeedSequence, or a Generator, used as is).
+
+    >>> rng = generator(0)
+    >>> generator(rng) is rng, generator(0).integers(10, size=3)
+    (True, array([8, 6, 5]))
+    """
     if isinstance(seed, np.random.Generator):
         return seed
     if isinstance(seed, (bool, np.bool_)) or not (

@@ -203,6 +203,17 @@ def minimize(
     >>> res = dd.minimize(lambda x: x**2, 5.0, grad=lambda x: 2 * x, lr=0.1, max_iter=3, gtol=0)
     >>> res.x, res.status  # 5 * 0.8**3
     (array(2.56), <Status.MAX_ITER: 'max_iter'>)
+
+    With data, one update per batch and one history point per epoch: the mean of
+    ``y`` by single samples in order (0 -> 0.5 -> 1.25 -> 3.625 in the first epoch).
+
+    >>> import numpy as np
+    >>> y = np.array([1.0, 2.0, 6.0])
+    >>> res = dd.minimize(lambda m, y: 0.5 * np.mean((m - y) ** 2), 0.0,
+    ...                   grad=lambda m, y: np.mean(m - y), lr=0.5, data=(y,),
+    ...                   batch_size=1, shuffle=False, epochs=2)
+    >>> res.nit, res.nepoch, res.history.x
+    (6, 2, array([0.      , 3.625   , 4.078125]))
     """
     x_start = _validate.float_array("x0", x0)
     shape = x_start.shape
