@@ -26,7 +26,9 @@ from .optimizers import (
     Optimizer,
     RMSProp,
 )
+from .restarts import Minimum, MultistartResult, multistart
 from .result import History, Result, Status
+from .sweep import SweepResult, sweep
 
 __version__ = "0.1.0"
 
@@ -44,20 +46,25 @@ __all__ = [
     "History",
     "Iteration",
     "LRFinderResult",
+    "Minimum",
     "Momentum",
+    "MultistartResult",
     "Nesterov",
     "Optimizer",
     "RMSProp",
     "Result",
     "Status",
+    "SweepResult",
     "check_grad",
     "diagnose",
     "find_lr",
     "functions",
     "maximize",
     "minimize",
+    "multistart",
     "numeric_grad",
     "parse",
     "projections",
     "schedules",
+    "sweep",
 ]

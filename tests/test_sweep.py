@@ -1,0 +1,130 @@
+"""dd.sweep: every combination equals its own minimize run, best and table agree."""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+import pytest
+
+import descend as dd
+
+FORMULA = "x**2 + 10*y**2"  # curvature 20: plain GD is stable for lr < 0.1
+
+
+def test_each_combination_is_the_run_minimize_makes() -> None:
+    grid = dd.sweep(FORMULA, [1.0, 1.0], "momentum", lr=[0.01, 0.05, 0.2], momentum=[0.0, 0.9],
+                    max_iter=150)  # fmt: skip
+    assert grid.names == ("lr", "momentum")
+    assert grid.grid == {"lr": (0.01, 0.05, 0.2), "momentum": (0.0, 0.9)}
+    assert list(grid.results) == [(a, b) for a in (0.01, 0.05, 0.2) for b in (0.0, 0.9)]
+    for (lr, momentum), res in grid.results.items():
+        alone = dd.minimize(FORMULA, [1.0, 1.0], "momentum", lr=lr, momentum=momentum,
+                            max_iter=150)  # fmt: skip
+        np.testing.assert_array_equal(res.x, alone.x)
+        assert (res.nit, res.status, res.fun) == (alone.nit, alone.status, alone.fun)
+    assert grid.fixed == {"method": "momentum", "max_iter": 150}
+
+
+def test_best_is_the_lowest_final_f_among_runs_that_did_not_diverge() -> None:
+    grid = dd.sweep(FORMULA, [1.0, 1.0], lr=[0.01, 0.05, 0.2], max_iter=100)
+    statuses = {key[0]: str(res.status) for key, res in grid.results.items()}
+    assert statuses[0.2] == "diverged"  # lr 0.2 > 2/20: GD blows up along y
+    funs = {key: res.fun for key, res in grid.results.items() if key != (0.2,)}
+    assert grid.best is grid.results[min(funs, key=funs.__getitem__)]
+    assert grid.best_params == {"lr": 0.05}
+
+
+def test_maximize_takes_the_largest_f_as_best() -> None:
+    grid = dd.sweep("-(x-1)**2", [0.0], lr=[0.01, 0.3], max_iter=20, maximize=True)
+    assert grid.best_params == {"lr": 0.3}
+    assert grid.best.fun == max(res.fun for res in grid.results.values())
+
+
+def test_every_run_diverged_gives_no_best() -> None:
+    grid = dd.sweep(FORMULA, [1.0, 1.0], lr=[0.5, 1.0], max_iter=100)
+    assert grid.best is None and grid.best_params is None
+    assert "every run diverged" in repr(grid)
+
+
+def test_method_and_arrays_can_be_grids_and_data_never_is() -> None:
+    X = np.arange(8.0).reshape(4, 2)
+    y = X @ [1.0, -2.0]
+    grid = dd.sweep(
+        lambda w, X, y: 0.5 * np.mean((X @ w - y) ** 2),
+        np.zeros(2),
+        ["gd", "adam"],
+        grad=lambda w, X, y: X.T @ (X @ w - y) / len(y),
+        lr=np.array([0.01, 0.02]),
+        data=(X, y),
+        epochs=5,
+    )
+    assert grid.names == ("method", "lr")
+    assert set(grid.results) == {(m, lr) for m in ("gd", "adam") for lr in (0.01, 0.02)}
+    assert all(res.nepoch == 5 for res in grid.results.values())
+
+
+def test_table_has_one_row_per_run_and_falls_back_to_dicts_without_pandas(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    grid = dd.sweep(FORMULA, [1.0, 1.0], lr=[0.01, 0.05], max_iter=50)
+    frame = grid.table()
+    assert list(frame.columns) == ["lr", "fun", "nit", "status", "seconds"]
+    assert frame["fun"].tolist() == [res.fun for res in grid.results.values()]
+    real_import = builtins.__import__
+
+    def no_pandas(name: str, *args: object, **kwargs: object) -> object:
+        if name == "pandas":
+            raise ImportError("no pandas here")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pandas)
+    rows = grid.table()
+    assert [row["lr"] for row in rows] == [0.01, 0.05]
+    assert rows[0]["status"] == str(grid.results[0.01,].status)
+    text = repr(grid)
+    assert text.startswith("SweepResult: 2 runs, best {'lr': 0.05}")
+    assert "status" in text and "max_iter" in text
+
+
+def test_a_bad_value_anywhere_fails_before_any_run() -> None:
+    calls = []
+
+    def fun(x: np.ndarray) -> float:
+        calls.append(1)
+        return float(x @ x)
+
+    with pytest.raises(ValueError, match="lr must be a finite number > 0, got -1"):
+        dd.sweep(fun, [1.0], lr=[0.1, -1], grad=lambda x: 2 * x)
+    with pytest.raises(TypeError, match="'momentm' is not a hyperparameter of Momentum"):
+        dd.sweep(fun, [1.0], "momentum", lr=[0.1], momentm=0.9, grad=lambda x: 2 * x)
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"lr": 0.1}, "sweep needs at least one grid"),
+        ({"lr": []}, "lr is an empty grid"),
+    ],
+)
+def test_grids_must_exist_and_be_non_empty(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        dd.sweep(FORMULA, [1.0, 1.0], **kwargs)
+
+
+def test_processes_give_the_same_runs_and_a_lambda_falls_back_with_a_warning() -> None:
+    serial = dd.sweep(FORMULA, [1.0, 1.0], "momentum", lr=[0.01, 0.05], momentum=[0.0, 0.9],
+                      max_iter=100)  # fmt: skip
+    parallel = dd.sweep(FORMULA, [1.0, 1.0], "momentum", lr=[0.01, 0.05], momentum=[0.0, 0.9],
+                        max_iter=100, n_jobs=2)  # fmt: skip
+    for key, res in serial.results.items():
+        np.testing.assert_array_equal(parallel.results[key].x, res.x)
+        assert parallel.results[key].nit == res.nit
+    assert parallel.fun == FORMULA
+    with pytest.warns(UserWarning, match="sweep makes its runs one after another"):
+        fallback = dd.sweep(lambda x: float(x @ x), [1.0], lr=[0.1, 0.2], grad=lambda x: 2 * x,
+                            n_jobs=2)  # fmt: skip
+    assert all(res.success for res in fallback.results.values())
+    with pytest.raises(ValueError, match="n_jobs must be a positive number"):
+        dd.sweep(FORMULA, [1.0, 1.0], lr=[0.1], n_jobs=0)
