@@ -138,3 +138,58 @@ def test_a_formula_minimised_from_the_shell(capsys):
         capsys, "minimize", "--x0", "0", "--maximize", "--lr", "0.25", "--json", "--", "-(x-2)**2"
     )
     assert code == 0 and json.loads(out)["x"] == pytest.approx([2.0], abs=1e-8)
+
+
+def _image(path):
+    from PIL import Image
+
+    with Image.open(path) as image:
+        pixels = np.asarray(image.convert("RGB")).reshape(-1, 3)
+        return image.size, getattr(image, "n_frames", 1), len(np.unique(pixels, axis=0))
+
+
+def test_minimize_writes_the_path_figure_and_the_animation(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    png, gif = tmp_path / "path.png", tmp_path / "run.gif"
+    code, out, err = run(capsys, "minimize", "himmelblau", "--method", "bb", "--plot", str(png),
+                         "--animate", str(gif))  # fmt: skip
+    assert code == 0 and "status:     converged" in out
+    assert f"figure: {png}" in err and f"animation: {gif}" in err
+    size, _, colours = _image(png)
+    assert size[0] >= 400 and colours > 100  # filled contours, not a blank canvas
+    assert _image(gif)[1] > 5
+
+
+def test_a_one_variable_formula_is_plotted_as_a_curve(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "curve.png"
+    code, _, _ = run(capsys, "minimize", "(x-2)**2", "--x0", "5", "--lr", "0.1", "--plot", str(png))
+    assert code == 0 and _image(png)[2] > 20
+
+
+def test_compare_plots_paths_and_losses_side_by_side(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "compare.png"
+    code, out, _ = run(capsys, "compare", "booth", "--methods", "gd,bb", "--lr", "0.05",
+                       "--plot", str(png))  # fmt: skip
+    assert code == 0 and len(out.splitlines()) == 3
+    (width, height), _, _ = _image(png)
+    assert width > 1.8 * height  # two panels
+
+
+def test_sweep_prints_the_grid_table_and_writes_the_grid_figure(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "grid.png"
+    code, out, _ = run(capsys, "sweep", "x**2 + 10*y**2", "--x0", "1,1", "--method", "momentum",
+                       "--lr", "0.01,0.05,0.2", "--momentum", "0,0.9", "--max-iter", "300",
+                       "--plot", str(png))  # fmt: skip
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("SweepResult: 6 runs, best {'lr': 0.05")
+    assert sum("diverged" in line for line in lines) == 2  # lr 0.2 > 2/20 with and without momentum
+    assert _image(png)[2] > 100
+
+
+def test_sweep_rejects_a_grid_that_is_not_numbers(capsys):
+    code, _, err = run(capsys, "sweep", "x**2", "--x0", "1", "--lr", "0.1,fast")
+    assert code == 2 and "--lr" in err and "0.1,fast" in err

@@ -27,6 +27,9 @@ from .optimizers import OPTIMIZERS
 from .result import Result, Status
 
 EXIT_CODES = {Status.DIVERGED: 1, Status.INTERRUPTED: 130}
+FIGURE_DPI = 100
+PLOT_HELP = "Write a figure (PNG, SVG or PDF): the path on the contours."
+ANIMATE_HELP = "Write an animation of the run over the contours (GIF, or MP4 with ffmpeg)."
 
 
 def _floats(text: str) -> list[float]:
@@ -185,6 +188,8 @@ _problem_options = [
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--with-history", is_flag=True, help="With --json: include the history.")
 @click.option("--history", "history_path", type=click.Path(dir_okay=False), help="Write CSV.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help=PLOT_HELP)
+@click.option("--animate", "animation_path", type=click.Path(dir_okay=False), help=ANIMATE_HELP)
 def minimize_command(
     formula: str,
     x0: str | None,
@@ -193,6 +198,8 @@ def minimize_command(
     as_json: bool,
     with_history: bool,
     history_path: str | None,
+    plot_path: str | None,
+    animation_path: str | None,
     **run: Any,
 ) -> None:
     """Minimise FORMULA from --x0 and print what happened."""
@@ -202,6 +209,12 @@ def minimize_command(
     if history_path:
         res.history.to_csv(history_path)
     click.echo(_as_json(res, with_history) if as_json else _summary(res, problem.names))
+    if plot_path:
+        _save_figure(plot_path, lambda plot, axes: _draw_run(plot, axes, problem, [res]))
+    if animation_path:
+        from . import plot
+
+        click.echo(f"animation: {plot.animate(problem.fun, res, path=animation_path)}", err=True)
     sys.exit(EXIT_CODES.get(res.status, 0))
 
 
@@ -209,7 +222,15 @@ def minimize_command(
 @_together(_problem_options)
 @click.option("--methods", default="gd,momentum,nesterov,adam,armijo,bb", show_default=True)
 @_together(_run_options)
-def compare(formula: str, x0: str | None, variables: str | None, methods: str, **run: Any) -> None:
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help=PLOT_HELP)
+def compare(
+    formula: str,
+    x0: str | None,
+    variables: str | None,
+    methods: str,
+    plot_path: str | None,
+    **run: Any,
+) -> None:
     """Run several methods on FORMULA and print their results side by side."""
     problem = Problem(formula, x0, variables)
     settings = _settings(**run, progress=False)
@@ -221,13 +242,95 @@ def compare(formula: str, x0: str | None, variables: str | None, methods: str, *
             param_hint="--methods",
         )
     click.echo(f"{'method':<9} {'status':<10} {'f':>12} {'iters':>6} {'time':>9}  x")
+    results = []
     for name in names:
         res = problem.run(name, settings)
+        results.append(res)
         x = np.array2string(np.atleast_1d(res.x), precision=6, separator=", ")
         click.echo(
             f"{name:<9} {res.status!s:<10} {res.fun:>12.6g} {res.nit:>6} "
             f"{res.elapsed * 1000:>7.1f}ms  {x}"
         )
+    if plot_path:
+        _save_figure(plot_path, lambda plot, axes: _draw_run(plot, axes, problem, results), 2)
+
+
+def _grid(option: str) -> Any:
+    """A click callback: comma-separated numbers as a list."""
+
+    def parse(ctx: Any, param: Any, text: str | None) -> list[float] | None:
+        if text is None:
+            return None
+        try:
+            return [float(item) for item in text.split(",")]
+        except ValueError:
+            raise click.BadParameter(
+                f"expected numbers separated by commas, got {text!r}", param_hint=option
+            ) from None
+
+    return parse
+
+
+@main.command("sweep")
+@_together(_problem_options)
+@click.option(
+    "--method", default="momentum", type=click.Choice(list(OPTIMIZERS)), show_default=True
+)
+@click.option("--lr", callback=_grid("--lr"), help="Learning rates: --lr 0.05,0.2,0.5.")
+@click.option("--momentum", callback=_grid("--momentum"), help="Momenta: --momentum 0,0.5,0.9.")
+@click.option("--max-iter", type=int, help="Most updates per run (default 1000).")
+@click.option("--gtol", type=float, help="Stop when the gradient norm is <= gtol (1e-8).")
+@click.option("--ftol", type=float, help="Stop when |f change| < ftol.")
+@click.option("--xtol", type=float, help="Stop when the step length is <= xtol.")
+@click.option("--n-jobs", type=int, help="Processes to run the grid in (-1: one per core).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write the grid figure.")
+def sweep_command(
+    formula: str,
+    x0: str | None,
+    variables: str | None,
+    method: str,
+    lr: list[float] | None,
+    momentum: list[float] | None,
+    n_jobs: int | None,
+    plot_path: str | None,
+    **stopping: Any,
+) -> None:
+    """Run METHOD on FORMULA for every --lr and --momentum; print the table and the best."""
+    from .sweep import sweep
+
+    problem = Problem(formula, x0, variables)
+    grids = {name: values for name, values in (("lr", lr), ("momentum", momentum)) if values}
+    fixed = {name: value for name, value in stopping.items() if value is not None}
+    grid = sweep(problem.fun, problem.x0, method, n_jobs=n_jobs, **grids, **fixed)
+    click.echo(repr(grid))
+    if plot_path:
+        from . import plot
+
+        figure = plot.sweep(grid)
+        figure.savefig(plot_path, dpi=FIGURE_DPI)
+        click.echo(f"figure: {plot_path}", err=True)
+
+
+def _draw_run(plot: Any, axes: Any, problem: Problem, results: list[Result]) -> None:
+    """The path on the contours (the curve in 1-D), and the losses when there is a second axes."""
+    if np.size(problem.x0) == 1:
+        plot.curve(problem.fun, *results, ax=axes[0])
+    else:
+        plot.path(problem.fun, *results, ax=axes[0])
+    if len(axes) > 1:
+        plot.loss(*results, ax=axes[1])
+
+
+def _save_figure(path: str, draw: Any, panels: int = 1) -> None:
+    """Draw into a new figure of ``panels`` axes side by side and write it to ``path``."""
+    from matplotlib.figure import Figure
+
+    from . import plot
+
+    figure = Figure(figsize=(6 * panels, 5), layout="constrained")
+    draw(plot, figure.subplots(1, panels, squeeze=False)[0])
+    figure.savefig(path, dpi=FIGURE_DPI)
+    click.echo(f"figure: {path}", err=True)
 
 
 @main.command()
