@@ -158,6 +158,23 @@ def test_single_sample_run_agrees_with_a_hand_written_loop(split):
     np.testing.assert_array_equal(run.result.x, again.result.x)  # the seed fixes the order
 
 
+def test_mini_batch_run_agrees_with_a_hand_written_loop(split):
+    # Batches of 16 consecutive rows of each epoch's permutation (288 = 18 x 16).
+    X, y = split.X_train, split.y_train
+    w, v, rng = digits.start(19), np.zeros(65), np.random.default_rng(digits.SHUFFLE_SEED)
+    f = [digits.loss(w, X, y)]
+    while len(f) <= 100 and (len(f) < 2 or abs(f[-1] - f[-2]) >= 0.1):
+        order = rng.permutation(len(y))
+        for rows in order.reshape(-1, 16):
+            v = 0.7 * v - digits.LR * X[rows].T @ (X[rows] @ w - y[rows])
+            w = w + v
+        f.append(digits.loss(w, X, y))
+    run = digits.mini_batch(split, digits.start(19), 16)
+    assert run.label == "mini-batch 16" and run.iterations == 18 * run.epochs
+    np.testing.assert_allclose(run.result.history.f, f, rtol=1e-10)
+    np.testing.assert_allclose(run.result.x, w, rtol=1e-10, atol=1e-18)
+
+
 # The report and the demo.
 
 

@@ -50,6 +50,7 @@ __all__ = [
     "experiment",
     "load",
     "loss",
+    "mini_batch",
     "loss_grad",
     "predict",
     "report",
@@ -63,6 +64,7 @@ START_SEED = 19  # the start of the batch and single-sample runs
 COMPARISON_SEED = 11  # the start of the momentum comparison
 SHUFFLE_SEED = 0  # the single-sample run's shuffle (our choice; the experiment names none)
 LR = 1e-6
+MINI_BATCH = 16  # rows per update of the mini-batch run (our addition to the experiment)
 MOMENTA = (0.0, 0.5, 0.9)
 
 
@@ -170,6 +172,36 @@ def batch(
     return _run("batch", momentum, split, result, epochs=result.nit)
 
 
+def mini_batch(
+    split: Split,
+    w0: Array,
+    batch_size: int = MINI_BATCH,
+    *,
+    momentum: float = 0.7,
+    ftol: float = 0.1,
+    epochs: int = 100,
+    seed: int = SHUFFLE_SEED,
+) -> Run:
+    """Momentum descent on shuffled batches of ``batch_size`` rows; ``ftol`` is checked
+    once per epoch on the full training set."""
+    result = minimize(
+        loss,
+        w0,
+        "momentum",
+        grad=loss_grad,
+        lr=LR,
+        momentum=momentum,
+        data=(split.X_train, split.y_train),
+        batch_size=batch_size,
+        shuffle=True,
+        seed=seed,
+        epochs=epochs,
+        ftol=ftol,
+    )
+    label = "single sample" if batch_size == 1 else f"mini-batch {batch_size}"
+    return _run(label, momentum, split, result, epochs=result.nepoch or 0)
+
+
 def single_sample(
     split: Split,
     w0: Array,
@@ -179,22 +211,8 @@ def single_sample(
     epochs: int = 100,
     seed: int = SHUFFLE_SEED,
 ) -> Run:
-    """Momentum descent one shuffled sample at a time; ``ftol`` is checked once per epoch."""
-    result = minimize(
-        loss,
-        w0,
-        "momentum",
-        grad=loss_grad,
-        lr=LR,
-        momentum=momentum,
-        data=(split.X_train, split.y_train),
-        batch_size=1,
-        shuffle=True,
-        seed=seed,
-        epochs=epochs,
-        ftol=ftol,
-    )
-    return _run("single sample", momentum, split, result, epochs=result.nepoch or 0)
+    """Momentum descent one shuffled sample at a time: :func:`mini_batch` of size 1."""
+    return mini_batch(split, w0, 1, momentum=momentum, ftol=ftol, epochs=epochs, seed=seed)
 
 
 def compare_momentum(
