@@ -6,6 +6,12 @@ import sys
 from typing import TextIO
 
 
+def bar(done: float, total: float, width: int = 20) -> str:
+    """``[#####     ]``: the share ``done / total`` of ``width`` characters filled."""
+    share = min(done / total, 1.0) if total else 1.0
+    return f"[{'#' * int(width * share):<{width}}]"
+
+
 class Progress:
     """``update(nit, f, grad_norm, elapsed)`` redraws; ``close()`` ends the line."""
 
@@ -23,10 +29,9 @@ class Progress:
         self._draw(nit, f, grad_norm, elapsed)
 
     def _draw(self, nit: int, f: float, grad_norm: float, elapsed: float) -> None:
-        done = min(nit / self.total, 1.0) if self.total else 1.0
-        bar = "#" * int(20 * done)
         self.stream.write(
-            f"\r[{bar:<20}] {nit}/{self.total} f={f:.6g} |g|={grad_norm:.3g} {elapsed:.1f}s"
+            f"\r{bar(nit, self.total)} {nit}/{self.total} f={f:.6g} |g|={grad_norm:.3g} "
+            f"{elapsed:.1f}s"
         )
         self.stream.flush()
 

@@ -342,10 +342,22 @@ def functions() -> None:
 
 
 @main.command()
-def demo() -> None:
-    """Run every method on the classic problems, then the digits classifier, and print tables."""
-    for line in demo_module.lines():
-        click.echo(line)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Write the HTML report (figures and tables of every part) to this folder.",
+)
+def demo(out: str | None) -> None:
+    """Print every method on the classic problems and the digits classifier as tables;
+    with --out DIR, write the whole report to DIR/index.html instead."""
+    if out is None:
+        for line in demo_module.lines():
+            click.echo(line)
+        return
+    from . import report
+
+    index = report.build(out)
+    click.echo(f"report: {index.resolve()}")
 
 
 def cli(argv: list[str] | None = None) -> int:
