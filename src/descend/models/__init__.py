@@ -1,4 +1,4 @@
-"""scikit-learn estimators fitted by :func:`descend.minimize`.
+"""Models fitted by :func:`descend.minimize`: scikit-learn estimators and portfolios.
 
 Imported on its own, ``import descend.models``, so that ``import descend`` never
 pays for scikit-learn. Needs the ``models`` extra: ``pip install "descend[models]"``.
@@ -24,5 +24,14 @@ except ImportError as error:  # pragma: no cover
     ) from error
 
 from .linear import LinearClassifier, LinearRegression, LogisticRegression
+from .portfolio import Frontier, Portfolio, efficient_frontier, min_variance_portfolio
 
-__all__ = ["LinearClassifier", "LinearRegression", "LogisticRegression"]
+__all__ = [
+    "Frontier",
+    "LinearClassifier",
+    "LinearRegression",
+    "LogisticRegression",
+    "Portfolio",
+    "efficient_frontier",
+    "min_variance_portfolio",
+]
