@@ -7,7 +7,7 @@
 (<Status.CONVERGED: 'converged'>, array([1., 0.]))
 """
 
-from . import functions, projections, schedules
+from . import datasets, functions, projections, schedules
 from .diagnose import Diagnosis, Finding, diagnose
 from .differentiate import check_grad, numeric_grad
 from .expressions import Formula, parse
@@ -56,6 +56,7 @@ __all__ = [
     "Status",
     "SweepResult",
     "check_grad",
+    "datasets",
     "diagnose",
     "find_lr",
     "functions",

@@ -1,4 +1,5 @@
-"""Models fitted by :func:`descend.minimize`: scikit-learn estimators and portfolios.
+"""Models fitted by :func:`descend.minimize`: scikit-learn estimators, a recommender and
+portfolios.
 
 Imported on its own, ``import descend.models``, so that ``import descend`` never
 pays for scikit-learn. Needs the ``models`` extra: ``pip install "descend[models]"``.
@@ -23,6 +24,7 @@ except ImportError as error:  # pragma: no cover
         "pip install -U scikit-learn"
     ) from error
 
+from .factorization import MatrixFactorization
 from .linear import LinearClassifier, LinearRegression, LogisticRegression
 from .portfolio import Frontier, Portfolio, efficient_frontier, min_variance_portfolio
 
@@ -31,6 +33,7 @@ __all__ = [
     "LinearClassifier",
     "LinearRegression",
     "LogisticRegression",
+    "MatrixFactorization",
     "Portfolio",
     "efficient_frontier",
     "min_variance_portfolio",
