@@ -101,7 +101,7 @@ def update_rules(page: Page) -> str:
             "f against iteration."
         )
     ]
-    for problem in (demo.PROBLEMS[2], demo.PROBLEMS[3]):
+    for slug, problem in (("bowl", demo.PROBLEMS[2]), ("rosenbrock", demo.PROBLEMS[3])):
         runs = [(method, res) for _, method, res in demo.run([problem])]
         methods, results = [m for m, _ in runs], [r for _, r in runs]
         figure, (left, right) = page.panels(2)
@@ -109,7 +109,7 @@ def update_rules(page: Page) -> str:
         plot.loss(*results, labels=methods, ax=right)
         left.set_title(problem.name)
         parts.append(f"<h3>{html.escape(problem.name)}</h3>")
-        parts.append(page.figure(f"rules-{problem.name[:10]}", figure, f"paths on {problem.name}"))
+        parts.append(page.figure(f"rules-{slug}", figure, f"paths on {problem.name}"))
         parts.append(_runs_table(results, methods, problem.minima[0]))
     return "".join(parts)
 
