@@ -103,6 +103,11 @@ def test_the_numbers_on_the_page_are_the_runs_numbers(page):
     assert len(himmelblau) == 4
     assert sum(int(cells[i + 2]) for i in himmelblau) == 40
     assert "(3.000000, 2.000000)" in cells
+    # Recommender: factors beat biases, which beat the mean; nothing beats the noise floor.
+    rmse = {cells[i]: float(cells[i + 3]) for i, cell in enumerate(cells[:-3])
+            if cell in ("50 factors", "biases only", "global mean")}  # fmt: skip
+    floor = float(cells[cells.index("noise floor (the true expected ratings)") + 3])
+    assert floor < rmse["50 factors"] < rmse["biases only"] < rmse["global mean"]
     # Learning rates: the largest one diverges, and its diagnosis says why.
     assert any(cell.startswith("lr_too_large") for cell in cells)
 

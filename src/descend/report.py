@@ -245,6 +245,52 @@ def gradients(page: Page) -> str:
     )
 
 
+def recommender(page: Page) -> str:
+    """Matrix factorisation on synthetic ratings: RMSE per epoch against the noise floor."""
+    from .datasets import make_ratings, rmse
+    from .models import MatrixFactorization
+
+    data = make_ratings(seed=0)  # the MovieLens-1M shape
+    train, test = data.split(0.2, seed=0)
+    held_out = (test.users, test.items, test.ratings)
+    models = {
+        "biases only": MatrixFactorization(n_factors=0, epochs=30, random_state=0),
+        "50 factors": MatrixFactorization(n_factors=50, epochs=30, random_state=0),
+    }
+    figure, (ax,) = page.panels(1, 7.0, 4.5)
+    rows = []
+    for i, (label, model) in enumerate(models.items()):
+        started = time.perf_counter()
+        model.fit(train.users, train.items, train.ratings, validation=held_out)
+        seconds = time.perf_counter() - started
+        epochs = np.arange(1, model.n_iter_ + 1)
+        ax.plot(
+            epochs, model.history_["train_rmse"], color=f"C{i}", ls="--", label=f"{label}, train"
+        )
+        ax.plot(epochs, model.history_["validation_rmse"], color=f"C{i}", label=f"{label}, test")
+        rows.append([label, model.n_iter_, model.best_epoch_, -model.score(*held_out), seconds])
+    mean_only = rmse(np.full(len(test), train.ratings.mean()), test.ratings)
+    ax.axhline(mean_only, color="0.5", lw=0.8, label="global mean")
+    ax.axhline(data.floor, color="k", lw=0.8, ls=":", label="noise floor")
+    ax.set(xlabel="epoch", ylabel="RMSE", title="matrix factorisation, per-rating SGD")
+    ax.legend()
+    rows.append(["global mean", "", "", mean_only, ""])
+    rows.append(["noise floor (the true expected ratings)", "", "", data.floor, ""])
+    return "".join(
+        [
+            paragraph(
+                f"descend.datasets.make_ratings: {len(data):,} ratings of {data.shape[1]:,} "
+                f"items by {data.shape[0]:,} users (long-tailed activity, seeded), split "
+                "80/20. models.MatrixFactorization with its defaults but up to 30 epochs: "
+                "per-rating SGD in a compiled epoch, stopping 5 epochs after the test RMSE "
+                "last fell and keeping the best epoch."
+            ),
+            page.figure("recommender", figure, "RMSE per epoch"),
+            table(["model", "epochs", "best epoch", "test RMSE", "seconds"], rows),
+        ]
+    )
+
+
 def restarts(page: Page) -> str:
     """Multistart on Himmelblau: 40 starts, four minima."""
     f = functions.himmelblau
@@ -328,6 +374,7 @@ SECTIONS: tuple[tuple[str, Callable[[Page], str]], ...] = (
     ("Batch, single-sample and mini-batch descent: the digits classifier", digits_classifier),
     ("Gradients: by hand, symbolic, automatic, numerical", gradients),
     ("A long-only portfolio and its efficient frontier", portfolio),
+    ("A recommender: matrix factorisation", recommender),
     ("Restarts: every minimum of Himmelblau's function", restarts),
 )
 
