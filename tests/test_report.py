@@ -137,3 +137,14 @@ def test_the_page_loads_in_a_headless_browser_with_every_image_and_no_errors(bui
             browser.close()
     assert images and all(done and width > 0 for _, done, width in images), images
     assert not [m for m in messages if m.startswith(("error", "pageerror", "warning"))], messages
+
+
+def test_a_section_whose_extra_is_missing_says_so_and_the_rest_still_builds(monkeypatch, tmp_path):
+    def needs_missing_extra(page):
+        raise ImportError('descend.models needs scikit-learn: pip install "descend[models]"')
+
+    monkeypatch.setattr(report, "SECTIONS", (("Needs an extra", needs_missing_extra),
+                                             ("Plain", lambda page: "<p>fine</p>")))  # fmt: skip
+    index = report.build(tmp_path, progress=False)
+    text = index.read_text(encoding="utf-8")
+    assert "Skipped: descend.models needs scikit-learn" in text and "<p>fine</p>" in text

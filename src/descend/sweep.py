@@ -73,7 +73,7 @@ class SweepResult:
 
     def _best_key(self) -> tuple[Any, ...] | None:
         kept = {
-            key: res.fun if res.maximize is False else -res.fun
+            key: -res.fun if res.maximize else res.fun
             for key, res in self.results.items()
             if res.status is not Status.DIVERGED and np.isfinite(res.fun)
         }
@@ -170,17 +170,15 @@ def sweep(
             "sweep needs at least one grid: give a parameter as a list, e.g. lr=[0.01, 0.1]"
         )
     names = tuple(grid)
-    combinations = {
-        values: {**fixed, **dict(zip(names, values, strict=True))}
-        for values in itertools.product(*grid.values())
-    }
-    for settings in combinations.values():  # a bad value fails before any run starts
-        _check_optimizer(**settings)
-    processes = _runs.workers(n_jobs, len(combinations))
+    keys = list(itertools.product(*grid.values()))
+    for values in keys:  # a bad value fails before any run starts
+        _check_optimizer(**fixed, **dict(zip(names, values, strict=True)))
     objective, shared = _runs.parsed(fun, fixed)
-    tasks = [({**shared, **dict(zip(names, values, strict=True))},) for values in combinations]
-    runs = _runs.run_all(functools.partial(_solve, objective, x0), tasks, processes, "sweep")
-    return SweepResult(names, grid, dict(zip(combinations, runs, strict=True)), fun, x0, fixed)
+    tasks = [({**shared, **dict(zip(names, values, strict=True))},) for values in keys]
+    runs = _runs.run_all(
+        functools.partial(_solve, objective, x0), tasks, _runs.workers(n_jobs, len(keys)), "sweep"
+    )
+    return SweepResult(names, grid, dict(zip(keys, runs, strict=True)), fun, x0, fixed)
 
 
 def _solve(fun: Any, x0: ArrayLike, settings: dict[str, Any]) -> Result:
