@@ -98,3 +98,9 @@ def test_bad_sizes_are_refused_in_words(kwargs, match):
 def test_bad_split_is_refused(small):
     with pytest.raises(ValueError, match="test_size must be in"):
         small.split(1.5)
+
+
+@pytest.mark.parametrize(("predicted", "actual"), [([], []), ([1.0, 2.0], [1.0])])
+def test_rmse_refuses_empty_or_mismatched_arrays(predicted, actual):
+    with pytest.raises(ValueError, match="rmse needs as many predictions as ratings"):
+        rmse(predicted, actual)

@@ -94,7 +94,13 @@ def rmse(predicted: Any, actual: Any) -> float:
     >>> rmse([3.0, 4.0], [4.0, 4.0])
     0.7071067811865476
     """
-    error = np.asarray(predicted, dtype=float) - np.asarray(actual, dtype=float)
+    predicted, actual = np.ravel(predicted).astype(float), np.ravel(actual).astype(float)
+    if len(predicted) != len(actual) or not len(actual):
+        raise ValueError(
+            f"rmse needs as many predictions as ratings, at least one, got {len(predicted)} "
+            f"and {len(actual)}"
+        )
+    error = predicted - actual
     return math.sqrt(float(error @ error) / len(error))
 
 
