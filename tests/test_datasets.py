@@ -104,3 +104,9 @@ def test_bad_split_is_refused(small):
 def test_rmse_refuses_empty_or_mismatched_arrays(predicted, actual):
     with pytest.raises(ValueError, match="rmse needs as many predictions as ratings"):
         rmse(predicted, actual)
+
+
+def test_ratings_unpack_as_users_items_ratings():
+    data = make_ratings(50, 40, 2000, min_user_ratings=5, seed=0)
+    users, items, ratings = data
+    assert users is data.users and items is data.items and ratings is data.ratings

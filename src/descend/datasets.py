@@ -9,6 +9,7 @@ is known.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +64,11 @@ class Ratings:
 
     def __len__(self) -> int:
         return len(self.ratings)
+
+    def __iter__(self) -> Iterator[Any]:
+        """Unpacks as ``users, items, ratings = make_ratings(...)``, like scikit-learn's
+        ``make_*`` functions' ``X, y``."""
+        return iter((self.users, self.items, self.ratings))
 
     @property
     def floor(self) -> float:
