@@ -222,7 +222,12 @@ def minimize_command(
 @_together(_problem_options)
 @click.option("--methods", default="gd,momentum,nesterov,adam,armijo,bb", show_default=True)
 @_together(_run_options)
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help=PLOT_HELP)
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False),
+    help="Write a figure: the paths on the contours and the losses, side by side.",
+)
 def compare(
     formula: str,
     x0: str | None,
