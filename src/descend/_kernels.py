@@ -607,6 +607,17 @@ def _check_factors(U: Array, V: Array) -> None:
         )
 
 
+def _triplet_rows(users: Any, items: Any, ratings: Any, U: Array, V: Array) -> tuple[Any, Any]:
+    """users and items as checked row indices of U and V, one per rating."""
+    _check_factors(U, V)
+    if not len(users) == len(items) == len(ratings):
+        raise ValueError(
+            f"users, items and ratings must have one length, got {len(users)}, {len(items)} "
+            f"and {len(ratings)}"
+        )
+    return _indices("users", users, len(U)), _indices("items", items, len(V))
+
+
 def factorization_loss(
     users: Any, items: Any, ratings: Array, U: Array, V: Array, mean: float, reg: float
 ) -> tuple[float, Array, Array]:
@@ -620,14 +631,7 @@ def factorization_loss(
     ValueError
         Shapes that disagree, or an index outside U's or V's rows.
     """
-    _check_factors(U, V)
-    if not len(users) == len(items) == len(ratings):
-        raise ValueError(
-            f"users, items and ratings must have one length, got {len(users)}, {len(items)} "
-            f"and {len(ratings)}"
-        )
-    users = _indices("users", users, len(U))
-    items = _indices("items", items, len(V))
+    users, items = _triplet_rows(users, items, ratings, U, V)
     kernels = _compiled_factorization()
     if kernels is None or not _is_c_float64(U, V):
         return factorization_loss_reference(users, items, ratings, U, V, mean, reg)
@@ -661,16 +665,9 @@ def factorization_epoch(
     ValueError
         Shapes that disagree, ``batch_size`` < 1, or an index out of range.
     """
-    _check_factors(U, V)
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size!r}")
-    users = _indices("users", users, len(U))
-    items = _indices("items", items, len(V))
-    if not len(users) == len(items) == len(ratings):
-        raise ValueError(
-            f"users, items and ratings must have one length, got {len(users)}, {len(items)} "
-            f"and {len(ratings)}"
-        )
+    users, items = _triplet_rows(users, items, ratings, U, V)
     order = _indices("order", order, len(ratings))
     kernels = _compiled_factorization()
     writeable = U.flags.writeable and V.flags.writeable

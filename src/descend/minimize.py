@@ -232,11 +232,7 @@ def minimize(
         else _validate.positive("time_limit", time_limit, "; it is in seconds, e.g. 60"),
         epochs=batching.epochs,
     )
-    if lr is not None:
-        hyperparameters["lr"] = lr
-    optimizer = make_optimizer(method, known=MINIMIZE_KEYWORDS, **hyperparameters)
-    if max_iter:
-        optimizer.rate(max_iter - 1)  # a schedule that fails late fails now
+    optimizer = build_optimizer(method, lr, max_iter, **hyperparameters)
     if callback is not None and not callable(callback):
         raise TypeError(
             f"callback must be callable or None, got {callback!r:.60}; pass a function of one "
@@ -276,6 +272,19 @@ def minimize(
         ending = Ending(Status(saved.status), saved.message)
         return _explained(run.result(saved.position, ending, saved.elapsed), run.objective)
     return run(saved.position, saved.elapsed, progress)
+
+
+def build_optimizer(
+    method: str | Optimizer, lr: Any = None, max_iter: int | None = None, **hyperparameters: Any
+) -> Optimizer:
+    """The optimizer a run of minimize uses, checked as minimize checks it: ``lr`` and the
+    hyperparameters applied, and a schedule evaluated at the last update it will reach."""
+    if lr is not None:
+        hyperparameters["lr"] = lr
+    optimizer = make_optimizer(method, known=MINIMIZE_KEYWORDS, **hyperparameters)
+    if max_iter:
+        optimizer.rate(max_iter - 1)  # a schedule that fails late fails now
+    return optimizer
 
 
 def maximize(

@@ -202,6 +202,8 @@ def digits_classifier(page: Page) -> str:
 
 
 def _rosenbrock(x: Any) -> Any:
+    """Rosenbrock's function in plain operators, which autograd can trace (the zoo's
+    version uses NumPy dot products on arrays, which it cannot)."""
     return (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
 
 

@@ -21,8 +21,8 @@ import numpy as np
 
 from . import _runs
 from ._types import ArrayLike
-from .minimize import MINIMIZE_KEYWORDS, minimize
-from .optimizers import Optimizer, make_optimizer
+from .minimize import MINIMIZE_KEYWORDS, build_optimizer, minimize
+from .optimizers import Optimizer
 from .result import Result, Status
 
 __all__ = ["SweepResult", "sweep"]
@@ -190,9 +190,7 @@ def _solve(fun: Any, x0: ArrayLike, settings: dict[str, Any]) -> Result:
 def _check_optimizer(method: Any, **settings: Any) -> None:
     """Build the optimizer of one combination, to raise what minimize would raise."""
     hyperparameters = {k: v for k, v in settings.items() if k not in MINIMIZE_KEYWORDS}
-    if settings.get("lr") is not None:
-        hyperparameters["lr"] = settings["lr"]
-    make_optimizer(method, known=MINIMIZE_KEYWORDS, **hyperparameters)
+    build_optimizer(method, settings.get("lr"), settings.get("max_iter"), **hyperparameters)
 
 
 def _is_grid(value: Any) -> bool:
