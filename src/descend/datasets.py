@@ -54,6 +54,13 @@ class Ratings:
         averaged out): the best prediction there is.
     shape : (int, int)
         (number of users, number of items).
+
+    Examples
+    --------
+    >>> data = make_ratings(50, 40, 2000, min_user_ratings=5, seed=0)
+    >>> users, items, ratings = data
+    >>> data.shape, len(data), set(ratings) <= {1.0, 2.0, 3.0, 4.0, 5.0}, round(data.floor, 3)
+    ((50, 40), 2000, True, 0.549)
     """
 
     users: IntArray

@@ -267,6 +267,15 @@ def sweep(sweep_result: Any, kind: str = "path", ax: Any = None) -> Figure:
     ValueError
         If ``kind`` is unknown, the sweep has more than two parameters, or ``ax`` holds
         the wrong number of axes.
+
+    Examples
+    --------
+    >>> import descend as dd
+    >>> grid = dd.sweep("x**2 + 10*y**2", [1.0, 1.0], "momentum", lr=[0.01, 0.05],
+    ...                 momentum=[0.0, 0.9], max_iter=100)
+    >>> figure = sweep(grid)
+    >>> len(figure.axes) >= 4, figure.axes[0].get_title().splitlines()[0]
+    (True, 'lr=0.01, momentum=0')
     """
     if kind not in ("path", "loss"):
         raise ValueError(f"kind must be 'path' or 'loss', got {kind!r}")
@@ -337,6 +346,17 @@ def animate(
         If ``path`` does not end in ``.gif`` or ``.mp4``, or as :func:`path` does.
     RuntimeError
         For an ``.mp4`` when ffmpeg is not on the PATH.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import descend as dd
+    >>> from descend.functions import booth
+    >>> res = dd.minimize(booth, booth.x0, grad=booth.grad, lr=0.05, max_iter=20)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     written = animate(booth, res, path=os.path.join(folder, "booth.gif"))
+    ...     os.path.basename(written), os.path.getsize(written) > 1000
+    ('booth.gif', True)
     """
     target = os.fspath(path)
     rate = _validate.count("fps", fps, minimum=1)

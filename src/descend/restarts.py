@@ -46,6 +46,13 @@ class Minimum:
         best first, so ``runs[0]`` is the run that gave ``x``.
     count : int
         How many starts reached it: ``len(runs)``.
+
+    Examples
+    --------
+    >>> import descend as dd
+    >>> found = dd.multistart("x**4 - 4*x**2 + x", [(-3, 3)], n_starts=6, seed=0, method="bb")
+    >>> [(round(float(m.x[0]), 4), m.count) for m in found.minima]  # the global one first
+    [(-1.473, 3), (1.347, 3)]
     """
 
     x: Array
@@ -77,6 +84,13 @@ class MultistartResult:
         The start points, one per row.
     cluster_tol : float
         The share of the box's diagonal within which end points count as one minimum.
+
+    Examples
+    --------
+    >>> import descend as dd
+    >>> found = dd.multistart("(x**2 - 1)**2", [(-2, 2)], n_starts=4, seed=0, method="bb")
+    >>> len(found.results), found.starts.shape, len(found.minima), found.best.success
+    (4, (4, 1), 2, True)
     """
 
     best: Result

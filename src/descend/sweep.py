@@ -50,6 +50,13 @@ class SweepResult:
         The start point shared by every run.
     fixed : dict
         The keywords every run shared, ``method`` among them.
+
+    Examples
+    --------
+    >>> import descend as dd
+    >>> grid = dd.sweep("(x-1)**2", [3.0], lr=[0.1, 0.5], max_iter=100)
+    >>> grid.results[0.5,].nit, [row["nit"] for row in grid.rows()]
+    (1, [89, 1])
     """
 
     names: tuple[str, ...]
@@ -152,6 +159,15 @@ def sweep(
     ------
     ValueError
         When no keyword is a grid, or a grid is empty.
+    TypeError, ValueError
+        As :func:`descend.minimize` for a bad value in any combination, before any run.
+
+    Examples
+    --------
+    >>> import descend as dd
+    >>> grid = dd.sweep("(x-1)**2", [3.0], "gd", lr=[0.1, 0.5, 1.5], max_iter=100)
+    >>> [str(res.status) for res in grid.results.values()], grid.best_params
+    (['converged', 'converged', 'diverged'], {'lr': 0.5})
     """
     grid: dict[str, tuple[Any, ...]] = {}
     fixed: dict[str, Any] = {}

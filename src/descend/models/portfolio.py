@@ -88,6 +88,13 @@ class Portfolio:
         ``mu @ w``, when expected returns were given.
     result : descend.Result
         The run of :func:`descend.minimize` that found the weights.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> min_variance_portfolio(np.diag([0.04, 0.09]), expected_returns=[0.05, 0.1])
+    Portfolio(volatility=0.16641, variance=0.0276923, expected_return=0.0653846,
+              weights=[0.6923, 0.3077], converged after 30 updates)
     """
 
     weights: Array
@@ -120,6 +127,12 @@ class Frontier:
         One row of weights per portfolio.
     portfolios : list of Portfolio
         The portfolios themselves, with their runs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> efficient_frontier(np.diag([0.04, 0.09]), [0.05, 0.1], n_points=3)
+    Frontier(3 points, return 0.0653846 -> 0.1, volatility 0.16641 -> 0.3)
     """
 
     returns: Array
