@@ -36,9 +36,9 @@ import platform
 import time
 
 import numpy as np
+from descend.datasets import make_ratings, rmse
 
 import descend as dd
-from descend.datasets import make_ratings, rmse
 from descend.models.factorization import MatrixFactorization
 
 SEED = 0

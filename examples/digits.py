@@ -7,7 +7,7 @@ with training and test error rates. Needs scikit-learn.
 Run: python examples/digits.py
 """
 
-from descend import digits
+from descend.problems import digits
 
 for line in digits.report():
     print(line)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from descend import demo
 from descend.cli import cli, main
+from descend.viz import demo
 
 
 def run(capsys, *argv):

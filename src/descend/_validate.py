@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ._types import Array
+from descend._types import Array
 
 
 def closest(name: str, choices: Iterable[str]) -> str:

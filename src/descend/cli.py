@@ -20,11 +20,11 @@ except ImportError as error:  # pragma: no cover - click comes with the cli extr
 
 import numpy as np
 
-from . import demo as demo_module
-from .functions import ZOO
-from .minimize import minimize
-from .optimizers import OPTIMIZERS
-from .result import Result, Status
+from descend.core.minimize import minimize
+from descend.core.optimizers import OPTIMIZERS
+from descend.core.result import Result, Status
+from descend.problems.functions import ZOO
+from descend.viz import demo as demo_module
 
 EXIT_CODES = {Status.DIVERGED: 1, Status.INTERRUPTED: 130}
 FIGURE_DPI = 100
@@ -64,7 +64,7 @@ class Problem:
             self.x0 = self.fun.x0 if x0 is None else _floats(x0)
             self.names = [f"x{i}" for i in range(len(self.x0))]
             return
-        from .expressions import parse
+        from descend.gradients.formulas import parse
 
         names = [v.strip() for v in variables.split(",")] if variables else None
         self.fun = parse(formula, names)
@@ -212,7 +212,7 @@ def minimize_command(
     if plot_path:
         _save_figure(plot_path, lambda plot, axes: _draw_run(plot, axes, problem, [res]))
     if animation_path:
-        from . import plot
+        from descend.viz import plot
 
         click.echo(f"animation: {plot.animate(problem.fun, res, path=animation_path)}", err=True)
     sys.exit(EXIT_CODES.get(res.status, 0))
@@ -301,7 +301,7 @@ def sweep_command(
     **stopping: Any,
 ) -> None:
     """Run METHOD on FORMULA for every --lr and --momentum; print the table and the best."""
-    from .sweep import sweep
+    from descend.analysis.sweep import sweep
 
     problem = Problem(formula, x0, variables)
     grids = {name: values for name, values in (("lr", lr), ("momentum", momentum)) if values}
@@ -309,7 +309,7 @@ def sweep_command(
     grid = sweep(problem.fun, problem.x0, method, n_jobs=n_jobs, **grids, **fixed)
     click.echo(repr(grid))
     if plot_path:
-        from . import plot
+        from descend.viz import plot
 
         figure = plot.sweep(grid)
         figure.savefig(plot_path, dpi=FIGURE_DPI)
@@ -330,7 +330,7 @@ def _save_figure(path: str, draw: Any, panels: int = 1) -> None:
     """Draw into a new figure of ``panels`` axes side by side and write it to ``path``."""
     from matplotlib.figure import Figure
 
-    from . import plot
+    from descend.viz import plot
 
     figure = Figure(figsize=(6 * panels, 5), layout="constrained")
     draw(plot, figure.subplots(1, panels, squeeze=False)[0])
@@ -359,7 +359,7 @@ def demo(out: str | None) -> None:
         for line in demo_module.lines():
             click.echo(line)
         return
-    from . import report
+    from descend.viz import report
 
     index = report.build(out)
     click.echo(f"report: {index.resolve()}")

@@ -18,7 +18,7 @@ descent on one rating's l is exactly Funk's (and scikit-surprise's ``SVD``) upda
 The regulariser is counted once per rating, so a user with many ratings is pulled
 toward zero in proportion (as in Surprise). With :class:`descend.GD` at a constant
 learning rate, minimize's loop hands each epoch to the objective's compiled
-``epoch_kernel`` (:func:`descend._kernels.factorization_epoch`), which makes the
+``epoch_kernel`` (:func:`descend.models._kernels.factorization_epoch`), which makes the
 same updates in the same order touching only the rows each rating names; any other
 optimizer runs minimize's own loop on dense gradients (fine for the full batch,
 slow one rating at a time).
@@ -36,8 +36,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-import descend as dd
-from descend import _kernels, _validate, datasets
+from descend import _validate
+from descend.core.minimize import Iteration, minimize
+from descend.core.optimizers import GD, Optimizer
+from descend.models import _kernels
+from descend.problems import datasets
 
 __all__ = ["MatrixFactorization"]
 
@@ -92,7 +95,7 @@ class _Objective:
         with ``t`` advanced by the number of batches. None (use the loop) for any
         other optimizer, a schedule or clipping. ``x`` and ``state`` are not modified.
         """
-        if type(optimizer) is not dd.GD or callable(optimizer.lr) or optimizer.clip_norm:
+        if type(optimizer) is not GD or callable(optimizer.lr) or optimizer.clip_norm:
             return None
         users, items, ratings = data
         size = len(order) if batch_size is None else int(batch_size)
@@ -128,7 +131,7 @@ class _Monitor:
             self.history["validation_rmse"] = []
         self.best, self.best_x, self.best_epoch, self.stalled = math.inf, None, 0, 0
 
-    def __call__(self, info: dd.Iteration) -> bool:
+    def __call__(self, info: Iteration) -> bool:
         objective = self.objective
         U, V = objective.unpack(info.x)
         n = self.counts[0].sum()
@@ -257,7 +260,7 @@ class MatrixFactorization(BaseEstimator):
         epochs: int = 10,
         batch_size: int | None = 1,
         init_scale: float = 0.05,
-        method: str | dd.Optimizer = "gd",
+        method: str | Optimizer = "gd",
         tol: float | None = None,
         n_iter_no_change: int | None = 5,
         rating_scale: tuple[float, float] | None = None,
@@ -323,7 +326,7 @@ class MatrixFactorization(BaseEstimator):
         counts_u = np.bincount(u, minlength=n_users)
         counts = (counts_u, np.bincount(i, minlength=n_items))
         monitor = _Monitor(objective, counts, held_out, scale, self.n_iter_no_change)
-        res = dd.minimize(
+        res = minimize(
             objective,
             x0,
             self.method,

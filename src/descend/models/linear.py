@@ -22,7 +22,7 @@ Fitting is one call of :func:`descend.minimize` in data mode, so every fit has a
 The default, full-batch Barzilai-Borwein steps (``method="bb"``), needs no learning
 rate: on scikit-learn's diabetes data ``LinearRegression()`` reaches the closed-form
 R^2. Plain or momentum mini-batch SGD on the squared loss runs a compiled epoch
-(``descend._kernels.sgd_epoch``) with the same optimizer state.
+(``descend.models._kernels.sgd_epoch``) with the same optimizer state.
 
 Notes
 -----
@@ -47,8 +47,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-import descend as dd
-from descend import _kernels, _validate
+from descend import _validate
+from descend.core.minimize import Iteration, minimize
+from descend.core.optimizers import GD, Momentum, Optimizer
+from descend.core.result import Result
+from descend.models import _kernels
 
 __all__ = ["LinearClassifier", "LinearRegression", "LogisticRegression"]
 
@@ -115,7 +118,7 @@ class _Loss:
 class _Squared(_Loss):
     """loss = ||z - t||^2 / 2; dloss/dz = z - t.
 
-    One target column runs through :mod:`descend._kernels`: one read of X per
+    One target column runs through :mod:`descend.models._kernels`: one read of X per
     gradient, and for :class:`descend.GD` and :class:`descend.Momentum` a compiled
     epoch (:meth:`epoch_kernel`, which minimize's data loop looks for).
     """
@@ -146,7 +149,7 @@ class _Squared(_Loss):
         float64. ``x`` and ``state`` are not modified.
         """
         kind = type(optimizer)
-        if kind is not dd.GD and kind is not dd.Momentum:
+        if kind is not GD and kind is not Momentum:
             return None
         if callable(optimizer.lr) or optimizer.clip_norm is not None or len(data) != 2:
             return None
@@ -158,7 +161,7 @@ class _Squared(_Loss):
         size = len(order) if batch_size is None else int(batch_size)
         lr = float(optimizer.lr)
         params = np.array(x, dtype=np.float64)
-        if kind is dd.Momentum:
+        if kind is Momentum:
             velocity, momentum = np.array(state.v, dtype=np.float64), float(optimizer.momentum)
         else:
             velocity, momentum = np.zeros_like(params), 0.0
@@ -166,7 +169,7 @@ class _Squared(_Loss):
             X, y, params, velocity, order, size, lr, momentum, self.alpha, self.fit_intercept
         )
         t = state.t + math.ceil(len(order) / size)
-        if kind is dd.Momentum:
+        if kind is Momentum:
             return params, state._replace(t=t, lr=lr, v=velocity)
         return params, state._replace(t=t, lr=lr)
 
@@ -205,7 +208,7 @@ class _LinearModel(BaseEstimator):
     def __init__(
         self,
         *,
-        method: str | dd.Optimizer = "bb",
+        method: str | Optimizer = "bb",
         lr: float | None = None,
         batch_size: int | None = None,
         epochs: int = 1000,
@@ -301,7 +304,7 @@ class _LinearModel(BaseEstimator):
         seed: Any,
         stopper: _EarlyStopping | None,
         partial: bool = False,
-    ) -> dd.Result:
+    ) -> Result:
         """The one call of minimize, from x0 (None: zeros); stores its outcome."""
         loss = self._loss(X.shape[1])
         x0 = np.zeros(loss.size) if x0 is None else x0
@@ -309,7 +312,7 @@ class _LinearModel(BaseEstimator):
         # tol is a gradient tolerance, except where early stopping or partial_fit's single
         # epoch decides instead.
         gtol = None if (stopper is not None or partial) else self.tol
-        res = dd.minimize(
+        res = minimize(
             loss,
             x0,
             self.method,
@@ -396,7 +399,7 @@ class _EarlyStopping:
         self.scores: list[float] = []
         model.validation_scores_ = self.scores
 
-    def __call__(self, info: dd.Iteration) -> bool:
+    def __call__(self, info: Iteration) -> bool:
         model = self.model
         model._store(model._loss(self.X.shape[1]), info.x)
         score = model.score(self.X, self.y)
@@ -628,7 +631,7 @@ class LogisticRegression(_Classifier):
     def __init__(
         self,
         *,
-        method: str | dd.Optimizer = "bb",
+        method: str | Optimizer = "bb",
         lr: float | None = None,
         batch_size: int | None = None,
         epochs: int = 1000,
@@ -715,7 +718,7 @@ class LinearClassifier(_Classifier):
         self,
         *,
         loss: str = "squared",
-        method: str | dd.Optimizer = "bb",
+        method: str | Optimizer = "bb",
         lr: float | None = None,
         batch_size: int | None = None,
         epochs: int = 1000,

@@ -56,9 +56,10 @@ from typing import Any
 
 import numpy as np
 
-import descend as dd
 from descend import _validate
 from descend._types import Array, ArrayLike
+from descend.core.minimize import minimize
+from descend.core.result import Result
 
 __all__ = ["Frontier", "Portfolio", "efficient_frontier", "min_variance_portfolio"]
 
@@ -101,7 +102,7 @@ class Portfolio:
     variance: float
     volatility: float
     expected_return: float | None
-    result: dd.Result
+    result: Result
 
     def __repr__(self) -> str:
         gain = (
@@ -344,7 +345,7 @@ class _Problem:
         project = _FeasibleSet(self.lower, self.upper, None if target is None else returns, target)
         x0 = project(np.full(len(cov), 1.0 / len(cov)) if start is None else start)
         lr = 1.0 / self.curvature if self.curvature > 0 else 1.0  # cov = 0: any step
-        result = dd.minimize(
+        result = minimize(
             lambda w: float(w @ cov @ w),
             x0,
             grad=lambda w: 2.0 * (cov @ w),

@@ -1,0 +1,730 @@
+"""Why a run failed and what to do about it.
+
+:func:`diagnose` reads a :class:`~descend.Result` (its status, optimizer and history)
+and returns findings a person can act on, most important first:
+
+- ``wrong_gradient_sign``, ``gradient_scale``, ``gradient_mismatch``: ``grad`` disagrees
+  with central differences of ``fun`` at a visited point (needs ``fun`` and ``grad``);
+- ``nan_at_nondifferentiable_point``: f or the gradient became NaN or infinite while f
+  was still falling: a kink (``abs``, ``sqrt(x**2)`` at 0) or the edge of f's domain;
+- ``unbounded_below``: f fell to -inf: it has no minimum along the path;
+- ``lr_too_large``: f blew up or rose; with a curvature estimate L the advice is
+  lr < 2/L for gradient descent (2(1 + mu)/L with heavy-ball momentum mu);
+- ``f_rising``: f rose from the first update though lr looks small: suspect the gradient;
+- ``oscillation``: successive steps point against each other, update after update;
+- ``plateau``: the budget ran out while f crept down;
+- ``max_iter``, ``stopped``, ``converged``: how the run ended, when nothing above applies.
+
+Curvature, the number behind every learning-rate suggestion, is estimated as
+L ~ ||g_k - g_(k-1)|| / ||x_k - x_(k-1)|| (a secant) along the first recorded steps, or,
+when a trusted gradient function is at hand, as the largest |eigenvalue| of the Hessian
+at the start by power iteration with Hessian-vector products
+Hv ~ (g(x + hv) - g(x - hv)) / 2h.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from descend._types import Array
+from descend.core.result import Result, Status
+from descend.gradients.numeric import numeric_grad
+
+__all__ = ["Diagnosis", "Finding", "diagnose"]
+
+# The gradient is compared with central differences only up to this many coordinates:
+# that costs 2n evaluations of fun, small next to a run of hundreds of updates.
+GRAD_CHECK_MAX_SIZE = 100
+# check_grad's scale: a correct gradient gives ~1e-9 with central differences, a wrong
+# one 1e-2 or more; 1e-3 leaves room for badly scaled or nearly non-smooth functions.
+GRAD_RTOL = 1e-3
+# cos(grad, finite differences) below -0.9: the gradient points uphill (a flipped sign
+# gives -1); above 0.99 it points the right way and only its length is wrong.
+WRONG_SIGN_COSINE = -0.9
+PARALLEL_COSINE = 0.99
+# Secants are taken over the first steps only: later points of a diverged run lie far
+# away, where a non-quadratic f may be far more curved than where the trouble began.
+PROBE_STEPS = 10
+# A secant counts only where the step and the change of gradient exceed this share of
+# x's and g's size: below it, rounding in x and g is a visible part of the difference.
+SECANT_NOISE = 1e-6
+# Power iteration converges at the ratio of the two largest |eigenvalues|; 50 rounds
+# settle ratios up to ~0.87 to 1e-3, which is all a learning-rate suggestion needs.
+POWER_ITERATIONS = 50
+POWER_RTOL = 1e-3
+# f a million times its start's scale below the start: no bounded valley does that.
+UNBOUNDED_FALL = 1e6
+# Trends (oscillation, slow progress) are read over the last RECENT updates.
+RECENT = 10
+# Gradient descent reverses its step every update only while lr * L > 1 in the direction
+# that dominates the step, i.e. lr is past half its stability limit; a damped zigzag
+# or underdamped momentum reverses far less often than 8 times in 10.
+OSCILLATION_SHARE = 0.8
+# Under 1% of f per update: halving f would take about 70 more updates, slow for a
+# first-order method whose budget has just run out.
+SLOW_RATE = 1e-2
+# A gradient a million times smaller than at the start is nearly stationary, not stuck.
+NEAR_STATIONARY = 1e-6
+
+_EPS = float(np.finfo(np.float64).eps)
+_GD_LIKE = ("gd", "armijo", "bb")  # step = -t * g
+_MOMENTUM = ("momentum", "nesterov")
+_FAILURES = (ValueError, TypeError, ArithmeticError)  # a probe point fun or grad rejects
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing :func:`diagnose` found: a short name, what it saw, and what to do.
+
+    >>> import descend as dd
+    >>> res = dd.minimize(lambda x: x**2, 5.0, grad=lambda x: 2 * x, lr=1.1)
+    >>> finding = dd.diagnose(res).main
+    >>> finding.kind, finding.lr
+    ('lr_too_large', 0.5)
+
+    Attributes
+    ----------
+    kind : str
+        A short name such as ``"lr_too_large"`` or ``"wrong_gradient_sign"``.
+    message : str
+        What was seen, in plain words with the numbers.
+    suggestion : str
+        What to do about it, e.g. ``"lr=0.5 (about 1/L)"``.
+    lr : float or None
+        The learning rate suggested, when the finding suggests one.
+    """
+
+    kind: str
+    message: str
+    suggestion: str
+    lr: float | None = None
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}; {self.suggestion}"
+
+
+@dataclass(frozen=True, repr=False)
+class Diagnosis:
+    """The findings about one run, most important first; ``main`` is the first.
+
+    Iterating, ``len`` and indexing go over the findings; ``str`` lists them.
+
+    >>> import descend as dd
+    >>> res = dd.minimize(lambda x: x**2, 5.0, grad=lambda x: 2 * x, lr=0.1)
+    >>> dd.diagnose(res)
+    Diagnosis(converged)
+    """
+
+    findings: tuple[Finding, ...]
+
+    @property
+    def main(self) -> Finding:
+        """The most important finding."""
+        return self.findings[0]
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The findings' kinds, in order."""
+        return tuple(finding.kind for finding in self.findings)
+
+    def __iter__(self) -> Iterator[Finding]:
+        return iter(self.findings)
+
+    def __len__(self) -> int:
+        return len(self.findings)
+
+    def __getitem__(self, index: int) -> Finding:
+        return self.findings[index]
+
+    def __str__(self) -> str:
+        return "\n".join(f"{i}. {finding}" for i, finding in enumerate(self.findings, 1))
+
+    def __repr__(self) -> str:
+        return f"Diagnosis({', '.join(self.kinds)})"
+
+
+def diagnose(
+    result: Result,
+    fun: Callable[..., Any] | None = None,
+    grad: Callable[..., Any] | str | None = None,
+    *,
+    maximize: bool | None = None,
+) -> Diagnosis:
+    r"""Explain how a run ended and what to change, from its status and history.
+
+    The checks, in order of importance:
+
+    1. With ``fun`` and a callable ``grad``: at a visited point (x0 when the history
+       holds the iterates) compare g = grad(x) with central differences g~ of ``fun``:
+       cos(g, g~) < -0.9 means the sign is wrong, a parallel g with ||g|| / ||g~|| away
+       from 1 a missing factor, and a relative error ||g - g~|| / max(||g||, ||g~||) above
+       1e-3 a wrong component.
+    2. f or the gradient became NaN or infinite while f was not rising: a kink or the
+       edge of f's domain, to be guarded with an epsilon.
+    3. f blew up or ended above its start: the learning rate is too large. With the
+       local curvature L, gradient descent on f is stable only for
+
+       .. math::
+
+           \text{lr} < \frac{2}{L}, \qquad \text{momentum } \mu:\ \text{lr} < \frac{2(1+\mu)}{L},
+           \qquad \text{Nesterov}:\ \text{lr} < \frac{2(1+\mu)}{(1+2\mu) L},
+
+       and half the bound (1/L for gradient descent) is suggested. A rise from the
+       first update at lr below half the bound points at the gradient instead.
+    4. Successive steps reversing direction (s_k . s_(k-1) < 0) in 8 of the last 10
+       updates: oscillation.
+    5. The budget ran out while f fell by under 1% per update: slow progress.
+
+    Parameters
+    ----------
+    result : Result
+        What :func:`descend.minimize` returned.
+    fun : callable, optional
+        The objective, called as ``fun(x)`` with ``x`` shaped like ``x0``; with ``grad``
+        it lets the gradient be checked (when x has at most 100 elements), and alone it
+        gives the curvature by finite differences.
+    grad : callable or "numeric", optional
+        The gradient the run used. ``"numeric"`` says the run used finite differences,
+        which are then trusted.
+    maximize : bool, optional
+        Whether the run maximised ``fun``; by default what the result records.
+
+    Returns
+    -------
+    Diagnosis
+        ``.findings`` (at least one), ``.main``, and a readable ``str``.
+
+    Raises
+    ------
+    TypeError
+        If ``result`` is not a Result, or ``fun`` or ``grad`` is not callable.
+
+    Notes
+    -----
+    Conventions. ``fun`` and ``grad`` are evaluated only when given: about 2n + 2
+    evaluations for the gradient check and up to 100 gradients for the curvature.
+    Without them, the curvature comes from secants along the recorded iterates, whose
+    gradients are recovered from the steps of gradient descent, line searches and
+    momentum (not of the adaptive methods, and not under ``clip_norm``). A secant sees
+    the curvature along the path only, so it is a lower bound on the largest one.
+
+    References
+    ----------
+    J. Nocedal and S. J. Wright, *Numerical Optimization*, 2nd ed., Springer, 2006,
+    ch. 3 (step lengths) and 8 (derivative checks).
+
+    B. T. Polyak, "Some methods of speeding up the convergence of iteration methods",
+    *USSR Comp. Math. and Math. Phys.* 4(5), 1-17, 1964 (the momentum bound).
+
+    Examples
+    --------
+    >>> import descend as dd
+    >>> from descend.analysis.diagnose import diagnose
+    >>> res = dd.minimize(lambda x: x**2, 5.0, grad=lambda x: 2 * x, lr=1.1)
+    >>> finding = diagnose(res).main
+    >>> finding.kind, round(finding.lr, 6)   # L = 2: stable for lr < 1, 1/L = 0.5
+    ('lr_too_large', 0.5)
+    >>> print(finding.suggestion)
+    lr=0.5 (half the limit)
+    """
+    if not isinstance(result, Result):
+        raise TypeError(
+            f"result must be the Result that descend.minimize returns, got "
+            f"{type(result).__name__} {result!r:.60}"
+        )
+    if fun is not None and not callable(fun):
+        raise TypeError(f"fun must be callable as fun(x) or None, got {fun!r:.60}")
+    if grad is not None and not callable(grad) and grad != "numeric":
+        raise TypeError(f"grad must be callable, 'numeric' or None, got {grad!r:.60}")
+    run = _Run.of(result, result.maximize if maximize is None else maximize)
+    findings: list[Finding] = []
+    check = _check_gradient(run, fun, grad) if fun is not None and callable(grad) else None
+    if check is not None and check.finding is not None:
+        findings.append(check.finding)
+    blowup = _non_finite(run) or _falling_without_bound(run)
+    findings += [blowup] if blowup is not None else []
+    if check is None or check.finding is None:  # a wrong gradient explains everything else
+        curvature = _Curvature(run, _trusted_gradient(run, fun, grad, check))
+        verified = "" if check is None else f", with a correct gradient (checked at {check.where})"
+        rising = None if blowup is not None else _rising(run, curvature, verified)
+        findings += [rising] if rising is not None else []
+        if rising is None and blowup is None:  # bouncing explains slow progress: one or other
+            trend = _oscillation(run, curvature) or _plateau(run, curvature)
+            findings += [trend] if trend is not None else []
+    return Diagnosis(tuple(findings) or (_ending(run),))
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What diagnose reads from a result, flattened, with f in the sign that was minimised."""
+
+    f: Array  # sign * history.f: the loop always descends
+    grad_norm: Array
+    lr: Array
+    x: Array | None  # shape (k + 1, n), or None when not recorded
+    x_final: Array
+    grad_final: Array  # sign * res.grad, flat
+    shape: tuple[int, ...]
+    status: Status
+    method: str
+    momentum: float
+    clipped: bool
+    name: str  # "f" or "-f": what the messages call the minimised objective
+    message: str
+    steps: str = "updates"  # what a history point follows: "epochs" in data mode
+
+    @classmethod
+    def of(cls, result: Result, maximize: bool) -> _Run:
+        sign = -1.0 if maximize else 1.0
+        history, shape = result.history, np.shape(result.x)
+        x = None if history.x is None else np.asarray(history.x, float).reshape(len(history), -1)
+        optimizer = result.optimizer
+        return cls(
+            f=sign * np.asarray(history.f, float),
+            grad_norm=np.asarray(history.grad_norm, float),
+            lr=np.asarray(history.lr, float),
+            x=x,
+            x_final=np.asarray(result.x, float).reshape(-1),
+            grad_final=sign * np.asarray(result.grad, float).reshape(-1),
+            shape=shape,
+            status=Status(result.status),
+            method=str(result.method),
+            momentum=float(getattr(optimizer, "momentum", 0.0)),
+            clipped=getattr(optimizer, "clip_norm", None) is not None,
+            name="-f" if maximize else "f",
+            message=result.message,
+            steps="updates" if result.nepoch is None else "epochs",
+        )
+
+    @property
+    def nit(self) -> int:
+        return len(self.f) - 1
+
+    @property
+    def lr_used(self) -> float:
+        return float(self.lr[-1])
+
+    def start(self) -> Array:
+        """x0 when the iterates were recorded, else the final point."""
+        return self.x[0] if self.x is not None else self.x_final
+
+    def stability_factor(self) -> float | None:
+        """c in "stable only for lr < c / L" for this method (None: no such bound)."""
+        mu = self.momentum
+        if self.method in _GD_LIKE:
+            return 2.0
+        if self.method == "momentum":
+            return 2.0 * (1 + mu)
+        if self.method == "nesterov":
+            return 2.0 * (1 + mu) / (1 + 2 * mu)
+        return None  # adaptive methods rescale each coordinate: no single L sets the limit
+
+
+# ---------------------------------------------------------------- the gradient check
+
+
+@dataclass(frozen=True)
+class _GradientCheck:
+    finding: Finding | None  # None: grad agrees with finite differences
+    where: str
+
+
+def _check_gradient(
+    run: _Run, fun: Callable[..., Any], grad: Callable[..., Any]
+) -> _GradientCheck | None:
+    """Compare grad with central differences at the first usable visited point."""
+    if run.x_final.size > GRAD_CHECK_MAX_SIZE:
+        return None
+    candidates = [] if run.x is None else [(0, run.x[0]), (1, run.x[min(1, run.nit)])]
+    candidates.append((run.nit, run.x_final))
+    for index, point in candidates:
+        user = point.reshape(run.shape)
+        try:
+            with np.errstate(all="ignore"):
+                g = np.asarray(grad(user.copy()), dtype=float).reshape(-1)
+                g_fd = numeric_grad(fun, user).reshape(-1)
+        except _FAILURES:
+            continue
+        if g.shape != g_fd.shape or not (np.isfinite(g).all() and np.isfinite(g_fd).all()):
+            continue
+        norm, norm_fd = float(np.linalg.norm(g)), float(np.linalg.norm(g_fd))
+        if max(norm, norm_fd) == 0.0:
+            continue  # a stationary point tells nothing about the gradient
+        where = f"{'x0' if index == 0 else f'the point after update {index}'} = {_fmt(point)}"
+        return _GradientCheck(_gradient_finding(g, g_fd, norm, norm_fd, where), where)
+    return None
+
+
+def _gradient_finding(
+    g: Array, g_fd: Array, norm: float, norm_fd: float, where: str
+) -> Finding | None:
+    error = float(np.linalg.norm(g - g_fd)) / max(norm, norm_fd)
+    cosine = float(g @ g_fd) / (norm * norm_fd) if norm * norm_fd > 0 else 0.0
+    ratio = norm / norm_fd if norm_fd > 0 else math.inf
+    if cosine < WRONG_SIGN_COSINE:
+        scale = "" if 0.9 < ratio < 1.1 else f", and {ratio:.3g} times as long"
+        return Finding(
+            "wrong_gradient_sign",
+            f"the gradient has the wrong sign: at {where}, grad returns approximately -∇f "
+            f"(cosine {cosine:.3f} with central differences of fun{scale}), so each update "
+            "climbs f",
+            "negate grad (return the negative of what it returns now); to climb f on "
+            "purpose, keep the true gradient and pass maximize=True",
+        )
+    if error <= GRAD_RTOL:
+        return None
+    if cosine > PARALLEL_COSINE:
+        return Finding(
+            "gradient_scale",
+            f"the gradient is off by a factor of about {ratio:.3g}: at {where}, grad "
+            f"returns {ratio:.3g} times ∇f from central differences (cosine {cosine:.4f}), "
+            f"so every step is {ratio:.3g} times the intended lr * ∇f",
+            f"find the extra factor in grad (a missing 1/2 or 1/n, a term counted twice) "
+            f"or divide grad by {ratio:.3g}",
+        )
+    worst = int(np.argmax(np.abs(g - g_fd)))
+    return Finding(
+        "gradient_mismatch",
+        f"grad disagrees with central differences of fun at {where}: relative error "
+        f"{error:.2g}, worst in component {worst} (grad {g[worst]:.6g}, finite "
+        f"differences {g_fd[worst]:.6g})",
+        "fix that component of grad; check it with dd.check_grad(fun, grad, x)",
+    )
+
+
+# ---------------------------------------------------------------- curvature
+
+
+def _trusted_gradient(
+    run: _Run, fun: Any, grad: Any, check: _GradientCheck | None
+) -> Callable[[Array], Array] | None:
+    """A flat gradient function to difference for curvature, or None."""
+    shape = run.shape
+    if callable(grad):  # checked and correct, or unchecked and given in good faith
+        return lambda z: np.asarray(grad(z.reshape(shape)), dtype=float).reshape(-1)
+    if fun is not None and run.x_final.size <= GRAD_CHECK_MAX_SIZE:
+        return lambda z: numeric_grad(fun, z.reshape(shape)).reshape(-1)
+    return None
+
+
+class _Curvature:
+    """L, the local curvature, with how it was found; computed once, on first use."""
+
+    def __init__(self, run: _Run, gradient: Callable[[Array], Array] | None) -> None:
+        self.run, self.gradient = run, gradient
+
+    @functools.cached_property
+    def value(self) -> tuple[float, str] | None:
+        if self.gradient is not None:
+            estimate = _power_curvature(self.gradient, self.run.start())
+            where = "x0" if self.run.x is not None else "the final point"
+            if estimate is not None:
+                return estimate, f"Hessian-vector products at {where}"
+        estimate = _secant_curvature(self.run)
+        return None if estimate is None else (estimate, "secants along the first steps")
+
+
+def _power_curvature(gradient: Callable[[Array], Array], x: Array) -> float | None:
+    """max |eigenvalue| of the Hessian at x by power iteration, Hv by central differences."""
+    # Central differences of g: truncation O(h^2), rounding O(eps/h); h ~ eps^(1/3)
+    # balances them, scaled by max(1, ||x||) like numeric_grad's steps.
+    h = _EPS ** (1 / 3) * max(1.0, float(np.linalg.norm(x)))
+    v = np.random.default_rng(0).standard_normal(x.size)  # fixed seed: repeatable advice
+    v /= np.linalg.norm(v)
+    estimate = None
+    for _ in range(POWER_ITERATIONS):
+        try:
+            with np.errstate(all="ignore"):
+                hv = (gradient(x + h * v) - gradient(x - h * v)) / (2 * h)
+        except _FAILURES:
+            return None
+        size = float(np.linalg.norm(hv))
+        if not (math.isfinite(size) and size > 0):
+            return None
+        v = hv / size
+        if estimate is not None and abs(size - estimate) <= POWER_RTOL * size:
+            return size
+        estimate = size
+    return estimate
+
+
+def secant_curvature(x0: Array, g0: Array, x1: Array, g1: Array) -> float | None:
+    """L ~ ||g1 - g0|| / ||x1 - x0||: the curvature seen along one step (None if unknown)."""
+    dx = float(np.linalg.norm(x1 - x0))
+    dg = float(np.linalg.norm(g1 - g0))
+    return dg / dx if dx > 0 and math.isfinite(dg) and dg > 0 else None
+
+
+def _secant_curvature(run: _Run) -> float | None:
+    """The first clear secant ||g_k - g_(k-1)|| / ||x_k - x_(k-1)||.
+
+    The first, because a diverging path soon reaches places far more curved than the
+    start; a clear one, whose step and gradient change stand well above rounding
+    (SECANT_NOISE relative), because a secant of noise can claim any curvature.
+    """
+    g = _recovered_gradients(run, PROBE_STEPS + 1)
+    if g is None or run.x is None:
+        return None
+    x = run.x[: len(g)]
+    for k in range(1, len(g)):
+        dx, dg = np.linalg.norm(x[k] - x[k - 1]), np.linalg.norm(g[k] - g[k - 1])
+        clear_x = dx > SECANT_NOISE * max(np.linalg.norm(x[k]), np.finfo(float).tiny)
+        clear_g = dg > SECANT_NOISE * max(np.linalg.norm(g[k]), np.finfo(float).tiny)
+        estimate = secant_curvature(x[k - 1], g[k - 1], x[k], g[k])
+        if clear_x and clear_g and estimate is not None and math.isfinite(estimate):
+            return estimate
+    return None
+
+
+def _recovered_gradients(run: _Run, count: int) -> Array | None:
+    """g_0, g_1, ... (at most ``count``) recovered from the recorded steps, where the
+    update rule allows it.
+
+    Gradient descent and the line searches step s_k = x_k - x_(k-1) = -lr_k g_(k-1);
+    heavy ball has v_k = s_k = mu v_(k-1) - lr_k g_(k-1); Nesterov steps
+    s_k = (1 + mu) v_k - mu v_(k-1) with the same v. The last point's gradient is res.grad.
+    """
+    if run.x is None or run.nit < 1 or run.clipped:
+        return None
+    if run.method not in _GD_LIKE + _MOMENTUM:
+        return None
+    x = run.x[: count + 1]
+    steps, lr, mu = np.diff(x, axis=0), run.lr[1 : count + 1], run.momentum
+    with np.errstate(all="ignore"):
+        if run.method in _GD_LIKE:
+            g = -steps / lr[:, None]
+        else:
+            g, v_prev = np.empty_like(steps), np.zeros(steps.shape[1])
+            for k, (s, a) in enumerate(zip(steps, lr, strict=True)):
+                v = s if run.method == "momentum" else (s + mu * v_prev) / (1 + mu)
+                g[k], v_prev = (mu * v_prev - v) / a, v
+    if len(x) == len(run.x) and np.array_equal(x[-1], run.x_final):
+        g = np.vstack([g, run.grad_final])
+    return g
+
+
+# ---------------------------------------------------------------- the findings
+
+
+def _non_finite(run: _Run) -> Finding | None:
+    """NaN or inf in f or the gradient while f was not rising: a kink or a domain edge."""
+    if run.status is not Status.DIVERGED or run.nit < 1:
+        return None
+    f_last, g_last = run.f[-1], run.grad_norm[-1]
+    x_last = None if run.x is None else run.x[-1]
+    if math.isfinite(f_last) and math.isfinite(g_last):
+        return None  # f grew: a blow-up, not a bad point
+    if x_last is not None and not np.isfinite(x_last).all():
+        return None  # x itself overflowed: a blow-up
+    if run.f[-2] > run.f[0]:
+        return None  # f was climbing before it broke: the step size is to blame
+    at = f"at update {run.nit}" + ("" if x_last is None else f" (x = {_fmt(x_last)})")
+    guard = "np.sqrt(x**2 + 1e-12) instead of abs(x) or np.sqrt(x**2)"
+    if f_last == -math.inf and run.f[-2] < run.f[0]:
+        return Finding(
+            "unbounded_below",
+            f"{run.name} fell from {run.f[0]:.6g} to {run.f[-2]:.6g} and then to -inf {at}: "
+            "f has no minimum along this path, it decreases without bound",
+            "check the formula (a sign, a missing square), or bound x with project=",
+        )
+    if not math.isfinite(f_last):
+        return Finding(
+            "nan_at_nondifferentiable_point",
+            f"{run.name} became {f_last} {at}, just after {run.name} = {run.f[-2]:.6g}: "
+            "the step left fun's domain (sqrt or log of a negative number, a division by 0)",
+            "keep x inside the domain: project it (project=dd.projections.nonnegative() or "
+            "dd.projections.box(lower, upper)), guard the formula with an epsilon "
+            "(np.sqrt(np.maximum(x, 0)), np.log(np.maximum(x, 1e-12))), or take smaller "
+            f"steps (lr={run.lr_used / 10:.2g})",
+        )
+    return Finding(
+        "nan_at_nondifferentiable_point",
+        f"the gradient became {g_last} {at}, where {run.name} = {f_last:.6g} is finite: "
+        "f is not differentiable there (abs, sqrt(x**2) or x**0.5 at 0, norm(x) at x = 0)",
+        f"use an epsilon guard, e.g. {guard}, or return a subgradient (0) at the kink",
+    )
+
+
+def _falling_without_bound(run: _Run) -> Finding | None:
+    """f fell a millionfold below its start's scale: it has no minimum along the path."""
+    f0, f_end = run.f[0], run.f[-1]
+    if not (math.isfinite(f_end) and f_end < f0 - UNBOUNDED_FALL * max(abs(f0), 1.0)):
+        return None
+    return Finding(
+        "unbounded_below",
+        f"{run.name} fell from {f0:.6g} to {f_end:.6g} in {run.nit} {run.steps} and is still "
+        "falling: f decreases without bound along this path, it has no minimum there",
+        "check the formula (a sign, a missing square), or bound x with project=",
+    )
+
+
+def _rising(run: _Run, curvature: _Curvature, verified: str) -> Finding | None:
+    """f blew up or ends above its start: lr too large, or a gradient to suspect."""
+    finite = run.f[np.isfinite(run.f)]
+    rose = run.nit >= 1 and finite[-1] > finite[0]
+    if not (run.status is Status.DIVERGED or rose):
+        return None
+    lr, f0 = run.lr_used, run.f[0]
+    seen = f"{run.name} rose from {f0:.6g} to {finite.max():.6g} in {run.nit} {run.steps}"
+    seen += " and the run diverged" if run.status is Status.DIVERGED else ""
+    factor, estimate = run.stability_factor(), curvature.value
+    first = run.f[min(1, run.nit)] > f0
+    if factor is not None and estimate is not None:
+        L, how = estimate
+        limit = factor / L
+        if lr < limit / 2 and first and not verified:
+            return Finding(
+                "f_rising",
+                f"{seen}, from the first update on, although lr={lr:g} is well below "
+                f"the stability limit {limit:.3g} (L ≈ {L:.3g} from {how}): the gradient "
+                "is probably wrong (its sign?)",
+                "check it: dd.check_grad(fun, grad, x0), or dd.diagnose(res, fun, grad)",
+            )
+        suggested = limit / 2 if lr > limit else lr / 10
+        bound = {"gd": "2/L", "momentum": "2(1+mu)/L", "nesterov": "2(1+mu)/((1+2mu)L)"}
+        formula = bound.get(run.method, "2/L")
+        return Finding(
+            "lr_too_large",
+            f"lr={lr:g} is too large: {seen}{verified}; the curvature is about L ≈ {L:.3g} "
+            f"({how}), and {run.method} is stable only for lr < {formula} = {limit:.3g}",
+            f"lr={suggested:.2g}" + (" (half the limit)" if lr > limit else ""),
+            suggested,
+        )
+    if first and not verified:
+        return Finding(
+            "f_rising",
+            f"{seen}, from the first update on: lr={lr:g} is too large, or the gradient is wrong",
+            f"try lr={lr / 10:.2g}; check the gradient with dd.check_grad(fun, grad, x0) "
+            "or dd.diagnose(res, fun, grad)",
+            lr / 10,
+        )
+    return Finding(
+        "lr_too_large",
+        f"lr={lr:g} is too large for {run.method}: {seen}{verified}",
+        f"lr={lr / 10:.2g}, or a decaying schedule (dd.schedules.exponential)",
+        lr / 10,
+    )
+
+
+def _oscillation(run: _Run, curvature: _Curvature) -> Finding | None:
+    """Successive steps (or changes of f) reversing, update after update."""
+    if run.status in (Status.CONVERGED, Status.DIVERGED) or run.nit < 5:
+        return None
+    if run.method in ("armijo", "bb"):
+        return None  # they choose their own steps; BB zigzags by design
+    if run.x is not None:
+        steps = np.diff(run.x[-RECENT - 2 :], axis=0)
+        turns = np.einsum("ij,ij->i", steps[1:], steps[:-1]) < 0
+        what = "the steps reversed direction"
+    else:
+        changes = np.diff(run.f[-RECENT - 2 :])
+        turns = changes[1:] * changes[:-1] < 0
+        what = f"{run.name} alternately rose and fell"
+    flips, n = int(turns.sum()), len(turns)
+    if flips < OSCILLATION_SHARE * n:
+        return None
+    lr, factor, estimate = run.lr_used, run.stability_factor(), curvature.value
+    seen = (
+        f"{what} in {flips} of the last {n} {run.steps} ({run.name}: {run.f[-n - 2]:.6g} -> "
+        f"{run.f[-1]:.6g}): the iterates bounce across a valley"
+    )
+    if run.method in _MOMENTUM:
+        return Finding(
+            "oscillation",
+            f"{seen}; momentum={run.momentum:g} with lr={lr:g} is underdamped",
+            f"lower momentum (e.g. momentum={run.momentum / 2:g}) or lr (lr={lr / 2:.2g})",
+            lr / 2,
+        )
+    if factor is not None and estimate is not None:
+        L, how = estimate
+        suggested = factor / (2 * L)
+        return Finding(
+            "oscillation",
+            f"{seen}; lr={lr:g} is near the stability limit 2/L = {factor / L:.3g} "
+            f"(L ≈ {L:.3g} from {how})",
+            f"lr={suggested:.2g} (about 1/L), or a smaller lr with momentum",
+            suggested,
+        )
+    return Finding(
+        "oscillation",
+        f"{seen}; lr={lr:g} is too large for a steady descent",
+        f"lr={lr / 3:.2g}, or a decaying schedule (dd.schedules.exponential)",
+        lr / 3,
+    )
+
+
+def _plateau(run: _Run, curvature: _Curvature) -> Finding | None:
+    """The budget ran out while f crept down and the gradient was still far from 0."""
+    if run.status not in (Status.MAX_ITER, Status.TIME_LIMIT) or run.nit < 2:
+        return None
+    w = min(RECENT, run.nit)
+    drop = run.f[-w - 1] - run.f[-1]
+    rate = drop / w / max(abs(run.f[-w - 1]), abs(run.f[-1]), np.finfo(float).tiny)
+    shrink = run.grad_norm[-1] / max(run.grad_norm[0], np.finfo(float).tiny)
+    if not (0 <= rate < SLOW_RATE and shrink > NEAR_STATIONARY):
+        return None
+    lr, raise_lr, suggested = run.lr_used, "a larger lr", None
+    estimate = curvature.value if run.method == "gd" else None
+    if estimate is not None and lr < 0.5 / estimate[0]:
+        suggested = 1 / estimate[0]
+        raise_lr = f"a larger lr (lr={suggested:.2g}, about 1/L with L ≈ {estimate[0]:.3g})"
+    return Finding(
+        "plateau",
+        f"slow progress: {run.name} fell by only {rate:.2g} of its value per {run.steps[:-1]} over "
+        f"the last {w} {run.steps} ({run.f[-w - 1]:.6g} -> {run.f[-1]:.6g}) while the gradient "
+        f"norm is still {run.grad_norm[-1]:.3g}",
+        f"try {_other_methods(run.method)}, or {raise_lr}",
+        suggested,
+    )
+
+
+def _other_methods(method: str) -> str:
+    """The usual cures for slow progress, without the method already in use."""
+    cures = {
+        "momentum": "method='momentum' (momentum=0.9)",
+        "adam": "method='adam'",
+        "armijo": "a line search (method='armijo')",
+        "bb": "Barzilai-Borwein steps (method='bb')",
+    }
+    kept = [cure for name, cure in cures.items() if name != method]
+    return ", ".join(kept[:-1]) + " or " + kept[-1]
+
+
+def _ending(run: _Run) -> Finding:
+    """How the run ended, when nothing went wrong along the way."""
+    said = run.message.removeprefix(f"{run.status.value}: ")
+    if run.status is Status.CONVERGED:
+        return Finding("converged", said, "nothing to do")
+    if run.status in (Status.MAX_ITER, Status.TIME_LIMIT):
+        budget = "max_iter" if run.status is Status.MAX_ITER else "time_limit"
+        if "epochs=" in run.message:
+            budget = "epochs"
+        shrink = run.grad_norm[-1] / max(run.grad_norm[0], np.finfo(float).tiny)
+        if shrink == 0:
+            return Finding(budget, f"the gradient is exactly 0 after {run.nit} {run.steps}", "none")
+        if shrink <= NEAR_STATIONARY:
+            return Finding(
+                budget,
+                f"the budget ran out after {run.nit} {run.steps} with the gradient norm down "
+                f"{1 / shrink:.2g}-fold, at {run.grad_norm[-1]:.3g}: nearly converged",
+                f"raise {budget} a little, or loosen gtol",
+            )
+        return Finding(
+            budget,
+            f"the budget ran out after {run.nit} {run.steps} ({run.name}: {run.f[0]:.6g} -> "
+            f"{run.f[-1]:.6g}, still falling)",
+            f"raise {budget}, or try {_other_methods(run.method)}",
+        )
+    return Finding("stopped", said, "resume or rerun for a diagnosis of the ending")
+
+
+def _fmt(x: Array) -> str:
+    """A short rendering of a point for a message."""
+    with np.printoptions(precision=4, threshold=6, edgeitems=2):
+        return np.array2string(np.asarray(x), separator=", ")

@@ -1,0 +1,176 @@
+"""Data mode: which rows of the data each update sees.
+
+An epoch is one pass: ``ceil(n / batch_size)`` updates, each on a batch of rows,
+the last short batch kept. The rows come in order (``shuffle=False``), in a new
+random permutation every epoch (``shuffle=True``), or drawn at random with
+replacement (``sampling="replacement"``). The epoch's row order, the random
+generator's state and the loop's cursor (how many of the epoch's batches are done)
+are the whole position in the stream, which is what a checkpoint saves to resume
+mid-epoch.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from descend import _validate
+from descend._types import Array
+
+__all__ = ["Batches", "as_data", "check_settings"]
+
+SAMPLINGS = (None, "replacement")
+# Rows checked for NaN and infinity at a time: a memmap is read once, in pieces.
+_CHECK_ROWS = 1 << 16
+
+
+def as_data(data: Any) -> tuple[Array, ...]:
+    """``data`` as a tuple of arrays sharing their first dimension, checked.
+
+    Arrays and memmaps are kept as they are (never copied, never written); lists
+    become arrays. Floating-point arrays must hold only finite values.
+
+    >>> X, y = as_data(([[1.0, 2.0], [3.0, 4.0]], [0, 1]))
+    >>> X.shape, y
+    ((2, 2), array([0, 1]))
+    >>> as_data(([1.0, 2.0], [0]))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: data arrays must share their first dimension ..., got lengths [2, 1]
+    """
+    if isinstance(data, np.ndarray) or not isinstance(data, (tuple, list)):
+        raise TypeError(
+            f"data must be a tuple of arrays such as (X, y), got {type(data).__name__}; "
+            "for a single array write data=(X,)"
+        )
+    if not data:
+        raise ValueError("data must hold at least one array, got an empty tuple")
+    arrays = tuple(a if isinstance(a, np.ndarray) else np.asarray(a) for a in data)
+    for i, a in enumerate(arrays):
+        if a.ndim == 0:
+            raise ValueError(f"data[{i}] must be an array with one row per sample, got a scalar")
+        if a.dtype.kind not in "biufc":
+            raise TypeError(f"data[{i}] must hold numbers, got dtype {a.dtype}")
+    lengths = [len(a) for a in arrays]
+    if len(set(lengths)) > 1:
+        raise ValueError(
+            f"data arrays must share their first dimension (one row per sample), got lengths "
+            f"{lengths}"
+        )
+    if lengths[0] == 0:
+        raise ValueError("data is empty: its arrays have 0 rows")
+    for i, a in enumerate(arrays):
+        if a.dtype.kind in "fc" and not _all_finite(a):
+            raise ValueError(f"data[{i}] holds NaN or infinite values; remove or impute them first")
+    return arrays
+
+
+def _all_finite(a: Array) -> bool:
+    return all(np.isfinite(a[i : i + _CHECK_ROWS]).all() for i in range(0, len(a), _CHECK_ROWS))
+
+
+class Batches:
+    """The stream of batches over ``n`` rows: an epoch's order and a cursor into it.
+
+    >>> batches = Batches(5, batch_size=2, shuffle=False)
+    >>> [batches.rows(i) for i in range(batches.per_epoch)]
+    [slice(0, 2, None), slice(2, 4, None), slice(4, 5, None)]
+    """
+
+    def __init__(
+        self,
+        n: int,
+        batch_size: int,
+        shuffle: bool = True,
+        sampling: str | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        self.n = n
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.sampling = sampling
+        self.rng = rng if rng is not None else np.random.default_rng()
+        self.per_epoch = math.ceil(n / batch_size)
+        self.order: np.ndarray | None = None  # the epoch's rows; None when they come in order
+        self.drawn = False  # whether order belongs to the current epoch
+
+    def start_epoch(self) -> None:
+        """Draw the epoch's rows (nothing to draw when they come in order)."""
+        if self.sampling == "replacement":
+            self.order, self.drawn = self.rng.integers(0, self.n, size=self.n), True
+        elif self.shuffle:
+            self.order, self.drawn = self.rng.permutation(self.n), True
+        else:
+            self.drawn = True
+
+    def restore(
+        self, order: np.ndarray | None, drawn: bool, rng_state: dict[str, Any] | None
+    ) -> None:
+        """Take up a saved position: the epoch's rows and the generator's state."""
+        self.order, self.drawn = order, drawn
+        if rng_state is not None:
+            self.rng.bit_generator.state = rng_state
+
+    def rows(self, i: int) -> slice | np.ndarray:
+        """The rows of batch ``i`` of the epoch: a slice (a view, no copy) or indices."""
+        start = i * self.batch_size
+        stop = min(start + self.batch_size, self.n)
+        if self.order is None:
+            return slice(start, stop)
+        return self.order[start:stop]
+
+    def remaining(self, cursor: int) -> np.ndarray:
+        """The rows of the epoch's batches from batch ``cursor`` on, as one index array."""
+        start = cursor * self.batch_size
+        if self.order is None:
+            return np.arange(start, self.n)
+        return self.order[start:]
+
+
+def check_settings(
+    n: int,
+    batch_size: Any,
+    shuffle: Any,
+    sampling: Any,
+    seed: Any,
+) -> tuple[int, bool, str | None, np.random.Generator]:
+    """Validated ``batch_size`` (None: all ``n`` rows), ``shuffle``, ``sampling``, ``seed``."""
+    if batch_size is None:
+        size = n
+    else:
+        size = _validate.count("batch_size", batch_size, minimum=1)
+        if size > n:
+            raise ValueError(
+                f"batch_size must be at most the number of samples ({n}), got {batch_size}; "
+                "use batch_size=None for the full batch"
+            )
+    shuffle = _validate.boolean("shuffle", shuffle)
+    if sampling not in SAMPLINGS:
+        raise ValueError(
+            f"sampling must be None (each row once per epoch) or 'replacement', got {sampling!r}"
+        )
+    return size, shuffle, sampling, generator(seed)
+
+
+def generator(seed: Any) -> np.random.Generator:
+    """A Generator from ``seed`` (None, an int, a SeedSequence, or a Generator, used as is).
+
+    >>> rng = generator(0)
+    >>> generator(rng) is rng, generator(0).integers(10, size=3)
+    (True, array([8, 6, 5]))
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, (bool, np.bool_)) or not (
+        seed is None or isinstance(seed, (int, np.integer, np.random.SeedSequence))
+    ):
+        raise TypeError(
+            f"seed must be None, an int or a numpy.random.Generator, got {type(seed).__name__} "
+            f"{seed!r:.40}"
+        )
+    try:
+        return np.random.default_rng(seed)
+    except ValueError as error:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}: {error}") from None

@@ -1,0 +1,230 @@
+"""Checkpoints: save a run atomically, resume it bit for bit.
+
+A checkpoint is one NumPy ``.npz`` file that loads with ``allow_pickle=False``: the
+arrays (x, the gradient, the optimizer state's arrays, the epoch's row order, the
+history) plus a JSON string ``meta`` with everything else (counters, f, the
+optimizer state's numbers, the random generator's state, the stopping rules'
+reference value, and a description of the problem that a resume must match).
+Floats pass through JSON as their shortest round-trip repr, so nothing is rounded.
+
+It is written to a temporary file beside the target, flushed and fsynced, then
+renamed over it: a crash at any moment leaves either the old checkpoint or the new
+one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from descend._types import Array
+from descend.core.batches import Batches
+from descend.core.result import Recorder
+
+__all__ = ["Checkpoint", "Position"]
+
+FORMAT = "descend-checkpoint-1"
+
+
+class Position:
+    """Where a run stands between updates: what the loop advances and a checkpoint holds.
+
+    The loop assigns the fields of one update together, so that an interrupt always
+    finds them consistent.
+    """
+
+    __slots__ = ("cursor", "f", "g", "nepoch", "nit", "state", "x")
+
+    def __init__(self, x: Array, f: float, g: Array, state: Any) -> None:
+        self.x, self.f, self.g, self.state = x, f, g, state
+        self.nit = 0  # updates made
+        self.nepoch = 0  # passes over the data completed
+        self.cursor = 0  # batches of the current epoch done
+
+
+@dataclass
+class Saved:
+    """What a checkpoint restores besides the position."""
+
+    position: Position
+    rows: Array  # the history's rows, four doubles each
+    xs: Array | None  # the recorded iterates, one flat row each
+    f0: float  # the start's f: the reference of the divergence rule
+    elapsed: float
+    nfev: int
+    ngev: int
+    order: np.ndarray | None
+    order_drawn: bool
+    rng_state: dict[str, Any] | None
+    status: str | None
+    message: str
+
+
+class Checkpoint:
+    """A checkpoint file for one problem, saved every ``every`` updates and at the end."""
+
+    def __init__(self, path: str | os.PathLike[str], every: int | None, problem: dict[str, Any]):
+        self.path = Path(path)
+        self.every = every
+        self.problem = problem
+
+    def due(self, nit: int) -> bool:
+        """Whether update ``nit`` is one to checkpoint after."""
+        return self.every is not None and nit % self.every == 0
+
+    def save(
+        self,
+        p: Position,
+        recorder: Recorder,
+        f0: float,
+        elapsed: float,
+        counts: tuple[int, int],
+        batches: Batches | None,
+        status: str | None = None,
+        message: str = "",
+    ) -> None:
+        """Write the run's state atomically."""
+        arrays: dict[str, np.ndarray] = {"x": p.x, "g": p.g}
+        numbers: dict[str, Any] = {}
+        for name, value in p.state._asdict().items():
+            if isinstance(value, np.ndarray):
+                arrays[f"state.{name}"] = value
+            else:
+                numbers[name] = value
+        arrays["history"] = np.frombuffer(recorder.rows, dtype=float)
+        if recorder.x is not None:
+            arrays["history_x"] = np.array(recorder.x).reshape(len(recorder.x), -1)
+        if batches is not None and batches.order is not None:
+            arrays["order"] = batches.order
+        meta = {
+            "format": FORMAT,
+            "problem": self.problem,
+            "f": p.f,
+            "f0": f0,
+            "nit": p.nit,
+            "nepoch": p.nepoch,
+            "cursor": p.cursor,
+            "state": numbers,
+            "elapsed": elapsed,
+            "nfev": counts[0],
+            "ngev": counts[1],
+            "order_drawn": batches is not None and batches.drawn,
+            "rng": None if batches is None else batches.rng.bit_generator.state,
+            "status": status,
+            "message": message,
+        }
+        arrays["meta"] = np.array(json.dumps(meta, default=_to_json))
+        _write_atomically(self.path, arrays)
+
+    def load(self, state_type: type) -> Saved | None:
+        """The saved run, or None when there is no checkpoint file yet.
+
+        Raises ValueError when the file is not a checkpoint or was made for another
+        problem (shape, method, hyperparameters, data or batching).
+        """
+        if not self.path.exists():
+            return None
+        try:
+            with np.load(self.path, allow_pickle=False) as npz:
+                arrays = {name: npz[name] for name in npz.files}
+            meta = json.loads(str(arrays.pop("meta")), object_hook=_from_json)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+            raise ValueError(
+                f"checkpoint {str(self.path)!r} is not a descend checkpoint ({error}); "
+                "delete it or pass resume=False"
+            ) from None
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"checkpoint {str(self.path)!r} is not a descend checkpoint")
+        self._check_problem(meta["problem"])
+        state_fields = {
+            name: arrays.pop(f"state.{name}") if f"state.{name}" in arrays else meta["state"][name]
+            for name in state_type._fields  # type: ignore[attr-defined]
+        }
+        p = Position(arrays["x"], meta["f"], arrays["g"], state_type(**state_fields))
+        p.nit, p.nepoch, p.cursor = meta["nit"], meta["nepoch"], meta["cursor"]
+        xs = arrays.get("history_x")
+        return Saved(
+            position=p,
+            rows=arrays["history"],
+            xs=xs,
+            f0=meta["f0"],
+            elapsed=meta["elapsed"],
+            nfev=meta["nfev"],
+            ngev=meta["ngev"],
+            order=arrays.get("order"),
+            order_drawn=meta["order_drawn"],
+            rng_state=meta["rng"],
+            status=meta["status"],
+            message=meta["message"],
+        )
+
+    def _check_problem(self, saved: dict[str, Any]) -> None:
+        differences = [
+            f"{key} was {saved.get(key)!r}, now {value!r}"
+            for key, value in self.problem.items()
+            if saved.get(key) != value
+        ]
+        if differences:
+            raise ValueError(
+                f"checkpoint {str(self.path)!r} belongs to a different problem: "
+                f"{'; '.join(differences)}. Resume with the same settings, or pass "
+                "resume=False (or another checkpoint path) to start afresh"
+            )
+
+
+def describe_optimizer(optimizer: Any) -> dict[str, Any]:
+    """The optimizer's name and hyperparameters as JSON-comparable values.
+
+    >>> from descend import Momentum, schedules
+    >>> describe_optimizer(Momentum(lr=schedules.exponential(0.1, 0.5)))["lr"]
+    'exponential(initial=0.1, rate=0.5, steps=1)'
+    """
+    settings = {f.name: _describe(getattr(optimizer, f.name)) for f in fields(optimizer)}
+    return {"method": optimizer.name, **settings}
+
+
+def _describe(value: Any) -> Any:
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    if hasattr(value, "__dataclass_fields__"):  # schedules: their repr is their settings
+        return repr(value)
+    return getattr(value, "__qualname__", type(value).__qualname__)
+
+
+def _to_json(value: Any) -> Any:
+    """JSON for what json cannot write: NumPy arrays and scalars (in generator states)."""
+    if isinstance(value, np.ndarray):
+        return {"__ndarray__": value.tolist(), "dtype": str(value.dtype)}
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot save {type(value).__name__} in a checkpoint")
+
+
+def _from_json(obj: dict[str, Any]) -> Any:
+    if "__ndarray__" in obj:
+        return np.array(obj["__ndarray__"], dtype=obj["dtype"])
+    return obj
+
+
+def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` as an .npz at ``path``: temporary file, flush, fsync, rename."""
+    temporary = path.with_name(f".{path.name}.partial")
+    with open(temporary, "wb") as handle:
+        np.savez(handle, **arrays)  # type: ignore[arg-type]  # names, not allow_pickle
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    try:  # make the rename itself durable
+        directory = os.open(path.parent, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory handles
+        return
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

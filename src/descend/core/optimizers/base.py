@@ -1,0 +1,97 @@
+"""What every optimizer shares: a learning rate (number or schedule) and clipping.
+
+An optimizer is hyperparameters plus two pure functions: ``init(x) -> state`` makes a
+fresh state for the point ``x``; ``update(grad, state, x=None, fun=None, f=None) ->
+(step, new_state)`` returns the step to add to ``x`` and a new state, leaving the old one
+untouched. Optimizers know nothing about stopping, data or history: the loop in
+:func:`descend.minimize` owns those.
+
+Every state is a named tuple with ``t`` (updates done so far) and ``lr`` (the step size
+of the last update; the first one's before any update), plus the arrays the rule keeps,
+each shaped like ``x``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from descend import _validate
+from descend._types import Array, LearningRate
+
+__all__ = ["Optimizer"]
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """Base class: a learning rate (number or schedule) and optional gradient clipping.
+
+    >>> from descend import GD, schedules
+    >>> GD(lr=schedules.step(0.1, every=2)).rate(3)
+    0.05
+
+    Parameters
+    ----------
+    lr : float or callable
+        Learning rate, or a schedule ``t -> lr`` evaluated at the ``t``-th update
+        (``t = 0, 1, ...``); see :mod:`descend.schedules`.
+    clip_norm : float, optional
+        If given, a gradient longer than this is scaled down to this Euclidean
+        norm before the rule sees it (Pascanu et al., 2013).
+    """
+
+    name: ClassVar[str] = ""
+    # Whether update() evaluates fun (a line search): in data mode it then gets the batch's.
+    uses_fun: ClassVar[bool] = False
+
+    lr: LearningRate = 0.01
+    clip_norm: float | None = field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:
+        if callable(self.lr):
+            self.rate(0)  # a bad schedule fails here, before any work
+        else:
+            _validate.positive("lr", self.lr, "; pass a number such as 0.01 or a schedule")
+        if self.clip_norm is not None:
+            _validate.positive("clip_norm", self.clip_norm, "; use None for no clipping")
+
+    def rate(self, t: int) -> float:
+        """The learning rate for update ``t`` (counted from 0)."""
+        if not callable(self.lr):
+            return self.lr
+        try:
+            lr = self.lr(t)
+        except Exception as error:
+            raise ValueError(f"lr schedule {self.lr!r} failed at t={t}: {error!r}") from error
+        if not (isinstance(lr, (int, float, np.floating)) and math.isfinite(lr) and lr > 0):
+            raise ValueError(
+                f"lr schedule {self.lr!r} returned {lr!r} at t={t}; "
+                "a schedule must return a finite number > 0 for every update"
+            )
+        return float(lr)
+
+    def clip(self, grad: Array) -> Array:
+        """``grad`` scaled to norm at most ``clip_norm`` (unchanged when it is shorter)."""
+        if self.clip_norm is None:
+            return grad
+        norm = math.sqrt(float(np.vdot(grad, grad)))
+        return grad * (self.clip_norm / norm) if norm > self.clip_norm else grad
+
+    def init(self, x: Array) -> Any:
+        """Return the state for starting at ``x``."""
+        raise NotImplementedError
+
+    def update(
+        self,
+        grad: Array,
+        state: Any,
+        x: Array | None = None,
+        fun: Callable[[Array], float] | None = None,
+        f: float | None = None,
+    ) -> tuple[Array, Any]:
+        """Return ``(step, new_state)``: the next point is ``x + step``."""
+        raise NotImplementedError

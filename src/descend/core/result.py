@@ -1,0 +1,218 @@
+"""What a run returns: its status, the answer, and the history of every step."""
+
+from __future__ import annotations
+
+import csv
+import os
+from array import array
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+from descend._types import Array
+
+__all__ = ["History", "Result", "Status"]
+
+
+class Status(str, Enum):
+    """How a run ended. Compares equal to its name: ``res.status == "converged"``.
+
+    >>> Status.CONVERGED == "converged", str(Status.MAX_ITER)
+    (True, 'max_iter')
+    """
+
+    CONVERGED = "converged"  # a tolerance (gtol, ftol or xtol) was met
+    MAX_ITER = "max_iter"  # the update budget ran out
+    DIVERGED = "diverged"  # f, x or the gradient went non-finite, or f exploded
+    TIME_LIMIT = "time_limit"
+    STOPPED = "stopped"  # the callback asked to stop
+    INTERRUPTED = "interrupted"  # KeyboardInterrupt
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, repr=False)
+class History:
+    """Per-iteration records; index 0 is the start point, index k the point after update k.
+
+    >>> import descend as dd
+    >>> res = dd.minimize(lambda x: x**2, 5.0, grad=lambda x: 2 * x, lr=0.1, max_iter=2, gtol=0)
+    >>> res.history.x, res.history.f
+    (array([5. , 4. , 3.2]), array([25.  , 16.  , 10.24]))
+
+    Attributes
+    ----------
+    f : ndarray, shape (k + 1,)
+        Objective values.
+    grad_norm : ndarray, shape (k + 1,)
+        Euclidean norms of the gradient.
+    lr : ndarray, shape (k + 1,)
+        Step size of the update that reached each point (entry 0: the first one's).
+    time : ndarray, shape (k + 1,)
+        Seconds since the run started.
+    x : ndarray, shape (k + 1, *x0.shape), or None
+        The iterates, when recorded (by default only when x has at most 1,000 elements).
+    """
+
+    f: Array
+    grad_norm: Array
+    lr: Array
+    time: Array
+    x: Array | None = None
+
+    def __len__(self) -> int:
+        return len(self.f)
+
+    def __repr__(self) -> str:
+        if not len(self):
+            return "History(empty)"
+        kept = "f, grad_norm, lr, time" + (", x" if self.x is not None else "")
+        return f"History({len(self)} points, f {self.f[0]:.6g} -> {self.f[-1]:.6g}; {kept})"
+
+    def to_dict(self) -> dict[str, Array]:
+        """The records as a dict of arrays (``x`` only when it was recorded)."""
+        names = ["f", "grad_norm", "lr", "time"] + (["x"] if self.x is not None else [])
+        return {name: getattr(self, name) for name in names}
+
+    def to_csv(self, path: str | os.PathLike[str]) -> None:
+        """Write one row per point: iteration, f, grad_norm, lr, time, then x_0, x_1, ...."""
+        columns = self._columns()
+        with open(path, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(columns)
+            writer.writerows(zip(*(values.tolist() for values in columns.values()), strict=True))
+
+    def to_frame(self) -> Any:
+        """A pandas DataFrame with one row per point (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError as error:  # pragma: no cover - pandas is in the dev extra
+            raise ImportError("History.to_frame needs pandas: pip install pandas") from error
+        columns = self._columns()
+        return pd.DataFrame(columns).set_index("iteration")
+
+    def _columns(self) -> dict[str, Any]:
+        columns: dict[str, Any] = {"iteration": np.arange(len(self))}
+        columns.update(f=self.f, grad_norm=self.grad_norm, lr=self.lr, time=self.time)
+        if self.x is not None:
+            flat = self.x.reshape(len(self), -1)
+            columns.update({f"x_{i}": flat[:, i] for i in range(flat.shape[1])})
+        return columns
+
+
+class Recorder:
+    """Collects history rows compactly: four doubles a point, and x only when asked.
+
+    The loop appends to ``rows`` (f, grad_norm, lr, time of each point, one after
+    another) and to ``x`` directly.
+    """
+
+    COLUMNS = ("f", "grad_norm", "lr", "time")
+
+    def __init__(self, record_x: bool) -> None:
+        self.rows = array("d")  # f, grad_norm, lr, time of each point, one after another
+        self.x: list[Array] | None = [] if record_x else None
+
+    def restore(self, rows: Array, xs: Array | None) -> None:
+        """Take up the records of a saved run (``xs``: one flat iterate per row)."""
+        self.rows.frombytes(np.ascontiguousarray(rows, dtype=float).tobytes())
+        if self.x is not None and xs is not None:
+            self.x.extend(xs)
+
+    def history(self, sign: float, shape: tuple[int, ...]) -> History:
+        """Freeze into a History; ``sign`` undoes the negation used for maximising."""
+        table = np.array(self.rows).reshape(-1, len(self.COLUMNS))
+        columns = dict(zip(self.COLUMNS, table.T.copy(), strict=True))
+        columns["f"] *= sign
+        x = None if self.x is None else np.array(self.x).reshape((len(self.x), *shape))
+        return History(**columns, x=x)
+
+
+@dataclass(frozen=True, repr=False)
+class Result:
+    """The outcome of :func:`descend.minimize`, with SciPy's vocabulary.
+
+    >>> import descend as dd
+    >>> res = dd.minimize(lambda x: (x - 1) ** 2, 3.0, grad=lambda x: 2 * (x - 1), lr=0.5)
+    >>> res.x, res.fun, res.nit, res.success
+    (array(1.), 0.0, 1, True)
+
+    Attributes
+    ----------
+    x : ndarray
+        The final point, shaped like ``x0`` (a scalar ``x0`` gives shape ``()``).
+    fun : float
+        The objective at ``x``.
+    grad : ndarray
+        The gradient at ``x``.
+    nit : int
+        Updates made.
+    nepoch : int or None
+        Passes over the data (data mode only).
+    nfev, ngev : int
+        Evaluations of the objective and of the gradient (finite differences count
+        their function evaluations in ``nfev``).
+    status : Status
+        ``"converged"``, ``"max_iter"``, ``"diverged"``, ``"time_limit"``,
+        ``"stopped"`` or ``"interrupted"``.
+    success : bool
+        Whether the run converged.
+    message : str
+        Which rule fired, with its values, and a hint when the run failed.
+    history : History
+        Every point's f, gradient norm, learning rate, time, and x when recorded.
+    elapsed : float
+        Wall-clock seconds.
+    method : str
+        The optimizer's registry name.
+    optimizer : Optimizer
+        The optimizer object with all its hyperparameters.
+    maximize : bool
+        Whether the run maximised ``fun``.
+    """
+
+    x: Array
+    fun: float
+    grad: Array
+    nit: int
+    nfev: int
+    ngev: int
+    status: Status
+    message: str
+    history: History
+    elapsed: float
+    method: str
+    optimizer: Any = None
+    nepoch: int | None = None
+    maximize: bool = False
+
+    @property
+    def success(self) -> bool:
+        return self.status is Status.CONVERGED
+
+    def __repr__(self) -> str:
+        with np.printoptions(precision=8, threshold=12, edgeitems=3):
+            rows = {
+                "status": str(self.status),
+                "success": str(self.success),
+                "message": self.message,
+                "x": np.array2string(np.asarray(self.x), separator=", "),
+                "fun": f"{self.fun:.10g}",
+                "grad": np.array2string(np.asarray(self.grad), separator=", "),
+                "nit": str(self.nit),
+                "nfev": str(self.nfev),
+                "ngev": str(self.ngev),
+                "elapsed": f"{self.elapsed:.3g} s",
+                "method": repr(self.optimizer) if self.optimizer is not None else self.method,
+                "history": repr(self.history),
+            }
+        if self.nepoch is not None:
+            rows["nepoch"] = str(self.nepoch)
+        width = max(map(len, rows))
+        indent = "\n" + " " * (width + 2)  # continuation lines of 2-D arrays line up
+        return "\n".join(
+            f"{key.rjust(width)}: {value.replace(chr(10), indent)}" for key, value in rows.items()
+        )

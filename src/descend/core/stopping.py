@@ -1,0 +1,148 @@
+"""Stopping rules and divergence detection: when a run ends, and the words for why.
+
+The rules never touch the learning rate or the point; they only read what the
+loop measured and name the rule that fired, with its values:
+
+- ``gtol``: ||g_k|| <= gtol (Euclidean norm) -> converged
+- ``ftol``: |f_k - f_(k-1)| < ftol -> converged
+- ``xtol``: ||x_k - x_(k-1)|| <= xtol -> converged
+- divergence: a non-finite f, x or gradient, or f above f_0 + GROWTH * max(|f_0|, 1)
+- ``time_limit`` (seconds), ``max_iter`` (updates) and, in data mode, ``epochs`` (passes)
+
+A tolerance of ``None`` or ``0`` disables its rule.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from descend.core.result import Status
+
+# f above its start by a million times its scale is divergence, not a bumpy descent:
+# momentum and BB may raise f by orders of magnitude transiently, never by 1e6.
+GROWTH = 1e6
+
+
+class Ending(NamedTuple):
+    """A status and the message that explains it."""
+
+    status: Status
+    message: str
+
+
+@dataclass
+class Rules:
+    """The run's stopping rules, checked once after every update."""
+
+    max_iter: int
+    f0: float
+    ftol: float | None = None
+    gtol: float | None = None
+    xtol: float | None = None
+    time_limit: float | None = None
+    sign: float = 1.0  # -1 when maximising: f here is the negated objective
+    epochs: int | None = None  # data mode: passes over the data
+
+    def __post_init__(self) -> None:
+        # Thresholds that a disabled rule can never meet, so that check() is one test.
+        self.reset_start(self.f0)
+        self._ftol = self.ftol or 0.0
+        self._gtol = self.gtol or -1.0
+        self._xtol = self.xtol or -1.0
+        self._time_limit = self.time_limit or math.inf
+        self._epochs = sys.maxsize if self.epochs is None else self.epochs
+
+    def reset_start(self, f0: float) -> None:
+        """Measure divergence from ``f0`` (a resumed run keeps its original start)."""
+        self.f0 = f0
+        self.f_limit = f0 + GROWTH * max(abs(f0), 1.0)
+
+    def at_start(self, grad_norm: float) -> Ending | None:
+        """An ending before any update: the start is already stationary, or no budget."""
+        if self.gtol is not None and grad_norm <= self.gtol:
+            return Ending(
+                Status.CONVERGED,
+                f"converged: gradient norm {grad_norm:.3g} <= gtol={self.gtol:g} at the start",
+            )
+        return self.budget(0, 0.0, grad_norm)
+
+    def check(
+        self,
+        nit: int,
+        f: float,
+        f_change: float,
+        grad_norm: float,
+        step_norm: float,
+        elapsed: float,
+        nepoch: int = 0,
+    ) -> Ending | None:
+        """The ending after update ``nit`` (and epoch ``nepoch``), or None to go on."""
+        if (
+            f <= self.f_limit
+            and grad_norm > self._gtol
+            and f_change >= self._ftol
+            and step_norm > self._xtol
+            and elapsed < self._time_limit
+            and nit < self.max_iter
+            and nepoch < self._epochs
+        ):
+            return None
+        if f > self.f_limit:
+            return Ending(
+                Status.DIVERGED,
+                f"diverged: f {'fell' if self.sign < 0 else 'grew'} from "
+                f"{self.sign * self.f0:.6g} to {self.sign * f:.6g} "
+                f"(x{abs(f) / max(abs(self.f0), 1.0):.2g}) in {nit} updates",
+            )
+        if self.gtol is not None and grad_norm <= self.gtol:
+            return Ending(
+                Status.CONVERGED,
+                f"converged: gradient norm {grad_norm:.3g} <= gtol={self.gtol:g} "
+                f"after {self._done(nit, nepoch)}",
+            )
+        if self.ftol is not None and f_change < self.ftol:
+            return Ending(
+                Status.CONVERGED,
+                f"converged: |f change| {f_change:.3g} < ftol={self.ftol:g} "
+                f"after {self._done(nit, nepoch)}",
+            )
+        if self.xtol is not None and step_norm <= self.xtol:
+            return Ending(
+                Status.CONVERGED,
+                f"converged: step length {step_norm:.3g} <= xtol={self.xtol:g} "
+                f"after {self._done(nit, nepoch)}",
+            )
+        return self.budget(nit, elapsed, grad_norm, nepoch)
+
+    def _done(self, nit: int, nepoch: int) -> str:
+        """The work done so far, in words: updates, and epochs in data mode."""
+        return f"{nit} updates" if self.epochs is None else f"{nepoch} epochs ({nit} updates)"
+
+    def budget(self, nit: int, elapsed: float, grad_norm: float, nepoch: int = 0) -> Ending | None:
+        """The ending when time, updates or epochs have run out, else None."""
+        if self.time_limit is not None and elapsed >= self.time_limit:
+            return Ending(
+                Status.TIME_LIMIT,
+                f"time_limit: stopped after {elapsed:.3g} s (time_limit={self.time_limit:g}) "
+                f"and {nit} updates, gradient norm {grad_norm:.3g}",
+            )
+        if nepoch >= self._epochs or nit >= self.max_iter:
+            unmet = f" with gradient norm {grad_norm:.3g} > gtol={self.gtol:g}" if self.gtol else ""
+            reached = (
+                f"epochs={self.epochs} passes over the data ({nit} updates)"
+                if nepoch >= self._epochs
+                else f"max_iter={self.max_iter} updates"
+            )
+            return Ending(Status.MAX_ITER, f"max_iter: reached {reached}{unmet}")
+        return None
+
+
+def non_finite(nit: int, what: str) -> Ending:
+    """The ending for a NaN or infinity in f, x or the gradient at update ``nit``."""
+    return Ending(
+        Status.DIVERGED,
+        f"diverged: {what} became non-finite at update {nit}; the last finite point is returned",
+    )

@@ -1,0 +1,293 @@
+"""Formulas as objectives: a vectorised value and the exact gradient and Hessian.
+
+>>> from descend.gradients.formulas import parse
+>>> f = parse("exp(x)*sin(y) + 3*y**2")
+>>> f.variables, f.gradient_text
+(('x', 'y'), ('exp(x)*sin(y)', '6*y + exp(x)*cos(y)'))
+>>> float(f([0.0, 1.0])), f.grad([0.0, 0.0])
+(3.8414709848078967, array([0., 1.]))
+
+The text is read by :mod:`descend.gradients.formulas.parser`, which runs nothing it
+reads; this module derives and evaluates what the parser built.
+
+Conventions
+-----------
+Variables are ordered by first appearance in the text unless ``variables=`` gives the
+order. ``x`` for ``f(x)``, ``f.grad(x)`` and ``f.hessian(x)`` has shape ``(n, ...)``: the
+first axis indexes the variables and the rest is vectorised over, as in
+:mod:`descend.functions`; a 1-D ``x`` gives a float. Error positions count characters
+from 1, like an editor's column, and the message repeats the line with a caret under it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from descend._types import Array, ArrayLike
+
+from .messages import too_deep
+from .parser import Expr, read
+
+__all__ = ["Formula", "parse"]
+
+
+def parse(formula: str, variables: Sequence[str] | None = None) -> Formula:
+    """Parse a formula into an objective with an exact, symbolic gradient.
+
+    Parameters
+    ----------
+    formula : str
+        An expression in numbers, variables, ``+ - * / **``, parentheses, the constants
+        ``pi`` and ``e`` and the functions in :data:`FUNCTIONS` (``sin``, ``exp``, ``log``,
+        ``sqrt``, ``abs``, ...); at most :data:`MAX_LENGTH` characters.
+    variables : sequence of str, optional
+        The order of the variables in ``x``. Every name the formula uses must be listed;
+        a listed name it does not use is allowed (its derivative is 0). Default: order of
+        first appearance in the text.
+
+    Returns
+    -------
+    Formula
+        Callable on ``x`` of shape ``(n, ...)``, with ``.grad`` and ``.hessian``.
+
+    Raises
+    ------
+    TypeError
+        If ``formula`` is not a str, or ``variables`` is not a sequence of str.
+    ValueError
+        If the formula uses anything outside the grammar above, has a syntax error, is
+        too long or too deeply nested, has a constant that is not a finite real number
+        (``1/0``, ``log(-1)``, ``9**9**9``), or uses a name missing from ``variables``.
+        The message names the construct and points at its position.
+
+    Examples
+    --------
+    >>> f = parse("(x-1)**2 + 3*y**2")
+    >>> f
+    Formula('(x-1)**2 + 3*y**2', variables=('x', 'y'))
+    >>> f.grad([3.0, 4.0]), f.hessian([3.0, 4.0])
+    (array([ 4., 24.]), array([[2., 0.],
+           [0., 6.]]))
+    >>> parse("x.__class__")
+    Traceback (most recent call last):
+    ...
+    ValueError: formula may not use attribute access ('.') at position 2:
+      x.__class__
+       ^
+
+    Notes
+    -----
+    Nothing in the text is ever run: it is parsed to a syntax tree, checked against a
+    whitelist and translated to SymPy objects one node at a time. The numeric code comes
+    from :func:`sympy.lambdify`, which writes Python from the SymPy expression (never from
+    the text), with the variables renamed to dummies. Parsing takes milliseconds; the
+    first call also imports SymPy (about half a second).
+
+    SymPy simplifies as it builds, and some simplifications widen the domain:
+    ``sqrt(x)**2`` and ``exp(log(x))`` become ``x``, defined for negative x too. Write
+    such a formula in the form whose domain you mean, or bound x with a projection.
+    """
+    return Formula(*read(formula, variables))
+
+
+class Formula:
+    """A parsed formula: value, exact gradient and Hessian, vectorised over points.
+
+    Make one with :func:`parse`. Attributes: ``text``, ``variables`` (names in the order
+    of ``x``), ``symbols`` and ``expr`` (SymPy), ``gradient_expr`` and ``gradient_text``
+    (one derivative per variable) and, derived on first use, ``hessian_expr``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f = parse("x**2 * y")
+    >>> f.gradient_text
+    ('2*x*y', 'x**2')
+    >>> X, Y = np.meshgrid(np.linspace(-1, 1, 5), np.linspace(0, 2, 3))
+    >>> f(np.stack([X, Y])).shape, f.grad(np.stack([X, Y])).shape
+    ((3, 5), (2, 3, 5))
+
+    Notes
+    -----
+    As in :mod:`descend.functions`, the first axis of ``x`` indexes the variables (a grid
+    is ``np.stack([X, Y])``), unlike SciPy's one row per point. Complex ``x`` is evaluated
+    in complex arithmetic, so complex-step differentiation works on formulas without
+    ``abs``. Where a formula is undefined (``log`` of a negative number) the value is
+    ``nan``, with NumPy's warning. The second derivative of ``abs`` is taken as 0.
+    A formula pickles as its text and variables, and is parsed again when loaded.
+    """
+
+    def __init__(self, text: str, variables: tuple[str, ...], expr: Expr) -> None:
+        import sympy
+
+        self.text = text
+        self.variables = variables
+        self.symbols = tuple(sympy.Symbol(name, real=True) for name in variables)
+        self.expr = expr
+        try:
+            self.gradient_expr = _derivatives(expr, self.symbols)
+            _check_real(text, variables, expr, self.gradient_expr)
+            self._value = _numeric(self.symbols, expr)
+            self._gradient = _numeric(self.symbols, list(self.gradient_expr))
+        except RecursionError:
+            raise ValueError(too_deep(text)) from None
+        self._both: Callable[..., Any] | None = None
+        self._hessian: tuple[tuple[Expr, ...], ...] | None = None
+        self._hessian_fn: Callable[..., Any] | None = None
+
+    @property
+    def gradient_text(self) -> tuple[str, ...]:
+        """The derivatives as SymPy prints them, one per variable."""
+        return tuple(str(d) for d in self.gradient_expr)
+
+    @property
+    def hessian_expr(self) -> tuple[tuple[Expr, ...], ...]:
+        """Second derivatives, row i holding d²f/dv_i dv_j (derived on first use)."""
+        if self._hessian is None:
+            self._hessian = tuple(_derivatives(d, self.symbols) for d in self.gradient_expr)
+        return self._hessian
+
+    def __call__(self, x: ArrayLike) -> Any:
+        """``f(x)``: a float for 1-D ``x``, an array of shape ``x.shape[1:]`` otherwise."""
+        points, _ = self._points(x)
+        return _scalar_or_grid(self._value(*points), points)
+
+    def grad(self, x: ArrayLike) -> Array:
+        """The exact gradient, of the shape of ``x``."""
+        points, shape = self._points(x)
+        return _stack(self._gradient(*points), points).reshape(shape)
+
+    def value_and_grad(self, x: ArrayLike) -> tuple[Any, Array]:
+        """``(f(x), grad f(x))`` from one call that computes shared subexpressions once."""
+        points, shape = self._points(x)
+        if self._both is None:
+            self._both = _numeric(self.symbols, [self.expr, *self.gradient_expr])
+        value, *grad = self._both(*points)
+        return _scalar_or_grid(value, points), _stack(grad, points).reshape(shape)
+
+    def hessian(self, x: ArrayLike) -> Array:
+        """The exact Hessian: shape ``(n, n)`` for 1-D ``x``, ``(n, n, ...)`` for a grid."""
+        points, _ = self._points(x)
+        if self._hessian_fn is None:
+            flat = [h for row in self.hessian_expr for h in row]
+            self._hessian_fn = _numeric(self.symbols, flat, kinks=True)
+        n = len(self.variables)
+        return _stack(self._hessian_fn(*points), points).reshape((n, n, *points.shape[1:]))
+
+    def _points(self, x: ArrayLike) -> tuple[np.ndarray, tuple[int, ...]]:
+        """``x`` as an array of shape ``(n, ...)``, and the shape its gradient takes."""
+        points = np.asarray(x)
+        if points.dtype.kind != "c":  # complex stays complex, for complex-step derivatives
+            points = points.astype(np.float64, copy=False)
+        n = len(self.variables)
+        if points.ndim == 0 and n == 1:  # a scalar for a formula in one variable
+            return points.reshape(1), ()
+        if points.ndim == 0 or points.shape[0] != n:
+            raise ValueError(
+                f"x must have shape ({n},) or ({n}, ...) for {self.text!r} with variables "
+                f"{self.variables}, got shape {points.shape}; the first axis indexes the "
+                f"variables (use np.stack([X, Y]) for a grid)"
+            )
+        return points, points.shape
+
+    def __repr__(self) -> str:
+        return f"Formula({self.text!r}, variables={self.variables!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (parse, (self.text, self.variables))  # no code is pickled, only the text
+
+
+def _check_real(
+    text: str, variables: tuple[str, ...], expr: Expr, gradient: tuple[Expr, ...]
+) -> None:
+    """A last guard: no infinity or imaginary unit in f or its derivatives."""
+    import sympy
+
+    bad = (sympy.I, sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
+    for name, e in [("", expr), *zip(variables, gradient, strict=True)]:
+        if e.has(*bad):
+            what = f"derivative with respect to {name}" if name else "value"
+            raise ValueError(f"formula {text!r} has a {what} that is not finite and real: {e}")
+
+
+def _derivatives(expr: Expr, symbols: tuple[Expr, ...]) -> tuple[Expr, ...]:
+    """``(df/ds for s in symbols)``, exact, by SymPy's diff below sums and products."""
+    import sympy
+
+    partials = _partials(sympy, expr, frozenset(symbols))
+    return tuple(partials.get(s, sympy.S.Zero) for s in symbols)
+
+
+def _partials(sp: Any, expr: Expr, symbols: frozenset[Expr]) -> dict[Expr, Expr]:
+    """The nonzero ``df/ds``, keyed by ``s``.
+
+    Sums and products are split here, by linearity and the product rule, term by term and
+    factor by factor: SymPy's diff would differentiate every factor for every variable,
+    n² derivatives of n-term products (16 s for one of 80 factors in 160 variables).
+    """
+    if not (expr.is_Add or expr.is_Mul):
+        return {s: sp.diff(expr, s) for s in expr.free_symbols & symbols}
+    parts: dict[Expr, list[Expr]] = {}
+    args = expr.args
+    for k, arg in enumerate(args):
+        for s, d in _partials(sp, arg, symbols).items():
+            parts.setdefault(s, []).append(
+                d if expr.is_Add else sp.Mul(*args[:k], d, *args[k + 1 :])
+            )
+    return {s: sp.Add(*ds) for s, ds in parts.items()}
+
+
+# Numeric functions ----------------------------------------------------------------------
+
+
+def _numeric(symbols: tuple[Expr, ...], exprs: Any, kinks: bool = False) -> Callable[..., Any]:
+    """NumPy code for a SymPy expression, or for a list of them.
+
+    lambdify writes Python source and executes it. That source is printed from the SymPy
+    tree, whose nodes are all whitelisted numbers, operators and functions, with the
+    variables renamed _0, _1, ... (names a formula cannot use), so no text of the formula
+    reaches it.
+    """
+    import sympy
+
+    renamed = {s: sympy.Symbol(f"_{i}", real=True) for i, s in enumerate(symbols)}
+
+    def prepared(e: Expr) -> Expr:
+        # Integers beyond 2**53 as floats: NumPy takes no Python int past int64.
+        big = {a: a.evalf(15) for a in e.atoms(sympy.Integer) if abs(a.p) > 2**53}
+        e = e.xreplace({**big, **renamed})
+        if kinks:  # d²|x|/dx² = 2 DiracDelta(x): 0 wherever it is finite
+            e = e.replace(lambda a: isinstance(a, sympy.DiracDelta), lambda a: sympy.S.Zero)
+        return e
+
+    many = isinstance(exprs, list)
+    exprs = [prepared(e) for e in exprs] if many else prepared(exprs)
+    return sympy.lambdify(list(renamed.values()), exprs, modules="numpy", cse=many)
+
+
+def _real(value: Any, x: np.ndarray) -> Any:
+    """A real formula at real points is real: nan where SymPy's algebra made it complex."""
+    if x.dtype.kind != "c" and np.iscomplexobj(value):
+        value = np.where(np.imag(value) == 0, np.real(value), np.nan)
+    return value
+
+
+def _scalar_or_grid(value: Any, x: np.ndarray) -> Any:
+    """A float (complex for complex x) at one point; an array of shape x.shape[1:] on a grid."""
+    value = _real(value, x)
+    if x.ndim == 1:
+        return complex(value) if x.dtype.kind == "c" else float(value)
+    out = np.empty(x.shape[1:], dtype=x.dtype)
+    out[...] = value  # a constant broadcasts to the grid
+    return out
+
+
+def _stack(parts: list[Any], x: np.ndarray) -> Array:
+    """Components (scalars where constant) stacked along a first axis, broadcast to x."""
+    out = np.empty((len(parts), *x.shape[1:]), dtype=x.dtype)
+    for i, part in enumerate(parts):
+        out[i] = _real(part, x)
+    return out

@@ -1,0 +1,236 @@
+"""Projections against independent truth: a generic solver, optimality conditions, hand cases."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from descend.projections import ball, box, nonnegative, simplex
+from scipy.optimize import minimize
+
+SEEDS = range(8)
+
+
+def _sums_to(total):
+    return [{"type": "eq", "fun": lambda y: y.sum() - total, "jac": lambda y: np.ones_like(y)}]
+
+
+def _inside_ball(radius, center):
+    return [
+        {
+            "type": "ineq",
+            "fun": lambda y: radius**2 - np.sum((y - center) ** 2),
+            "jac": lambda y: -2 * (y - center),
+        }
+    ]
+
+
+LOWER, UPPER = np.linspace(-1, 0, 5), np.linspace(0.1, 2, 5)
+
+# Each case: a projection, and the same set for SLSQP as (bounds, constraints) for 5-vectors.
+CASES = {
+    "simplex": (simplex(), ([(0, None)] * 5, _sums_to(1.0))),
+    "simplex(total=3)": (simplex(total=3.0), ([(0, None)] * 5, _sums_to(3.0))),
+    "box": (box(-0.5, 0.75), ([(-0.5, 0.75)] * 5, [])),
+    "box(array)": (box(LOWER, UPPER), (list(zip(LOWER, UPPER, strict=True)), [])),
+    "box(open side)": (box(-np.inf, 0.25), ([(None, 0.25)] * 5, [])),
+    "nonnegative": (nonnegative(), ([(0, None)] * 5, [])),
+    "ball": (ball(), (None, _inside_ball(1.0, 0.0))),
+    "ball(center)": (ball(0.5, np.arange(5.0)), (None, _inside_ball(0.5, np.arange(5.0)))),
+}
+
+
+def slsqp_projection(x, bounds, constraints):
+    """The projection as a generic constrained least-squares problem: min ||y - x||^2."""
+    result = minimize(
+        lambda y: np.sum((y - x) ** 2),
+        np.zeros_like(x),
+        jac=lambda y: 2 * (y - x),
+        method="SLSQP",
+        bounds=bounds,
+        constraints=constraints,
+        options={"ftol": 1e-12, "maxiter": 500},
+    )
+    # Status 8 ("positive directional derivative") is SLSQP at the optimum, unable to
+    # improve further in floating point; the comparison below judges the point itself.
+    assert result.status in (0, 8), result.message
+    return result.x
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("name", CASES)
+def test_matches_generic_solver(name, seed):
+    project, (bounds, constraints) = CASES[name]
+    x = np.random.default_rng(seed).normal(scale=2.0, size=5)
+    np.testing.assert_allclose(project(x), slsqp_projection(x, bounds, constraints), atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("name", CASES)
+def test_idempotent_and_kind_to_input(name, seed):
+    project, _ = CASES[name]
+    x = np.random.default_rng(seed).normal(scale=2.0, size=5)
+    before = x.copy()
+    y = project(x)
+    assert y is not x and not np.shares_memory(x, y)
+    np.testing.assert_array_equal(x, before)
+    np.testing.assert_allclose(project(y), y, rtol=1e-14, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_inside_point_is_returned_unchanged_as_a_copy(name):
+    project, _ = CASES[name]
+    inside = project(np.linspace(-1, 1, 5))
+    again = project(inside)
+    assert again is not inside
+    np.testing.assert_allclose(again, inside, rtol=1e-15, atol=1e-15)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("total", [1.0, 0.1, 7.0])
+def test_simplex_optimality_conditions(seed, total):
+    # KKT: y = max(x - tau, 0) for one threshold tau, and sum(y) = total. Equivalently, the
+    # variational inequality <x - y, z - y> <= 0 for every z in the set, which, being linear
+    # in z, it is enough to check at the vertices z = total * e_i.
+    x = np.random.default_rng(seed).normal(scale=3.0, size=20)
+    y = simplex(total)(x)
+    assert np.all(y >= 0)
+    assert y.sum() == pytest.approx(total, rel=1e-14)
+    positive = y > 0
+    tau = x[positive] - y[positive]
+    np.testing.assert_allclose(tau, tau[0], atol=1e-13)
+    assert np.all(x[~positive] <= tau[0] + 1e-13)
+    vertices = total * np.eye(20)
+    assert np.max((vertices - y) @ (x - y)) <= 1e-12
+
+
+@pytest.mark.parametrize(
+    ("x", "expected"),
+    [
+        ([0.5, 0.5], [0.5, 0.5]),
+        ([1.0, 0.0], [1.0, 0.0]),
+        ([2.0, 0.0], [1.0, 0.0]),
+        ([0.9, 0.6], [0.65, 0.35]),
+        ([0.0, 0.0], [0.5, 0.5]),
+        ([-1.0, -1.0, -1.0, -1.0], [0.25, 0.25, 0.25, 0.25]),
+        ([5.0, 5.0, -3.0], [0.5, 0.5, 0.0]),
+        ([3.0], [1.0]),
+    ],
+)
+def test_simplex_by_hand(x, expected):
+    np.testing.assert_allclose(simplex()(x), expected, rtol=1e-15, atol=1e-15)
+
+
+def test_simplex_treats_any_shape_as_one_vector():
+    x = np.array([[0.9, -2.0], [0.6, -1.0]])
+    y = simplex()(x)
+    assert y.shape == (2, 2)
+    np.testing.assert_allclose(y, [[0.65, 0.0], [0.35, 0.0]], rtol=1e-15)
+    np.testing.assert_allclose(y.ravel(), simplex()(x.ravel()))
+
+
+def test_box_by_hand_and_broadcasting():
+    np.testing.assert_array_equal(box(0, 1)([-2.0, 0.5, 3.0]), [0.0, 0.5, 1.0])
+    np.testing.assert_array_equal(box([0.0, -np.inf], [np.inf, 2.0])([-1.0, 5.0]), [0.0, 2.0])
+    np.testing.assert_array_equal(box(1.0, 1.0)([3.0, -3.0]), [1.0, 1.0])  # pinned
+    x = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(box([1.0, 2.0, 3.0], 4.0)(x), [[1, 2, 3], [3, 4, 4]])
+    np.testing.assert_array_equal(box([[0.0], [4.5]], 5.0)(x), [[0, 1, 2], [4.5, 4.5, 5]])
+
+
+def test_nonnegative_by_hand():
+    x = np.array([[-1.0, 2.0], [0.5, -3.0]])
+    np.testing.assert_array_equal(nonnegative()(x), [[0.0, 2.0], [0.5, 0.0]])
+    np.testing.assert_array_equal(nonnegative()(x), box(0.0, np.inf)(x))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_ball_outside_lands_on_the_sphere_along_the_ray(seed):
+    rng = np.random.default_rng(seed)
+    center, radius = rng.normal(size=(2, 3)), 0.7
+    x = center + rng.normal(scale=5.0, size=(2, 3))
+    y = ball(radius, center)(x)
+    assert y.shape == (2, 3)
+    assert np.linalg.norm(y - center) == pytest.approx(radius, rel=1e-14)
+    direction = (x - center) / np.linalg.norm(x - center)
+    np.testing.assert_allclose((y - center) / radius, direction, rtol=1e-13, atol=1e-15)
+
+
+def test_ball_by_hand():
+    np.testing.assert_allclose(ball()([3.0, 4.0]), [0.6, 0.8], rtol=1e-15)
+    np.testing.assert_allclose(ball(2.0, [1.0, 1.0])([1.0, 5.0]), [1.0, 3.0], rtol=1e-15)
+    np.testing.assert_array_equal(ball(2.0)([0.3, -0.4]), [0.3, -0.4])
+    np.testing.assert_allclose(ball()([1e300, 1e300]), [0.5**0.5, 0.5**0.5], rtol=1e-15)
+
+
+@pytest.mark.parametrize("project", [simplex(), box(0, 1), nonnegative(), ball()], ids=repr)
+def test_scalar_int_and_nan_inputs(project):
+    assert project(np.float64(0.25)).shape == ()
+    np.testing.assert_array_equal(project([0, 1]), project([0.0, 1.0]))
+    assert np.isnan(project([np.nan, 0.5])[0])
+
+
+def test_infinite_input_gives_nan_where_there_is_no_answer():
+    assert np.all(np.isnan(simplex()([np.inf, 1.0])))
+    assert np.all(np.isnan(ball()([np.inf, 1.0])))
+    np.testing.assert_array_equal(box(0, 1)([np.inf, -np.inf]), [1.0, 0.0])
+
+
+@pytest.mark.parametrize(
+    ("project", "text"),
+    [
+        (simplex(2.5), "Simplex(total=2.5)"),
+        (box(0, 1), "Box(lower=0.0, upper=1.0)"),
+        (box([0, 1], np.inf), "Box(lower=array([0., 1.]), upper=inf)"),
+        (nonnegative(), "NonNegative()"),
+        (ball(), "Ball(radius=1.0, center=0.0)"),
+    ],
+)
+def test_repr_and_pickle(project, text):
+    assert repr(project) == text
+    copy = pickle.loads(pickle.dumps(project))
+    assert copy == project
+    np.testing.assert_array_equal(copy([-0.5, 3.0]), project([-0.5, 3.0]))
+
+
+def test_parameters_are_copied_and_frozen():
+    lower = np.array([0.0, 0.0])
+    p = box(lower, 1.0)
+    lower[0] = 5.0  # the caller's array changes; the projection does not
+    np.testing.assert_array_equal(p([-1.0, -1.0]), [0.0, 0.0])
+    with pytest.raises(ValueError, match="read-only"):
+        p.lower[0] = 1.0
+    with pytest.raises(AttributeError):
+        p.upper = 2.0
+    assert box([0, 1], 2) == box([0.0, 1.0], 2.0) != box([0, 1], 3)
+    assert ball(1.0, [0.0, 1.0]) != ball(1.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "match"),
+    [
+        (lambda: simplex(0.0), ValueError, r"total must be a finite number > 0, got 0.0"),
+        (lambda: simplex(-1), ValueError, r"total .* got -1"),
+        (lambda: simplex(np.inf), ValueError, r"total"),
+        (lambda: simplex("1"), TypeError, r"total must be a real number, got '1'"),
+        (lambda: simplex()([]), ValueError, r"x must not be empty"),
+        (lambda: box(1.0, 0.0), ValueError, r"lower must be <= upper everywhere, got lower=1.0"),
+        (lambda: box([0, 2], [1, 1]), ValueError, r"lower=2.0 > upper=1.0 at index \(1,\)"),
+        (lambda: box(np.nan, 1.0), ValueError, r"lower must not contain NaN.*-inf"),
+        (lambda: box(0.0, [1.0, np.nan]), ValueError, r"upper must not contain NaN"),
+        (lambda: box("a", 1.0), TypeError, r"lower must be a real number"),
+        (lambda: box(0.0, [[1.0], [1.0, 2.0]]), TypeError, r"upper must be a real number"),
+        (lambda: box(0.0, []), ValueError, r"upper must not be empty"),
+        (lambda: box([0, 0], [1, 1, 1]), ValueError, r"lower and upper must broadcast"),
+        (lambda: box(0, [1, 2])([1.0, 2.0, 3.0]), ValueError, r"upper of shape \(2,\) .*x of"),
+        (lambda: box([[0.0], [0.0]], 1)([1.0, 2.0]), ValueError, r"lower of shape \(2, 1\)"),
+        (lambda: ball(0.0), ValueError, r"radius must be a finite number > 0, got 0.0"),
+        (lambda: ball(-2), ValueError, r"radius .* got -2"),
+        (lambda: ball(center=np.nan), ValueError, r"center must be finite"),
+        (lambda: ball(center=[0.0, 0.0])([1.0, 2.0, 3.0]), ValueError, r"center of shape"),
+    ],
+)
+def test_bad_arguments_are_named(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
