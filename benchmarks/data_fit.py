@@ -32,7 +32,7 @@ from typing import NamedTuple
 import numpy as np
 
 import descend as dd
-from descend.models._kernels import least_squares, least_squares_reference, sgd_epoch
+from descend.models._linear_kernels import least_squares, least_squares_reference, sgd_epoch
 
 SEED = 0
 

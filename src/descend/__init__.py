@@ -26,7 +26,8 @@ from .analysis.lr_finder import LRFinderResult, find_lr
 from .analysis.restarts import Minimum, MultistartResult, multistart
 from .analysis.sweep import SweepResult, sweep
 from .core import projections, schedules
-from .core.minimize import Iteration, maximize, minimize
+from .core.loop import Iteration
+from .core.minimize import maximize, minimize
 from .core.optimizers import (
     BB,
     GD,

@@ -19,8 +19,8 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import cross_val_score
 
 import descend as dd
-from descend.models import _kernels
-from descend.models._kernels import (
+from descend.models import _factorization_kernels
+from descend.models._factorization_kernels import (
     factorization_epoch,
     factorization_epoch_reference,
     factorization_loss,
@@ -63,7 +63,7 @@ def fitted():
 @pytest.fixture
 def numba_kernels():
     pytest.importorskip("numba")
-    kernels = _kernels._compiled_factorization()
+    kernels = _factorization_kernels._compiled_factorization()
     assert kernels is not None
     return kernels
 
@@ -120,7 +120,9 @@ def test_the_compiled_epoch_makes_minimizes_own_updates(monkeypatch, batch_size,
     loop = dd.minimize(lambda x, *batch: objective(x, *batch), x0, "gd", **settings)
     epochs = []
     monkeypatch.setattr(
-        _kernels, "factorization_epoch", lambda *a: epochs.append(factorization_epoch(*a))
+        _factorization_kernels,
+        "factorization_epoch",
+        lambda *a: epochs.append(factorization_epoch(*a)),
     )
     compiled = dd.minimize(objective, x0, "gd", **settings)
     assert len(epochs) == 3
@@ -131,7 +133,7 @@ def test_the_compiled_epoch_makes_minimizes_own_updates(monkeypatch, batch_size,
 
 def test_other_optimizers_run_minimizes_loop(monkeypatch):
     users, items, ratings, objective, x0 = problem()
-    monkeypatch.setattr(_kernels, "factorization_epoch", None)  # never called
+    monkeypatch.setattr(_factorization_kernels, "factorization_epoch", None)  # never called
     for method in (dd.Momentum(lr=0.05), dd.GD(lr=lambda t: 0.05), dd.GD(lr=0.05, clip_norm=1.0)):
         res = dd.minimize(
             objective, x0, method, grad=objective.grad, data=(users, items, ratings),
@@ -185,7 +187,7 @@ def test_without_numba_the_references_run(monkeypatch):
     train, _ = small_ratings()
     settings = dict(n_factors=4, epochs=2, batch_size=16, random_state=0)
     compiled = MatrixFactorization(**settings).fit(train.users, train.items, train.ratings)
-    monkeypatch.setattr(_kernels, "_compiled_factorization", lambda: None)
+    monkeypatch.setattr(_factorization_kernels, "_compiled_factorization", lambda: None)
     numpy = MatrixFactorization(**settings).fit(train.users, train.items, train.ratings)
     np.testing.assert_allclose(numpy.user_factors_, compiled.user_factors_, rtol=1e-9)
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import descend as dd
-from descend.models import _kernels
-from descend.models._kernels import (
+from descend.models import _linear_kernels
+from descend.models._linear_kernels import (
     least_squares,
     least_squares_reference,
     sgd_epoch,
@@ -58,7 +58,7 @@ def start(d, fit_intercept, seed=1):
 @pytest.mark.parametrize("n, d", [(1, 1), (7, 3), (1000, 5), (2001, 40)])
 def test_least_squares_reference_matches_the_two_pass_formula(monkeypatch, n, d):
     # Blocks of 7 rows: many blocks and a short last one.
-    monkeypatch.setattr(_kernels, "_BLOCK_BYTES", 7 * 8 * d)
+    monkeypatch.setattr(_linear_kernels, "_BLOCK_BYTES", 7 * 8 * d)
     X, y, coef, intercept = problem(n, d)
     assert_same_least_squares(
         least_squares_reference(X, y, coef, intercept), two_pass(X, y, coef, intercept)
@@ -130,7 +130,7 @@ def test_an_epoch_is_descends_own_momentum_update(epoch, momentum):
 @pytest.fixture
 def numba_kernels():
     pytest.importorskip("numba")
-    kernels = _kernels._compiled()
+    kernels = _linear_kernels._compiled()
     assert kernels is not None
     return kernels
 
@@ -148,7 +148,7 @@ def test_compiled_least_squares_matches_the_reference(numba_kernels, n, d):
 def test_least_squares_runs_the_compiled_kernel_on_large_input(numba_kernels, monkeypatch):
     X, y, coef, intercept = problem(3001, 64)  # 1.5 MB: past one reference block
     want = least_squares_reference(X, y, coef, intercept)
-    monkeypatch.setattr(_kernels, "least_squares_reference", None)  # not called
+    monkeypatch.setattr(_linear_kernels, "least_squares_reference", None)  # not called
     assert_same_least_squares(least_squares(X, y, coef, intercept), want)
 
 
@@ -188,7 +188,7 @@ def refuse_to_compile(monkeypatch):
     def refuse(*args):
         raise AssertionError("the compiled kernel ran on input it should leave to NumPy")
 
-    monkeypatch.setattr(_kernels, "_compiled", lambda: (refuse, refuse))
+    monkeypatch.setattr(_linear_kernels, "_compiled", lambda: (refuse, refuse))
 
 
 FALLBACKS = {
@@ -239,7 +239,7 @@ def test_sgd_epoch_updates_float32_parameters_in_place(monkeypatch):
 
 
 def test_without_numba_the_reference_runs(monkeypatch):
-    monkeypatch.setattr(_kernels, "_compiled", lambda: None)
+    monkeypatch.setattr(_linear_kernels, "_compiled", lambda: None)
     X, y, coef, intercept = problem(300, 4)
     assert_same_least_squares(least_squares(X, y, coef, intercept), two_pass(X, y, coef, intercept))
     params, velocity = start(4, True)

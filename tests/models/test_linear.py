@@ -19,7 +19,13 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import descend as dd
-from descend.models import LinearClassifier, LinearRegression, LogisticRegression, linear
+from descend.models import (
+    LinearClassifier,
+    LinearRegression,
+    LogisticRegression,
+    _linear_base,
+    _losses,
+)
 
 HAS_DATA_MODE = "data" in inspect.signature(dd.minimize).parameters
 needs_kernel_hook = pytest.mark.skipif(
@@ -279,7 +285,7 @@ def test_classifier_early_stopping_holds_out_a_stratified_set(monkeypatch):
         held_out.append(parts[3])
         return parts
 
-    monkeypatch.setattr(linear, "train_test_split", split)
+    monkeypatch.setattr(_linear_base, "train_test_split", split)
     model = LogisticRegression(early_stopping=True, validation_fraction=0.2, random_state=0)
     model.fit(X, y)
     assert model.result_.status == "stopped" and len(model.validation_scores_) == model.n_iter_
@@ -411,17 +417,17 @@ def test_the_compiled_epoch_gives_the_loops_coefficients(monkeypatch, Model, met
     kwargs = dict(method=method, lr=0.01, batch_size=10, epochs=7, alpha=0.1, tol=None)
     model = Model(fit_intercept=fit_intercept, random_state=0, **kwargs)
     calls = []
-    kernel = linear._Squared.epoch_kernel
+    kernel = _losses._Squared.epoch_kernel
 
     def counted(self, *args):
         done = kernel(self, *args)
         calls.append(done is not None)
         return done
 
-    monkeypatch.setattr(linear._Squared, "epoch_kernel", counted)
+    monkeypatch.setattr(_losses._Squared, "epoch_kernel", counted)
     with_kernel = model.fit(X, y)
     assert calls == [True] * 7
-    monkeypatch.setattr(linear._Squared, "epoch_kernel", lambda self, *args: None)
+    monkeypatch.setattr(_losses._Squared, "epoch_kernel", lambda self, *args: None)
     with_loop = Model(fit_intercept=fit_intercept, random_state=0, **kwargs).fit(X, y)
     np.testing.assert_allclose(with_kernel.coef_, with_loop.coef_, rtol=1e-9)
     np.testing.assert_allclose(with_kernel.intercept_, with_loop.intercept_, rtol=1e-9, atol=1e-12)
@@ -431,7 +437,7 @@ def test_the_compiled_epoch_gives_the_loops_coefficients(monkeypatch, Model, met
 
 def test_epoch_kernel_declines_what_it_cannot_run_and_never_writes_its_inputs():
     X, y = kernel_problem()
-    loss = linear._Squared(4, 1, 0.1, True)
+    loss = _losses._Squared(4, 1, 0.1, True)
     x, order = np.ones(5), np.arange(len(X))
     momentum = dd.Momentum(lr=0.01)
     state = momentum.init(x)

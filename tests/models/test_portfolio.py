@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog, minimize
 
+from descend.models._feasible_set import _FeasibleSet
 from descend.models.portfolio import (
     Frontier,
     Portfolio,
-    _FeasibleSet,
     _Problem,
     efficient_frontier,
     min_variance_portfolio,

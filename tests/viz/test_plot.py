@@ -17,6 +17,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image, ImageSequence  # noqa: E402
 
 import descend as dd  # noqa: E402
+import descend.viz.animate  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -272,7 +273,8 @@ def test_animate_writes_one_gif_frame_per_iteration(tmp_path, monkeypatch):
     assert descend.plot.animate(himmelblau, short, path=file, fps=5) == str(file)
     gif = frames(file)
     assert len(gif) == 12 and gif[0].size == (500, 400)
-    monkeypatch.setattr(descend.plot, "MAX_FRAMES", 8)  # longer runs are subsampled
+    # longer runs are subsampled; the limit lives with animate, in descend.viz.animate
+    monkeypatch.setattr(descend.viz.animate, "MAX_FRAMES", 8)
     long = dd.minimize(himmelblau, [0.0, 0.0], grad=himmelblau.grad, lr=0.01, max_iter=40)
     descend.plot.animate(himmelblau, short, long, path=file)
     assert len(frames(file)) == 8

@@ -1,31 +1,28 @@
-"""The one optimisation loop: every other part of descend calls it."""
+"""minimize: the one entry point. It checks every argument before any work, builds the
+run, and hands it to the loop (:mod:`descend.core.loop`); every other part of descend
+calls it."""
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import functools
-import math
 import os
 import sys
-import time
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from descend import _validate
-from descend._progress import Progress
 from descend._types import Array, ArrayLike, Projection
 from descend.core.batches import Batches, as_data, check_settings
-from descend.core.checkpoint import Checkpoint, Position, Saved, describe_optimizer
+from descend.core.checkpoint import Checkpoint, Position, describe_optimizer
+from descend.core.extensions import advise
+from descend.core.loop import Iteration, Run
 from descend.core.optimizers import Optimizer, make_optimizer
 from descend.core.result import Recorder, Result, Status
-from descend.core.stopping import Ending, Rules, non_finite
+from descend.core.stopping import Ending, Rules
 from descend.gradients.objective import Objective
 
-__all__ = ["Iteration", "maximize", "minimize"]
+__all__ = ["build_optimizer", "maximize", "minimize"]
 
 # x is recorded in the history by default only up to this many elements.
 RECORD_X_MAX_SIZE = 1000
@@ -39,29 +36,6 @@ MINIMIZE_KEYWORDS = (
 DEFAULT_EPOCHS = 100
 # A run saved with one of these endings is over: resuming it returns it as it was.
 FINAL_STATUSES = ("converged", "diverged")
-
-
-class Iteration(NamedTuple):
-    """What ``callback`` receives after every update (read-only views of x and grad).
-
-    In data mode it comes after every epoch, with f and the gradient on all the data.
-
-    >>> import descend as dd
-    >>> seen = []
-    >>> _ = dd.minimize(lambda x: x**2, 5.0, grad=lambda x: 2 * x, lr=0.1, max_iter=2, gtol=0,
-    ...                 callback=lambda info: seen.append((info.nit, float(info.x))))
-    >>> seen
-    [(1, 4.0), (2, 3.2)]
-    """
-
-    nit: int
-    x: Array
-    fun: float
-    grad: Array
-    grad_norm: float
-    lr: float
-    elapsed: float
-    nepoch: int | None = None
 
 
 def minimize(
@@ -253,14 +227,15 @@ def minimize(
     x = x_start.reshape(-1)
     project_flat = None if project is None else _flat_projection(project, x, shape)
     f, g = objective.start(x)
-    run = _Run(
+    run = Run(
         objective,
         optimizer,
         Rules(f0=f, sign=objective.sign, **rules),
         project_flat,
         callback,
         Recorder(record_x),
-        batching,
+        batching.batches,
+        batching.epochs is not None,
         saver,
     )
     state = optimizer.init(x)
@@ -270,7 +245,7 @@ def minimize(
     run.restore(saved)
     if saved.status in FINAL_STATUSES:  # nothing left to do: the saved run is the answer
         ending = Ending(Status(saved.status), saved.message)
-        return _explained(run.result(saved.position, ending, saved.elapsed), run.objective)
+        return advise(run.result(saved.position, ending, saved.elapsed), objective)
     return run(saved.position, saved.elapsed, progress)
 
 
@@ -373,294 +348,3 @@ def _flat_projection(project: Any, x: Array, shape: tuple[int, ...]) -> Callable
         return np.asarray(project(x.reshape(shape)), dtype=float).reshape(-1)
 
     return project_flat
-
-
-def _norm(v: Array) -> float:
-    """Euclidean norm of a flat array: one dot product, rescaled if that overflows."""
-    with np.errstate(over="ignore"):
-        norm = math.sqrt(v.dot(v))
-    if norm == math.inf and np.isfinite(v).all():  # finite entries above ~1e154
-        largest = float(np.abs(v).max())
-        norm = largest * math.sqrt((v / largest).dot(v / largest))
-    return norm
-
-
-class _Run:
-    """The loop, with the parts that stay fixed while a Position moves.
-
-    Without data, or with the full batch, every pass of the loop is one update
-    followed by f and the gradient at the new point. With mini-batches, every pass
-    is the rest of an epoch of batch updates followed by f and the gradient on all
-    the data. Either way the history, the callback and the stopping rules see one
-    point per pass.
-    """
-
-    def __init__(
-        self,
-        objective: Objective,
-        optimizer: Optimizer,
-        rules: Rules,
-        project: Callable[[Array], Array] | None,
-        callback: Callable[[Iteration], Any] | None,
-        recorder: Recorder,
-        batching: _Batching,
-        saver: Checkpoint | None,
-    ) -> None:
-        self.objective, self.optimizer, self.rules = objective, optimizer, rules
-        self.project, self.callback, self.recorder = project, callback, recorder
-        self.batches, self.data_mode = batching.batches, batching.epochs is not None
-        self.saver = saver
-        self.started = 0.0  # perf_counter() at the start, less the time of a resumed run
-        # A model may bring a compiled kernel for a whole epoch of its own loss.
-        kernel = getattr(objective.fun, "epoch_kernel", None)
-        self.kernel = kernel if objective.sign > 0 and project is None else None
-
-    def restore(self, saved: Saved) -> None:
-        """Take up the history, counts and batch stream of a saved run."""
-        self.recorder.restore(saved.rows, saved.xs)
-        self.rules.reset_start(saved.f0)
-        self.objective.nfev, self.objective.ngev = saved.nfev, saved.ngev
-        if self.batches is not None:
-            self.batches.restore(saved.order, saved.order_drawn, saved.rng_state)
-
-    def __call__(self, p: Position, elapsed: float, progress: bool) -> Result:
-        objective, rules, batches, saver = self.objective, self.rules, self.batches, self.saver
-        value, value_and_grad, update = (
-            objective.value,
-            objective.value_and_grad,
-            self.optimizer.update,
-        )
-        sign, shape, project, callback = (
-            objective.sign,
-            objective.shape,
-            self.project,
-            self.callback,
-        )
-        record, xs = self.recorder.rows.extend, self.recorder.x  # bound once: runs every update
-        bar = Progress(rules.epochs or rules.max_iter) if progress else None
-        sqrt, isfinite, clock = math.sqrt, math.isfinite, time.perf_counter  # hot-loop locals
-        data_mode = self.data_mode
-        grad_norm = _norm(p.g)
-        if p.nit == 0 and not self.recorder.rows:
-            record((p.f, grad_norm, p.state.lr, 0.0))
-            if xs is not None:
-                xs.append(p.x)  # iterates are never mutated, so no copy is needed
-            ending = rules.at_start(grad_norm)
-        else:  # resumed: only a budget already spent stops it
-            ending = rules.budget(p.nit, elapsed, grad_norm, p.nepoch)
-        self.started = started = clock() - elapsed
-        try:
-            with np.errstate(over="ignore", invalid="ignore"):  # divergence is a status
-                while ending is None:
-                    x, f = p.x, p.f
-                    if batches is None:
-                        step, state = update(p.g, p.state, x, value, f)
-                        x_new = x + step
-                        if project is not None:
-                            x_new = project(x_new)
-                        nit = p.nit + 1
-                    else:
-                        self._batch_updates(p)
-                        x_new, state, nit = p.x, p.state, p.nit
-                    f_new, g_new = value_and_grad(x_new)
-                    grad_norm = sqrt(g_new.dot(g_new))
-                    # One sum of dot products tests f, g and x for NaN and inf at once; it
-                    # overflows for finite entries above ~1e154, so a failure is looked at again.
-                    broke = None
-                    if not isfinite(f_new + grad_norm + x_new.dot(x_new)):
-                        grad_norm, broke = _inspect(f_new, g_new, x_new)
-                    elapsed = clock() - started
-                    record((f_new, grad_norm, state.lr, elapsed))
-                    if xs is not None:
-                        xs.append(x_new)
-                    if broke is not None:
-                        p.x, p.state, p.nit = x, state, nit  # the last finite point
-                        ending = non_finite(nit, broke)
-                        break
-                    step_norm = _norm(x_new - x) if rules.xtol is not None else math.inf
-                    f_change = abs(f_new - f)
-                    # A mini-batch pass stopped by max_iter inside an epoch does not end it.
-                    epoch_done = data_mode and (batches is None or p.cursor == batches.per_epoch)
-                    p.x, p.f, p.g, p.state, p.nit = x_new, f_new, g_new, state, nit
-                    if epoch_done:
-                        p.nepoch, p.cursor = p.nepoch + 1, 0
-                        if batches is not None:
-                            batches.drawn = False
-                    ending = rules.check(
-                        nit, f_new, f_change, grad_norm, step_norm, elapsed, p.nepoch
-                    )
-                    if bar is not None:
-                        bar.update(p.nepoch if data_mode else nit, sign * f_new, grad_norm, elapsed)
-                    if callback is not None:
-                        info = Iteration(
-                            nit,
-                            _read_only(x_new, shape),
-                            sign * f_new,
-                            _read_only(sign * g_new, shape),
-                            grad_norm,
-                            state.lr,
-                            elapsed,
-                            p.nepoch if data_mode else None,
-                        )
-                        if _asks_to_stop(callback, info) and ending is None:
-                            ending = Ending(
-                                Status.STOPPED,
-                                f"stopped: the callback asked to stop after {nit} updates",
-                            )
-                    if saver is not None and ending is None and saver.due(nit):
-                        self._save(p)
-        except KeyboardInterrupt:
-            ending = Ending(
-                Status.INTERRUPTED,
-                f"interrupted: KeyboardInterrupt after {p.nit} updates; the result so far is "
-                "returned" + (f" and saved in {str(saver.path)!r}" if saver is not None else ""),
-            )
-        finally:
-            if bar is not None:
-                bar.close()
-        elapsed = clock() - self.started
-        if saver is not None:
-            self._save(p, ending)
-        return _explained(self.result(p, ending, elapsed), objective)
-
-    def _batch_updates(self, p: Position) -> None:
-        """Update on the epoch's remaining batches (up to max_iter), advancing ``p``."""
-        batches, objective, optimizer, project = (
-            self.batches,
-            self.objective,
-            self.optimizer,
-            self.project,
-        )
-        assert batches is not None
-        if not batches.drawn:
-            batches.start_epoch()
-        per_epoch, max_iter, saver = batches.per_epoch, self.rules.max_iter, self.saver
-        if self.kernel is not None and p.cursor < per_epoch:
-            self._kernel_epoch(p)
-        data, update, uses_fun = objective.data, optimizer.update, optimizer.uses_fun
-        while p.cursor < per_epoch and p.nit < max_iter:
-            rows = batches.rows(p.cursor)
-            batch = tuple(a[rows] for a in data)
-            if uses_fun:  # a line search: f and its trials on this batch
-                f_batch, g_batch = objective.value_and_grad(p.x, batch)
-                fun = functools.partial(objective.value, batch=batch)
-                step, state = update(g_batch, p.state, p.x, fun, f_batch)
-            else:
-                step, state = update(objective.grad_at(p.x, batch), p.state, p.x)
-            x = p.x + step
-            if project is not None:
-                x = project(x)
-            p.x, p.state, p.nit, p.cursor = x, state, p.nit + 1, p.cursor + 1
-            if saver is not None and saver.due(p.nit) and p.cursor < per_epoch:
-                self._save(p)  # the epoch's last update is saved after its evaluation
-
-    def _kernel_epoch(self, p: Position) -> None:
-        """The rest of the epoch in the model's compiled kernel, when it can take it:
-        the same updates in the same order, with the optimizer's own state."""
-        batches, saver = self.batches, self.saver
-        assert batches is not None and self.kernel is not None
-        left = batches.per_epoch - p.cursor
-        if p.nit + left > self.rules.max_iter:
-            return
-        every = None if saver is None else saver.every
-        if every is not None and (p.nit // every + 1) * every < p.nit + left:
-            return  # a save falls inside the epoch
-        done = self.kernel(
-            p.x, p.state, self.optimizer, batches.remaining(p.cursor), batches.batch_size,
-            *self.objective.data,
-        )  # fmt: skip
-        if done is not None:
-            x, state = done
-            p.x, p.state, p.nit, p.cursor = x, state, p.nit + left, batches.per_epoch
-
-    def _save(self, p: Position, ending: Ending | None = None) -> None:
-        assert self.saver is not None
-        self.saver.save(
-            p,
-            self.recorder,
-            self.rules.f0,
-            time.perf_counter() - self.started,
-            (self.objective.nfev, self.objective.ngev),
-            self.batches,
-            None if ending is None else str(ending.status),
-            "" if ending is None else ending.message,
-        )
-
-    def result(self, p: Position, ending: Ending, elapsed: float) -> Result:
-        """The Result for a run that stands at ``p``."""
-        objective = self.objective
-        sign, shape = objective.sign, objective.shape
-        f, g = p.f, p.g
-        if ending.status is Status.INTERRUPTED and p.cursor:
-            with contextlib.suppress(KeyboardInterrupt):  # f and g at the point returned
-                f, g = objective.value_and_grad(p.x)
-        return Result(
-            x=p.x.reshape(shape),
-            fun=sign * f,
-            grad=np.asarray(sign * g).reshape(shape),
-            nit=p.nit,
-            nfev=objective.nfev,
-            ngev=objective.ngev,
-            status=ending.status,
-            message=ending.message,
-            history=self.recorder.history(sign, shape),
-            elapsed=elapsed,
-            method=self.optimizer.name,
-            optimizer=self.optimizer,
-            nepoch=p.nepoch if self.data_mode else None,
-            maximize=sign < 0,
-        )
-
-
-def _explained(result: Result, objective: Objective) -> Result:
-    """The result with the diagnosis of a failed run appended to its message.
-
-    Only a run that diverged or ended above its start pays for evaluations (a gradient
-    check and a curvature estimate, about 2n + 2 evaluations of f and up to 100
-    gradients); other endings are read from the history alone. A diagnosis that
-    cannot be made leaves the message as it is: it never fails the run.
-    """
-    if result.status in (Status.CONVERGED, Status.STOPPED, Status.INTERRUPTED):
-        return result
-    from descend.analysis.diagnose import diagnose
-
-    f = result.history.f * objective.sign  # as minimised
-    worse = result.status is Status.DIVERGED or not f[-1] <= f[0]
-    fun, grad = objective.user_functions() if worse else (None, None)
-    try:
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # probes far out may overflow; that is expected
-            main = diagnose(result, fun, grad).main
-    except Exception:  # a diagnosis is advice: without one the result still stands
-        return result
-    return dataclasses.replace(
-        result, message=f"{result.message}; {main.message}; {main.suggestion}"
-    )
-
-
-def _asks_to_stop(callback: Callable[[Iteration], Any], info: Iteration) -> bool:
-    """Run the callback: returning True (or NumPy's True) or raising StopIteration stops."""
-    try:
-        answer = callback(info)
-    except StopIteration:
-        return True
-    return answer is True or answer is np.True_
-
-
-def _read_only(v: Array, shape: tuple[int, ...]) -> Array:
-    """A view in the user's shape that the callback cannot write through."""
-    view = v.reshape(shape)
-    view.flags.writeable = False
-    return view
-
-
-def _inspect(f: float, g: Array, x: Array) -> tuple[float, str | None]:
-    """The exact gradient norm, and which of f, x or the gradient is not finite (or None)."""
-    broke = None
-    if not np.isfinite(x).all():
-        broke = "x"
-    elif not math.isfinite(f):
-        broke = "f"
-    elif not np.isfinite(g).all():
-        broke = "the gradient"
-    return _norm(g), broke

@@ -18,10 +18,10 @@ descent on one rating's l is exactly Funk's (and scikit-surprise's ``SVD``) upda
 The regulariser is counted once per rating, so a user with many ratings is pulled
 toward zero in proportion (as in Surprise). With :class:`descend.GD` at a constant
 learning rate, minimize's loop hands each epoch to the objective's compiled
-``epoch_kernel`` (:func:`descend.models._kernels.factorization_epoch`), which makes the
-same updates in the same order touching only the rows each rating names; any other
-optimizer runs minimize's own loop on dense gradients (fine for the full batch,
-slow one rating at a time).
+``epoch_kernel`` (:func:`descend.models._factorization_kernels.factorization_epoch`),
+which makes the same updates in the same order touching only the rows each rating
+names; any other optimizer runs minimize's own loop on dense gradients (fine for the
+full batch, slow one rating at a time).
 """
 
 from __future__ import annotations
@@ -37,10 +37,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from descend import _validate
-from descend.core.minimize import Iteration, minimize
+from descend.core.loop import Iteration
+from descend.core.minimize import minimize
 from descend.core.optimizers import GD, Optimizer
-from descend.models import _kernels
 from descend.problems import datasets
+
+from . import _factorization_kernels
 
 __all__ = ["MatrixFactorization"]
 
@@ -80,7 +82,9 @@ class _Objective:
         ):
             return last[2], last[3]
         U, V = self.unpack(x)
-        total, grad_U, grad_V = _kernels.factorization_loss(*batch, U, V, self.mean, self.reg)
+        total, grad_U, grad_V = _factorization_kernels.factorization_loss(
+            *batch, U, V, self.mean, self.reg
+        )
         f, g = total / len(batch[2]), np.concatenate([grad_U.ravel(), grad_V.ravel()])
         g /= len(batch[2])
         self._last = (np.array(x), batch, f, g)  # the batch kept alive: no recycled ids
@@ -102,7 +106,7 @@ class _Objective:
         lr = float(optimizer.lr)
         params = np.array(x, dtype=np.float64)
         U, V = self.unpack(params)
-        _kernels.factorization_epoch(
+        _factorization_kernels.factorization_epoch(
             users, items, ratings, U, V, self.mean, order, size, lr, self.reg
         )
         return params, state._replace(t=state.t + math.ceil(len(order) / size), lr=lr)
@@ -144,7 +148,7 @@ class _Monitor:
         if self.validation is None:
             return False
         users, items, ratings = self.validation
-        predicted = _kernels.factorization_predict(users, items, U, V, objective.mean)
+        predicted = _factorization_kernels.factorization_predict(users, items, U, V, objective.mean)
         rmse = datasets.rmse(np.clip(predicted, *self.scale), ratings)
         self.history["validation_rmse"].append(rmse)
         if rmse < self.best:
@@ -370,7 +374,7 @@ class MatrixFactorization(BaseEstimator):
         """
         check_is_fitted(self)
         users, items, _ = _triplets(users, items, None, "predict")
-        predicted = _kernels.factorization_predict(
+        predicted = _factorization_kernels.factorization_predict(
             _rows(self.user_ids_, users), _rows(self.item_ids_, items), self._U, self._V,
             self.global_mean_,
         )  # fmt: skip

@@ -10,8 +10,8 @@ Given the covariance ``cov`` (Σ) of n assets' returns, find weights ``w`` that
     [\mu^\top w = r \text{ when a target return } r \text{ is given}],
 
 by :func:`descend.minimize` with ``project=`` the exact Euclidean projection onto that
-set. The projection follows from its optimality (KKT) conditions: the nearest point to
-``v`` is
+set (:mod:`descend.models._feasible_set`). The projection follows from its optimality
+(KKT) conditions: the nearest point to ``v`` is
 
 .. math::
 
@@ -61,17 +61,13 @@ from descend._types import Array, ArrayLike
 from descend.core.minimize import minimize
 from descend.core.result import Result
 
+from ._feasible_set import _best_return, _FeasibleSet
+
 __all__ = ["Frontier", "Portfolio", "efficient_frontier", "min_variance_portfolio"]
 
 # cov may differ from its transpose, and its smallest eigenvalue fall below 0, by this
 # much relative to its largest entry or eigenvalue: rounding in its computation, no more.
 COV_RTOL = 1e-10
-# The multiplier b of mu @ w = target is found when mu @ w is this close, relative to
-# max(|target|, max|mu|); Newton on the right piece lands far closer, so this only
-# absorbs rounding.
-TARGET_RTOL = 1e-12
-# Newton or bisection steps on b: Newton needs a handful, bisection about 60.
-MAX_ROUNDS = 200
 DEFAULTS: dict[str, Any] = dict(method="nesterov", gtol=None, xtol=1e-10, max_iter=10_000)
 
 
@@ -370,97 +366,6 @@ class _Problem:
         )
 
 
-class _FeasibleSet:
-    """Projection onto {w : sum(w) = 1, lower <= w <= upper[, returns @ w = target]}.
-
-    The nearest point to v is clip(v - a - b * returns, lower, upper) for the multipliers
-    a and b that make the equations hold (b = 0 without a target); see the module notes.
-    """
-
-    def __init__(
-        self, lower: Array, upper: Array, returns: Array | None = None, target: float | None = None
-    ) -> None:
-        self.lower, self.upper, self.returns, self.target = lower, upper, returns, target
-        # As a rises, weight i leaves its upper bound at z_i - upper_i (one more weight
-        # free) and reaches its lower bound at z_i - lower_i (one fewer); an infinite
-        # bound has no breakpoint, and a weight without an upper bound starts free.
-        steps = np.concatenate((np.ones_like(upper), -np.ones_like(lower)))
-        finite = np.isfinite(np.concatenate((upper, lower)))
-        self._finite = None if finite.all() else finite
-        self._steps = steps[finite]
-        self._free_at_start = np.count_nonzero(upper == np.inf)
-        # The next search for b starts from the last one found: in a run, consecutive
-        # points are close, and Newton from there usually needs one step. The answer
-        # does not depend on the start (beyond rounding).
-        self._last_b = 0.0
-
-    def __call__(self, v: ArrayLike) -> Array:
-        v = np.asarray(v, dtype=np.float64)
-        if not np.all(np.isfinite(v)):
-            return np.full(v.shape, np.nan)  # minimize reports it as divergence
-        mu, target = self.returns, self.target
-        if mu is None or target is None:
-            return self._fill(v)
-        # psi(b) = mu @ w(b) is continuous, piecewise linear and nonincreasing in b: find
-        # psi(b) = target by Newton steps, bisecting within the bracket
-        # psi(below) > target > psi(above) when Newton leaves it, and stepping outwards,
-        # doubling, until both ends are known. A Newton step from the root's piece lands
-        # on the root, so the search ends after one (or on a flat piece).
-        b, below, above, newton = self._last_b, -math.inf, math.inf, False
-        spread = float(np.ptp(mu))
-        jump = (1.0 + float(np.ptp(v))) / spread if spread > 0 else 1.0
-        tol = TARGET_RTOL * max(abs(target), float(np.abs(mu).max()))
-        for _ in range(MAX_ROUNDS):
-            w = self._fill(v - b * mu)
-            gap = float(mu @ w) - target
-            free = mu[(self.lower < w) & (w < self.upper)]
-            slope = float(free @ free - free.sum() ** 2 / free.size) if free.size else 0.0
-            if abs(gap) <= tol and (newton or gap == 0 or slope <= 0):
-                break
-            if gap > 0:
-                below = b
-            else:
-                above = b
-            b_next = b + gap / slope if slope > 0 else math.nan  # -slope is dpsi/db here
-            newton = below < b_next < above
-            if not newton:
-                if math.isfinite(below) and math.isfinite(above):
-                    b_next = 0.5 * (below + above)
-                else:
-                    b_next, jump = (b + jump if gap > 0 else b - jump), 2.0 * jump
-            b = b_next
-        self._last_b = b
-        return w
-
-    def _fill(self, z: Array) -> Array:
-        """clip(z - a, lower, upper) for the a that makes it sum to 1, found exactly.
-
-        phi(a) = sum(clip(z - a, lower, upper)) is piecewise linear and nonincreasing,
-        with slope minus the number of free weights: its values at the sorted breakpoints
-        locate the piece where phi = 1, and on that piece a = m + (phi(m) - 1) / #free
-        for any m inside it.
-        """
-        lower, upper = self.lower, self.upper
-        t = np.concatenate((z - upper, z - lower))
-        if self._finite is not None:
-            t = t[self._finite]
-        m = 0.0  # no breakpoints: every weight is free everywhere
-        if t.size:
-            order = np.argsort(t)
-            t = t[order]
-            n_free = self._free_at_start + np.cumsum(self._steps[order])[:-1]
-            drop = np.cumsum(n_free * (t[1:] - t[:-1]))  # phi(t[0]) - phi(t[1:])
-            phi_0 = np.minimum(np.maximum(z - t[0], lower), upper).sum()
-            k = np.count_nonzero(drop <= phi_0 - 1.0) + (phi_0 >= 1.0)  # phi(t[:k]) >= 1
-            # phi = 1 between t[k - 1] and t[k], beyond them for k = 0 or t.size
-            ends = np.concatenate(([t[0] - 1.0 - abs(t[0])], t, [t[-1] + 1.0 + abs(t[-1])]))
-            m = 0.5 * (ends[k] + ends[k + 1])
-        y = z - m
-        free = np.count_nonzero((lower < y) & (y < upper))
-        a = m + (np.minimum(np.maximum(y, lower), upper).sum() - 1.0) / free if free else m
-        return np.minimum(np.maximum(z - a, lower), upper)
-
-
 def _covariance(cov: Any) -> tuple[Array, float]:
     """cov as a new symmetric float array, checked, and its largest eigenvalue."""
     cov = _validate.float_array("cov", cov)
@@ -551,17 +456,3 @@ def _bound(name: str, value: Any, n: int) -> Array | None:
     if np.any(np.isnan(array)):
         raise ValueError(f"bounds: {name} must not contain NaN; use None or inf for no bound")
     return np.broadcast_to(array.astype(np.float64), (n,)).copy()
-
-
-def _best_return(mu: Array, lower: Array, upper: Array) -> float:
-    """max mu @ w over {sum(w) = 1, lower <= w <= upper}, exactly, by linear duality.
-
-    max = min over a of  a + sum_i max((mu_i - a) * upper_i, (mu_i - a) * lower_i),
-    a convex piecewise linear function of a whose minimum lies at one of the mu_k (a
-    greedy fill of the best assets up to their upper bounds gives the same value). The
-    dual is +inf everywhere when returns are unbounded; an n x n table, the size of cov.
-    """
-    s = mu[None, :] - mu[:, None]  # row k: mu_i - a with a = mu_k
-    with np.errstate(invalid="ignore"):  # 0 * inf, in the entries where() discards
-        terms = np.where(s > 0, s * upper, np.where(s < 0, s * lower, 0.0))
-    return float(np.min(mu + terms.sum(axis=1)))

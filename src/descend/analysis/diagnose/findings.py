@@ -15,18 +15,15 @@ and returns findings a person can act on, most important first:
 - ``plateau``: the budget ran out while f crept down;
 - ``max_iter``, ``stopped``, ``converged``: how the run ended, when nothing above applies.
 
-Curvature, the number behind every learning-rate suggestion, is estimated as
-L ~ ||g_k - g_(k-1)|| / ||x_k - x_(k-1)|| (a secant) along the first recorded steps, or,
-when a trusted gradient function is at hand, as the largest |eigenvalue| of the Hessian
-at the start by power iteration with Hessian-vector products
-Hv ~ (g(x + hv) - g(x - hv)) / 2h.
+Curvature, the number behind every learning-rate suggestion, is estimated in
+:mod:`descend.analysis.diagnose.curvature`: by power iteration on the Hessian at the start
+when a trusted gradient function is at hand, else by secants along the first steps.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,11 +33,12 @@ from descend._types import Array
 from descend.core.result import Result, Status
 from descend.gradients.numeric import numeric_grad
 
+from .curvature import GRAD_CHECK_MAX_SIZE, Curvature, trusted_gradient
+from .diagnosis import Diagnosis, Finding
+from .evidence import FAILURES, MOMENTUM, Run
+
 __all__ = ["Diagnosis", "Finding", "diagnose"]
 
-# The gradient is compared with central differences only up to this many coordinates:
-# that costs 2n evaluations of fun, small next to a run of hundreds of updates.
-GRAD_CHECK_MAX_SIZE = 100
 # check_grad's scale: a correct gradient gives ~1e-9 with central differences, a wrong
 # one 1e-2 or more; 1e-3 leaves room for badly scaled or nearly non-smooth functions.
 GRAD_RTOL = 1e-3
@@ -48,16 +46,6 @@ GRAD_RTOL = 1e-3
 # gives -1); above 0.99 it points the right way and only its length is wrong.
 WRONG_SIGN_COSINE = -0.9
 PARALLEL_COSINE = 0.99
-# Secants are taken over the first steps only: later points of a diverged run lie far
-# away, where a non-quadratic f may be far more curved than where the trouble began.
-PROBE_STEPS = 10
-# A secant counts only where the step and the change of gradient exceed this share of
-# x's and g's size: below it, rounding in x and g is a visible part of the difference.
-SECANT_NOISE = 1e-6
-# Power iteration converges at the ratio of the two largest |eigenvalues|; 50 rounds
-# settle ratios up to ~0.87 to 1e-3, which is all a learning-rate suggestion needs.
-POWER_ITERATIONS = 50
-POWER_RTOL = 1e-3
 # f a million times its start's scale below the start: no bounded valley does that.
 UNBOUNDED_FALL = 1e6
 # Trends (oscillation, slow progress) are read over the last RECENT updates.
@@ -71,82 +59,6 @@ OSCILLATION_SHARE = 0.8
 SLOW_RATE = 1e-2
 # A gradient a million times smaller than at the start is nearly stationary, not stuck.
 NEAR_STATIONARY = 1e-6
-
-_EPS = float(np.finfo(np.float64).eps)
-_GD_LIKE = ("gd", "armijo", "bb")  # step = -t * g
-_MOMENTUM = ("momentum", "nesterov")
-_FAILURES = (ValueError, TypeError, ArithmeticError)  # a probe point fun or grad rejects
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One thing :func:`diagnose` found: a short name, what it saw, and what to do.
-
-    >>> import descend as dd
-    >>> res = dd.minimize(lambda x: x**2, 5.0, grad=lambda x: 2 * x, lr=1.1)
-    >>> finding = dd.diagnose(res).main
-    >>> finding.kind, finding.lr
-    ('lr_too_large', 0.5)
-
-    Attributes
-    ----------
-    kind : str
-        A short name such as ``"lr_too_large"`` or ``"wrong_gradient_sign"``.
-    message : str
-        What was seen, in plain words with the numbers.
-    suggestion : str
-        What to do about it, e.g. ``"lr=0.5 (about 1/L)"``.
-    lr : float or None
-        The learning rate suggested, when the finding suggests one.
-    """
-
-    kind: str
-    message: str
-    suggestion: str
-    lr: float | None = None
-
-    def __str__(self) -> str:
-        return f"{self.kind}: {self.message}; {self.suggestion}"
-
-
-@dataclass(frozen=True, repr=False)
-class Diagnosis:
-    """The findings about one run, most important first; ``main`` is the first.
-
-    Iterating, ``len`` and indexing go over the findings; ``str`` lists them.
-
-    >>> import descend as dd
-    >>> res = dd.minimize(lambda x: x**2, 5.0, grad=lambda x: 2 * x, lr=0.1)
-    >>> dd.diagnose(res)
-    Diagnosis(converged)
-    """
-
-    findings: tuple[Finding, ...]
-
-    @property
-    def main(self) -> Finding:
-        """The most important finding."""
-        return self.findings[0]
-
-    @property
-    def kinds(self) -> tuple[str, ...]:
-        """The findings' kinds, in order."""
-        return tuple(finding.kind for finding in self.findings)
-
-    def __iter__(self) -> Iterator[Finding]:
-        return iter(self.findings)
-
-    def __len__(self) -> int:
-        return len(self.findings)
-
-    def __getitem__(self, index: int) -> Finding:
-        return self.findings[index]
-
-    def __str__(self) -> str:
-        return "\n".join(f"{i}. {finding}" for i, finding in enumerate(self.findings, 1))
-
-    def __repr__(self) -> str:
-        return f"Diagnosis({', '.join(self.kinds)})"
 
 
 def diagnose(
@@ -242,7 +154,7 @@ def diagnose(
         raise TypeError(f"fun must be callable as fun(x) or None, got {fun!r:.60}")
     if grad is not None and not callable(grad) and grad != "numeric":
         raise TypeError(f"grad must be callable, 'numeric' or None, got {grad!r:.60}")
-    run = _Run.of(result, result.maximize if maximize is None else maximize)
+    run = Run.of(result, result.maximize if maximize is None else maximize)
     findings: list[Finding] = []
     check = _check_gradient(run, fun, grad) if fun is not None and callable(grad) else None
     if check is not None and check.finding is not None:
@@ -250,7 +162,7 @@ def diagnose(
     blowup = _non_finite(run) or _falling_without_bound(run)
     findings += [blowup] if blowup is not None else []
     if check is None or check.finding is None:  # a wrong gradient explains everything else
-        curvature = _Curvature(run, _trusted_gradient(run, fun, grad, check))
+        curvature = Curvature(run, trusted_gradient(run, fun, grad))
         verified = "" if check is None else f", with a correct gradient (checked at {check.where})"
         rising = None if blowup is not None else _rising(run, curvature, verified)
         findings += [rising] if rising is not None else []
@@ -258,72 +170,6 @@ def diagnose(
             trend = _oscillation(run, curvature) or _plateau(run, curvature)
             findings += [trend] if trend is not None else []
     return Diagnosis(tuple(findings) or (_ending(run),))
-
-
-@dataclass(frozen=True)
-class _Run:
-    """What diagnose reads from a result, flattened, with f in the sign that was minimised."""
-
-    f: Array  # sign * history.f: the loop always descends
-    grad_norm: Array
-    lr: Array
-    x: Array | None  # shape (k + 1, n), or None when not recorded
-    x_final: Array
-    grad_final: Array  # sign * res.grad, flat
-    shape: tuple[int, ...]
-    status: Status
-    method: str
-    momentum: float
-    clipped: bool
-    name: str  # "f" or "-f": what the messages call the minimised objective
-    message: str
-    steps: str = "updates"  # what a history point follows: "epochs" in data mode
-
-    @classmethod
-    def of(cls, result: Result, maximize: bool) -> _Run:
-        sign = -1.0 if maximize else 1.0
-        history, shape = result.history, np.shape(result.x)
-        x = None if history.x is None else np.asarray(history.x, float).reshape(len(history), -1)
-        optimizer = result.optimizer
-        return cls(
-            f=sign * np.asarray(history.f, float),
-            grad_norm=np.asarray(history.grad_norm, float),
-            lr=np.asarray(history.lr, float),
-            x=x,
-            x_final=np.asarray(result.x, float).reshape(-1),
-            grad_final=sign * np.asarray(result.grad, float).reshape(-1),
-            shape=shape,
-            status=Status(result.status),
-            method=str(result.method),
-            momentum=float(getattr(optimizer, "momentum", 0.0)),
-            clipped=getattr(optimizer, "clip_norm", None) is not None,
-            name="-f" if maximize else "f",
-            message=result.message,
-            steps="updates" if result.nepoch is None else "epochs",
-        )
-
-    @property
-    def nit(self) -> int:
-        return len(self.f) - 1
-
-    @property
-    def lr_used(self) -> float:
-        return float(self.lr[-1])
-
-    def start(self) -> Array:
-        """x0 when the iterates were recorded, else the final point."""
-        return self.x[0] if self.x is not None else self.x_final
-
-    def stability_factor(self) -> float | None:
-        """c in "stable only for lr < c / L" for this method (None: no such bound)."""
-        mu = self.momentum
-        if self.method in _GD_LIKE:
-            return 2.0
-        if self.method == "momentum":
-            return 2.0 * (1 + mu)
-        if self.method == "nesterov":
-            return 2.0 * (1 + mu) / (1 + 2 * mu)
-        return None  # adaptive methods rescale each coordinate: no single L sets the limit
 
 
 # ---------------------------------------------------------------- the gradient check
@@ -336,7 +182,7 @@ class _GradientCheck:
 
 
 def _check_gradient(
-    run: _Run, fun: Callable[..., Any], grad: Callable[..., Any]
+    run: Run, fun: Callable[..., Any], grad: Callable[..., Any]
 ) -> _GradientCheck | None:
     """Compare grad with central differences at the first usable visited point."""
     if run.x_final.size > GRAD_CHECK_MAX_SIZE:
@@ -349,7 +195,7 @@ def _check_gradient(
             with np.errstate(all="ignore"):
                 g = np.asarray(grad(user.copy()), dtype=float).reshape(-1)
                 g_fd = numeric_grad(fun, user).reshape(-1)
-        except _FAILURES:
+        except FAILURES:
             continue
         if g.shape != g_fd.shape or not (np.isfinite(g).all() and np.isfinite(g_fd).all()):
             continue
@@ -398,121 +244,10 @@ def _gradient_finding(
     )
 
 
-# ---------------------------------------------------------------- curvature
-
-
-def _trusted_gradient(
-    run: _Run, fun: Any, grad: Any, check: _GradientCheck | None
-) -> Callable[[Array], Array] | None:
-    """A flat gradient function to difference for curvature, or None."""
-    shape = run.shape
-    if callable(grad):  # checked and correct, or unchecked and given in good faith
-        return lambda z: np.asarray(grad(z.reshape(shape)), dtype=float).reshape(-1)
-    if fun is not None and run.x_final.size <= GRAD_CHECK_MAX_SIZE:
-        return lambda z: numeric_grad(fun, z.reshape(shape)).reshape(-1)
-    return None
-
-
-class _Curvature:
-    """L, the local curvature, with how it was found; computed once, on first use."""
-
-    def __init__(self, run: _Run, gradient: Callable[[Array], Array] | None) -> None:
-        self.run, self.gradient = run, gradient
-
-    @functools.cached_property
-    def value(self) -> tuple[float, str] | None:
-        if self.gradient is not None:
-            estimate = _power_curvature(self.gradient, self.run.start())
-            where = "x0" if self.run.x is not None else "the final point"
-            if estimate is not None:
-                return estimate, f"Hessian-vector products at {where}"
-        estimate = _secant_curvature(self.run)
-        return None if estimate is None else (estimate, "secants along the first steps")
-
-
-def _power_curvature(gradient: Callable[[Array], Array], x: Array) -> float | None:
-    """max |eigenvalue| of the Hessian at x by power iteration, Hv by central differences."""
-    # Central differences of g: truncation O(h^2), rounding O(eps/h); h ~ eps^(1/3)
-    # balances them, scaled by max(1, ||x||) like numeric_grad's steps.
-    h = _EPS ** (1 / 3) * max(1.0, float(np.linalg.norm(x)))
-    v = np.random.default_rng(0).standard_normal(x.size)  # fixed seed: repeatable advice
-    v /= np.linalg.norm(v)
-    estimate = None
-    for _ in range(POWER_ITERATIONS):
-        try:
-            with np.errstate(all="ignore"):
-                hv = (gradient(x + h * v) - gradient(x - h * v)) / (2 * h)
-        except _FAILURES:
-            return None
-        size = float(np.linalg.norm(hv))
-        if not (math.isfinite(size) and size > 0):
-            return None
-        v = hv / size
-        if estimate is not None and abs(size - estimate) <= POWER_RTOL * size:
-            return size
-        estimate = size
-    return estimate
-
-
-def secant_curvature(x0: Array, g0: Array, x1: Array, g1: Array) -> float | None:
-    """L ~ ||g1 - g0|| / ||x1 - x0||: the curvature seen along one step (None if unknown)."""
-    dx = float(np.linalg.norm(x1 - x0))
-    dg = float(np.linalg.norm(g1 - g0))
-    return dg / dx if dx > 0 and math.isfinite(dg) and dg > 0 else None
-
-
-def _secant_curvature(run: _Run) -> float | None:
-    """The first clear secant ||g_k - g_(k-1)|| / ||x_k - x_(k-1)||.
-
-    The first, because a diverging path soon reaches places far more curved than the
-    start; a clear one, whose step and gradient change stand well above rounding
-    (SECANT_NOISE relative), because a secant of noise can claim any curvature.
-    """
-    g = _recovered_gradients(run, PROBE_STEPS + 1)
-    if g is None or run.x is None:
-        return None
-    x = run.x[: len(g)]
-    for k in range(1, len(g)):
-        dx, dg = np.linalg.norm(x[k] - x[k - 1]), np.linalg.norm(g[k] - g[k - 1])
-        clear_x = dx > SECANT_NOISE * max(np.linalg.norm(x[k]), np.finfo(float).tiny)
-        clear_g = dg > SECANT_NOISE * max(np.linalg.norm(g[k]), np.finfo(float).tiny)
-        estimate = secant_curvature(x[k - 1], g[k - 1], x[k], g[k])
-        if clear_x and clear_g and estimate is not None and math.isfinite(estimate):
-            return estimate
-    return None
-
-
-def _recovered_gradients(run: _Run, count: int) -> Array | None:
-    """g_0, g_1, ... (at most ``count``) recovered from the recorded steps, where the
-    update rule allows it.
-
-    Gradient descent and the line searches step s_k = x_k - x_(k-1) = -lr_k g_(k-1);
-    heavy ball has v_k = s_k = mu v_(k-1) - lr_k g_(k-1); Nesterov steps
-    s_k = (1 + mu) v_k - mu v_(k-1) with the same v. The last point's gradient is res.grad.
-    """
-    if run.x is None or run.nit < 1 or run.clipped:
-        return None
-    if run.method not in _GD_LIKE + _MOMENTUM:
-        return None
-    x = run.x[: count + 1]
-    steps, lr, mu = np.diff(x, axis=0), run.lr[1 : count + 1], run.momentum
-    with np.errstate(all="ignore"):
-        if run.method in _GD_LIKE:
-            g = -steps / lr[:, None]
-        else:
-            g, v_prev = np.empty_like(steps), np.zeros(steps.shape[1])
-            for k, (s, a) in enumerate(zip(steps, lr, strict=True)):
-                v = s if run.method == "momentum" else (s + mu * v_prev) / (1 + mu)
-                g[k], v_prev = (mu * v_prev - v) / a, v
-    if len(x) == len(run.x) and np.array_equal(x[-1], run.x_final):
-        g = np.vstack([g, run.grad_final])
-    return g
-
-
 # ---------------------------------------------------------------- the findings
 
 
-def _non_finite(run: _Run) -> Finding | None:
+def _non_finite(run: Run) -> Finding | None:
     """NaN or inf in f or the gradient while f was not rising: a kink or a domain edge."""
     if run.status is not Status.DIVERGED or run.nit < 1:
         return None
@@ -551,7 +286,7 @@ def _non_finite(run: _Run) -> Finding | None:
     )
 
 
-def _falling_without_bound(run: _Run) -> Finding | None:
+def _falling_without_bound(run: Run) -> Finding | None:
     """f fell a millionfold below its start's scale: it has no minimum along the path."""
     f0, f_end = run.f[0], run.f[-1]
     if not (math.isfinite(f_end) and f_end < f0 - UNBOUNDED_FALL * max(abs(f0), 1.0)):
@@ -564,7 +299,7 @@ def _falling_without_bound(run: _Run) -> Finding | None:
     )
 
 
-def _rising(run: _Run, curvature: _Curvature, verified: str) -> Finding | None:
+def _rising(run: Run, curvature: Curvature, verified: str) -> Finding | None:
     """f blew up or ends above its start: lr too large, or a gradient to suspect."""
     finite = run.f[np.isfinite(run.f)]
     rose = run.nit >= 1 and finite[-1] > finite[0]
@@ -612,7 +347,7 @@ def _rising(run: _Run, curvature: _Curvature, verified: str) -> Finding | None:
     )
 
 
-def _oscillation(run: _Run, curvature: _Curvature) -> Finding | None:
+def _oscillation(run: Run, curvature: Curvature) -> Finding | None:
     """Successive steps (or changes of f) reversing, update after update."""
     if run.status in (Status.CONVERGED, Status.DIVERGED) or run.nit < 5:
         return None
@@ -634,7 +369,7 @@ def _oscillation(run: _Run, curvature: _Curvature) -> Finding | None:
         f"{what} in {flips} of the last {n} {run.steps} ({run.name}: {run.f[-n - 2]:.6g} -> "
         f"{run.f[-1]:.6g}): the iterates bounce across a valley"
     )
-    if run.method in _MOMENTUM:
+    if run.method in MOMENTUM:
         return Finding(
             "oscillation",
             f"{seen}; momentum={run.momentum:g} with lr={lr:g} is underdamped",
@@ -659,7 +394,7 @@ def _oscillation(run: _Run, curvature: _Curvature) -> Finding | None:
     )
 
 
-def _plateau(run: _Run, curvature: _Curvature) -> Finding | None:
+def _plateau(run: Run, curvature: Curvature) -> Finding | None:
     """The budget ran out while f crept down and the gradient was still far from 0."""
     if run.status not in (Status.MAX_ITER, Status.TIME_LIMIT) or run.nit < 2:
         return None
@@ -696,7 +431,7 @@ def _other_methods(method: str) -> str:
     return ", ".join(kept[:-1]) + " or " + kept[-1]
 
 
-def _ending(run: _Run) -> Finding:
+def _ending(run: Run) -> Finding:
     """How the run ended, when nothing went wrong along the way."""
     said = run.message.removeprefix(f"{run.status.value}: ")
     if run.status is Status.CONVERGED:

@@ -1,0 +1,66 @@
+"""The table through which layers above core plug into the loop.
+
+Core imports no layer above it, yet a failed run's message ends with the diagnosis that
+:mod:`descend.analysis` makes. So analysis registers an *adviser* here when it is imported
+(``import descend`` does that), and the loop calls what is registered, as scikit-learn's
+and SciPy's back-end dispatch do. Without an adviser a failed run keeps its plain message.
+
+An adviser is ``adviser(result, fun, grad) -> str``: ``result`` is the finished
+:class:`~descend.Result`; ``fun`` and ``grad`` are the user's own functions when the run
+ended worse than it started (so the adviser may probe them), else None. It returns the
+text appended to the message, or raises to say nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from descend.core.result import Result, Status
+from descend.gradients.objective import Objective
+
+__all__ = ["Adviser", "advise", "register_adviser"]
+
+Adviser = Callable[[Result, Any, Any], str]
+
+_ADVISERS: list[Adviser] = []
+
+# Endings that need no advice: the run did what was asked of it.
+_FINE = (Status.CONVERGED, Status.STOPPED, Status.INTERRUPTED)
+
+
+def register_adviser(adviser: Adviser) -> None:
+    """Have ``adviser`` explain every failed run from now on (once, however often called)."""
+    if not callable(adviser):
+        raise TypeError(f"adviser must be callable, got {adviser!r:.60}")
+    if adviser not in _ADVISERS:
+        _ADVISERS.append(adviser)
+
+
+def advise(result: Result, objective: Objective) -> Result:
+    """The result with the registered advice for a failed run appended to its message.
+
+    Only a run that diverged or ended above its start hands the adviser the user's
+    functions, and so pays for its probes; other endings are read from the history alone.
+    Advice that cannot be given leaves the message as it is: it never fails the run.
+    """
+    if result.status in _FINE or not _ADVISERS:
+        return result
+    f = result.history.f * objective.sign  # as minimised
+    worse = result.status is Status.DIVERGED or not f[-1] <= f[0]
+    fun, grad = objective.user_functions() if worse else (None, None)
+    notes = []
+    for adviser in _ADVISERS:
+        try:
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # probes far out may overflow; that is expected
+                notes.append(adviser(result, fun, grad))
+        except Exception:  # advice is advice: without it the result still stands
+            continue
+    if not notes:
+        return result
+    return dataclasses.replace(result, message="; ".join([result.message, *notes]))

@@ -1,0 +1,348 @@
+"""The one optimisation loop, as a sequence of named steps.
+
+Every pass: **update** (one optimizer step, or the rest of an epoch of batch steps),
+**evaluate** f and the gradient at the new point, **record** them in the history,
+**check** the stopping rules, hand the point to the **callback**, and **save** a
+checkpoint when one is due. :func:`descend.minimize` checks the arguments and builds a
+:class:`Run`; everything else that runs an optimisation calls ``minimize``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from descend._progress import Progress
+from descend._types import Array
+from descend.core.batches import Batches
+from descend.core.checkpoint import Checkpoint, Position, Saved
+from descend.core.extensions import advise
+from descend.core.optimizers import Optimizer
+from descend.core.result import Recorder, Result, Status
+from descend.core.stopping import Ending, Rules, non_finite
+from descend.gradients.objective import Objective
+
+__all__ = ["Iteration", "Run"]
+
+_sqrt, _isfinite, _clock = math.sqrt, math.isfinite, time.perf_counter  # the loop's hot calls
+
+
+class Iteration(NamedTuple):
+    """What ``callback`` receives after every update (read-only views of x and grad).
+
+    In data mode it comes after every epoch, with f and the gradient on all the data.
+
+    >>> import descend as dd
+    >>> seen = []
+    >>> _ = dd.minimize(lambda x: x**2, 5.0, grad=lambda x: 2 * x, lr=0.1, max_iter=2, gtol=0,
+    ...                 callback=lambda info: seen.append((info.nit, float(info.x))))
+    >>> seen
+    [(1, 4.0), (2, 3.2)]
+    """
+
+    nit: int
+    x: Array
+    fun: float
+    grad: Array
+    grad_norm: float
+    lr: float
+    elapsed: float
+    nepoch: int | None = None
+
+
+class Run:
+    """The loop, with the parts that stay fixed while a Position moves.
+
+    Without data, or with the full batch, every pass of the loop is one update
+    followed by f and the gradient at the new point. With mini-batches, every pass
+    is the rest of an epoch of batch updates followed by f and the gradient on all
+    the data. Either way the history, the callback and the stopping rules see one
+    point per pass.
+    """
+
+    def __init__(
+        self,
+        objective: Objective,
+        optimizer: Optimizer,
+        rules: Rules,
+        project: Callable[[Array], Array] | None,
+        callback: Callable[[Iteration], Any] | None,
+        recorder: Recorder,
+        batches: Batches | None,
+        data_mode: bool,
+        saver: Checkpoint | None,
+    ) -> None:
+        self.objective, self.optimizer, self.rules = objective, optimizer, rules
+        self.project, self.callback, self.recorder = project, callback, recorder
+        self.batches, self.data_mode, self.saver = batches, data_mode, saver
+        self.started = 0.0  # perf_counter() at the start, less the time of a resumed run
+        # A model may bring a compiled kernel for a whole epoch of its own loss.
+        kernel = getattr(objective.fun, "epoch_kernel", None)
+        self.kernel = kernel if objective.sign > 0 and project is None else None
+        self.update = self._one_update if batches is None else self._epoch_of_updates
+        # Bound once: the steps below run every update, and each lookup costs.
+        self._step, self._value = optimizer.update, objective.value
+        self._value_and_grad = objective.value_and_grad
+        self._rows, self._xs = recorder.rows, recorder.x  # restore() fills these same objects
+
+    def restore(self, saved: Saved) -> None:
+        """Take up the history, counts and batch stream of a saved run."""
+        self.recorder.restore(saved.rows, saved.xs)
+        self.rules.reset_start(saved.f0)
+        self.objective.nfev, self.objective.ngev = saved.nfev, saved.ngev
+        if self.batches is not None:
+            self.batches.restore(saved.order, saved.order_drawn, saved.rng_state)
+
+    def __call__(self, p: Position, elapsed: float, progress: bool) -> Result:
+        """Run from ``p`` (``elapsed`` seconds already spent) to an ending; the Result."""
+        ending = self._begin(p, elapsed)
+        update, evaluate, record, check = self.update, self._evaluate, self._record, self._check
+        callback, saver = self.callback, self.saver
+        bar = Progress(self.rules.epochs or self.rules.max_iter) if progress else None
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):  # divergence is a status
+                while ending is None:
+                    x = p.x
+                    x_new, state, nit = update(p)
+                    f_new, g_new, grad_norm, broke = evaluate(x_new)
+                    elapsed = record(f_new, grad_norm, state.lr, x_new)
+                    if broke is not None:
+                        p.x, p.state, p.nit = x, state, nit  # the last finite point
+                        ending = non_finite(nit, broke)
+                        break
+                    ending = check(p, x, x_new, f_new, g_new, grad_norm, state, nit, elapsed)
+                    if bar is not None:
+                        done = p.nepoch if self.data_mode else nit
+                        bar.update(done, self.objective.sign * f_new, grad_norm, elapsed)
+                    if callback is not None and self._callback(p, grad_norm, elapsed):
+                        ending = ending or Ending(
+                            Status.STOPPED,
+                            f"stopped: the callback asked to stop after {nit} updates",
+                        )
+                    if saver is not None and ending is None and saver.due(nit):
+                        self._save(p)
+        except KeyboardInterrupt:
+            where = f" and saved in {str(saver.path)!r}" if saver is not None else ""
+            ending = Ending(
+                Status.INTERRUPTED,
+                f"interrupted: KeyboardInterrupt after {p.nit} updates; the result so far is "
+                f"returned{where}",
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+        elapsed = time.perf_counter() - self.started
+        if saver is not None:
+            self._save(p, ending)
+        return advise(self.result(p, ending, elapsed), self.objective)
+
+    # The steps, in the order the loop takes them -----------------------------------------
+
+    def _begin(self, p: Position, elapsed: float) -> Ending | None:
+        """Record the start (a fresh run) and start the clock; an ending if already over."""
+        grad_norm = _norm(p.g)
+        self.started = time.perf_counter() - elapsed
+        if p.nit == 0 and not self.recorder.rows:
+            self.recorder.rows.extend((p.f, grad_norm, p.state.lr, 0.0))
+            if self.recorder.x is not None:
+                self.recorder.x.append(p.x)  # iterates are never mutated, so no copy is needed
+            return self.rules.at_start(grad_norm)
+        return self.rules.budget(p.nit, elapsed, grad_norm, p.nepoch)  # resumed: budget only
+
+    def _one_update(self, p: Position) -> tuple[Array, Any, int]:
+        """Update: one step from ``p``, projected; the new point, state and update count."""
+        step, state = self._step(p.g, p.state, p.x, self._value, p.f)
+        x = p.x + step
+        if self.project is not None:
+            x = self.project(x)
+        return x, state, p.nit + 1
+
+    def _epoch_of_updates(self, p: Position) -> tuple[Array, Any, int]:
+        """Update on the epoch's remaining batches (up to max_iter), advancing ``p``."""
+        batches, objective, optimizer, project = (
+            self.batches,
+            self.objective,
+            self.optimizer,
+            self.project,
+        )
+        assert batches is not None
+        if not batches.drawn:
+            batches.start_epoch()
+        per_epoch, max_iter, saver = batches.per_epoch, self.rules.max_iter, self.saver
+        if self.kernel is not None and p.cursor < per_epoch:
+            self._kernel_epoch(p)
+        data, update, uses_fun = objective.data, optimizer.update, optimizer.uses_fun
+        while p.cursor < per_epoch and p.nit < max_iter:
+            rows = batches.rows(p.cursor)
+            batch = tuple(a[rows] for a in data)
+            if uses_fun:  # a line search: f and its trials on this batch
+                f_batch, g_batch = objective.value_and_grad(p.x, batch)
+                fun = functools.partial(objective.value, batch=batch)
+                step, state = update(g_batch, p.state, p.x, fun, f_batch)
+            else:
+                step, state = update(objective.grad_at(p.x, batch), p.state, p.x)
+            x = p.x + step
+            if project is not None:
+                x = project(x)
+            p.x, p.state, p.nit, p.cursor = x, state, p.nit + 1, p.cursor + 1
+            if saver is not None and saver.due(p.nit) and p.cursor < per_epoch:
+                self._save(p)  # the epoch's last update is saved after its evaluation
+        return p.x, p.state, p.nit
+
+    def _kernel_epoch(self, p: Position) -> None:
+        """The rest of the epoch in the model's compiled kernel, when it can take it:
+        the same updates in the same order, with the optimizer's own state."""
+        batches, saver = self.batches, self.saver
+        assert batches is not None and self.kernel is not None
+        left = batches.per_epoch - p.cursor
+        if p.nit + left > self.rules.max_iter:
+            return
+        every = None if saver is None else saver.every
+        if every is not None and (p.nit // every + 1) * every < p.nit + left:
+            return  # a save falls inside the epoch
+        done = self.kernel(
+            p.x, p.state, self.optimizer, batches.remaining(p.cursor), batches.batch_size,
+            *self.objective.data,
+        )  # fmt: skip
+        if done is not None:
+            x, state = done
+            p.x, p.state, p.nit, p.cursor = x, state, p.nit + left, batches.per_epoch
+
+    def _evaluate(self, x: Array) -> tuple[float, Array, float, str | None]:
+        """Evaluate: f, the gradient and its norm at ``x``, and which of them broke (or None)."""
+        f, g = self._value_and_grad(x)
+        grad_norm = _sqrt(g.dot(g))
+        # One sum of dot products tests f, g and x for NaN and inf at once; it overflows
+        # for finite entries above ~1e154, so a failure is looked at again.
+        if _isfinite(f + grad_norm + x.dot(x)):
+            return f, g, grad_norm, None
+        return f, g, *_inspect(f, g, x)
+
+    def _record(self, f: float, grad_norm: float, lr: float, x: Array) -> float:
+        """Record: one history row (and x when recorded); the seconds since the start."""
+        elapsed = _clock() - self.started
+        self._rows.extend((f, grad_norm, lr, elapsed))
+        if self._xs is not None:
+            self._xs.append(x)
+        return elapsed
+
+    def _check(
+        self,
+        p: Position,
+        x_prev: Array,
+        x: Array,
+        f: float,
+        g: Array,
+        grad_norm: float,
+        state: Any,
+        nit: int,
+        elapsed: float,
+    ) -> Ending | None:
+        """Check: move ``p`` from ``x_prev`` (where the pass began; mini-batch updates have
+        moved ``p.x`` since) to the new point and test the stopping rules on the change."""
+        rules = self.rules
+        step_norm = _norm(x - x_prev) if rules.xtol is not None else math.inf
+        f_change = abs(f - p.f)
+        # A mini-batch pass stopped by max_iter inside an epoch does not end it.
+        batches = self.batches
+        epoch_done = self.data_mode and (batches is None or p.cursor == batches.per_epoch)
+        p.x, p.f, p.g, p.state, p.nit = x, f, g, state, nit
+        if epoch_done:
+            p.nepoch, p.cursor = p.nepoch + 1, 0
+            if batches is not None:
+                batches.drawn = False
+        return rules.check(nit, f, f_change, grad_norm, step_norm, elapsed, p.nepoch)
+
+    def _callback(self, p: Position, grad_norm: float, elapsed: float) -> bool:
+        """Callback: hand the user the new point; whether it asks to stop."""
+        assert self.callback is not None
+        sign, shape = self.objective.sign, self.objective.shape
+        info = Iteration(
+            p.nit,
+            _read_only(p.x, shape),
+            sign * p.f,
+            _read_only(sign * p.g, shape),
+            grad_norm,
+            p.state.lr,
+            elapsed,
+            p.nepoch if self.data_mode else None,
+        )
+        try:
+            answer = self.callback(info)
+        except StopIteration:
+            return True
+        return answer is True or answer is np.True_
+
+    def _save(self, p: Position, ending: Ending | None = None) -> None:
+        """Save: the run so far to the checkpoint (with its ending, when it has one)."""
+        assert self.saver is not None
+        self.saver.save(
+            p,
+            self.recorder,
+            self.rules.f0,
+            time.perf_counter() - self.started,
+            (self.objective.nfev, self.objective.ngev),
+            self.batches,
+            None if ending is None else str(ending.status),
+            "" if ending is None else ending.message,
+        )
+
+    def result(self, p: Position, ending: Ending, elapsed: float) -> Result:
+        """The Result for a run that stands at ``p``."""
+        objective = self.objective
+        sign, shape = objective.sign, objective.shape
+        f, g = p.f, p.g
+        if ending.status is Status.INTERRUPTED and p.cursor:
+            with contextlib.suppress(KeyboardInterrupt):  # f and g at the point returned
+                f, g = objective.value_and_grad(p.x)
+        return Result(
+            x=p.x.reshape(shape),
+            fun=sign * f,
+            grad=np.asarray(sign * g).reshape(shape),
+            nit=p.nit,
+            nfev=objective.nfev,
+            ngev=objective.ngev,
+            status=ending.status,
+            message=ending.message,
+            history=self.recorder.history(sign, shape),
+            elapsed=elapsed,
+            method=self.optimizer.name,
+            optimizer=self.optimizer,
+            nepoch=p.nepoch if self.data_mode else None,
+            maximize=sign < 0,
+        )
+
+
+def _norm(v: Array) -> float:
+    """Euclidean norm of a flat array: one dot product, rescaled if that overflows."""
+    with np.errstate(over="ignore"):
+        norm = math.sqrt(v.dot(v))
+    if norm == math.inf and np.isfinite(v).all():  # finite entries above ~1e154
+        largest = float(np.abs(v).max())
+        norm = largest * math.sqrt((v / largest).dot(v / largest))
+    return norm
+
+
+def _read_only(v: Array, shape: tuple[int, ...]) -> Array:
+    """A view in the user's shape that the callback cannot write through."""
+    view = v.reshape(shape)
+    view.flags.writeable = False
+    return view
+
+
+def _inspect(f: float, g: Array, x: Array) -> tuple[float, str | None]:
+    """The exact gradient norm, and which of f, x or the gradient is not finite (or None)."""
+    broke = None
+    if not np.isfinite(x).all():
+        broke = "x"
+    elif not math.isfinite(f):
+        broke = "f"
+    elif not np.isfinite(g).all():
+        broke = "the gradient"
+    return _norm(g), broke

@@ -1,0 +1,171 @@
+"""The losses the linear models minimise, with their gradients and a compiled SGD epoch.
+
+Each loss is the objective of one call of :func:`descend.minimize` in data mode,
+
+    L(W, b) = (1/n) sum_i loss(z_i, t_i) + (alpha/2) ||W||^2,    z_i = W x_i + b,
+
+on one flat vector ``x = [W.ravel(), b]`` (the intercepts last, and only with
+``fit_intercept``), called as ``fun(x, X, T)`` and ``grad(x, X, T)``:
+
+- :class:`_Squared`: loss = ||z - t||^2 / 2, for :class:`descend.models.LinearRegression`
+  and :class:`descend.models.LinearClassifier`. One target column runs through
+  :mod:`descend.models._linear_kernels`, and its ``epoch_kernel`` hands minimize's data
+  loop a compiled epoch of GD or heavy-ball steps.
+- :class:`_Logistic` and :class:`_Softmax`: the binary and multinomial cross-entropy of
+  :class:`descend.models.LogisticRegression`.
+
+They live apart from the estimators (:mod:`descend.models.linear`), which pick one,
+encode the targets for it, hand it to :func:`descend.minimize` and unpack its solution.
+
+>>> import numpy as np
+>>> loss = _Squared(n_features=1, n_outputs=1, alpha=0.0, fit_intercept=True)
+>>> X, t = np.array([[1.0], [2.0]]), np.array([1.0, 3.0])
+>>> loss(np.array([2.0, 0.0]), X, t), loss.grad(np.array([2.0, 0.0]), X, t)  # r = [1, 1]
+(0.5, array([1.5, 1. ]))
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from scipy.special import expit, log_softmax
+
+from descend.core.optimizers import GD, Momentum
+
+from . import _linear_kernels
+from ._kernel_inputs import is_c_float64
+
+Array = np.ndarray
+
+
+# The losses, on packed parameters x = [W.ravel(), b]. minimize calls them as
+# fun(x, X, T) and grad(x, X, T), T being the encoded targets of the batch X.
+
+
+class _Loss:
+    """(1/n) sum_i loss(z_i, t_i) + (alpha/2) ||W||^2 with z = X W^T + b, and its gradient.
+
+    With dL/dz_i = e_i (``pointwise`` gives them): dL/dW = E^T X / n + alpha W and
+    dL/db = sum_i e_i / n. ``fun`` and ``grad`` at the same point and batch share one
+    evaluation (a line search calls ``fun`` at a point whose gradient comes next).
+    """
+
+    def __init__(self, n_features: int, n_outputs: int, alpha: float, fit_intercept: bool):
+        self.shape = (n_outputs, n_features)
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.size = n_outputs * n_features + (n_outputs if fit_intercept else 0)
+        # The last evaluation: x (a copy), the batch arrays (kept alive, so that an
+        # identity test cannot meet a recycled id), f and the gradient.
+        self._last: tuple[Array, Array, Array, float, Array] | None = None
+
+    def unpack(self, x: Array) -> tuple[Array, Array]:
+        """W (n_outputs, n_features) and b (n_outputs,), views of x where they can be."""
+        k, d = self.shape
+        W = x[: k * d].reshape(k, d)
+        b = x[k * d :] if self.fit_intercept else np.zeros(k)
+        return W, b
+
+    def __call__(self, x: Array, X: Array, T: Array) -> float:
+        return self._evaluate(x, X, T)[0]
+
+    def grad(self, x: Array, X: Array, T: Array) -> Array:
+        return self._evaluate(x, X, T)[1]
+
+    def _evaluate(self, x: Array, X: Array, T: Array) -> tuple[float, Array]:
+        last = self._last
+        if last is not None and last[1] is X and last[2] is T and np.array_equal(last[0], x):
+            return last[3], last[4]
+        f, g = self.value_and_grad(x, X, T)
+        self._last = (np.array(x), X, T, f, g)
+        return f, g
+
+    def value_and_grad(self, x: Array, X: Array, T: Array) -> tuple[float, Array]:
+        W, b = self.unpack(x)
+        n = len(X)
+        total, E = self.pointwise(X @ W.T + b, T.reshape(n, -1))
+        f = total / n + 0.5 * self.alpha * float(np.vdot(W, W))
+        grad_W = E.T @ X / n + self.alpha * W
+        if not self.fit_intercept:
+            return f, grad_W.ravel()
+        return f, np.concatenate([grad_W.ravel(), E.sum(axis=0) / n])
+
+    def pointwise(self, Z: Array, T: Array) -> tuple[float, Array]:
+        """The summed loss over the rows of scores Z (n, k) and targets T, and dloss/dZ."""
+        raise NotImplementedError
+
+
+class _Squared(_Loss):
+    """loss = ||z - t||^2 / 2; dloss/dz = z - t.
+
+    One target column runs through :mod:`descend.models._linear_kernels`: one read of X
+    per gradient, and for :class:`descend.GD` and :class:`descend.Momentum` a compiled
+    epoch (:meth:`epoch_kernel`, which minimize's data loop looks for).
+    """
+
+    def pointwise(self, Z: Array, T: Array) -> tuple[float, Array]:
+        R = Z - T
+        return 0.5 * float(np.vdot(R, R)), R
+
+    def value_and_grad(self, x: Array, X: Array, T: Array) -> tuple[float, Array]:
+        if T.ndim != 1:
+            return super().value_and_grad(x, X, T)
+        W, b = self.unpack(x)
+        n, coef = len(X), W[0]
+        sse, grad_coef, grad_b = _linear_kernels.least_squares(X, T, coef, float(b[0]))
+        f = 0.5 * sse / n + 0.5 * self.alpha * float(coef @ coef)
+        g = grad_coef / n + self.alpha * coef
+        return f, np.append(g, grad_b / n) if self.fit_intercept else g
+
+    def epoch_kernel(
+        self, x: Array, state: Any, optimizer: Any, order: Any, batch_size: int | None, *data: Any
+    ) -> tuple[Array, Any] | None:
+        """One epoch of GD or heavy-ball steps on the batches of ``order``, compiled.
+
+        The same updates as minimize's own loop (velocity <- momentum velocity - lr g;
+        x <- x + velocity) with the optimizer's state carried in and out: ``t`` advances
+        by the number of batches. None (use the loop) for any other optimizer, a
+        schedule, clipping, several target columns or an X that is not C-contiguous
+        float64. ``x`` and ``state`` are not modified.
+        """
+        kind = type(optimizer)
+        if kind is not GD and kind is not Momentum:
+            return None
+        if callable(optimizer.lr) or optimizer.clip_norm is not None or len(data) != 2:
+            return None
+        X, y = data
+        if not is_c_float64(X):
+            return None
+        if np.ndim(y) != 1:
+            return None
+        size = len(order) if batch_size is None else int(batch_size)
+        lr = float(optimizer.lr)
+        params = np.array(x, dtype=np.float64)
+        if kind is Momentum:
+            velocity, momentum = np.array(state.v, dtype=np.float64), float(optimizer.momentum)
+        else:
+            velocity, momentum = np.zeros_like(params), 0.0
+        _linear_kernels.sgd_epoch(
+            X, y, params, velocity, order, size, lr, momentum, self.alpha, self.fit_intercept
+        )
+        t = state.t + math.ceil(len(order) / size)
+        if kind is Momentum:
+            return params, state._replace(t=t, lr=lr, v=velocity)
+        return params, state._replace(t=t, lr=lr)
+
+
+class _Logistic(_Loss):
+    """loss = log(1 + e^z) - t z for t in {0, 1}; dloss/dz = sigmoid(z) - t."""
+
+    def pointwise(self, Z: Array, T: Array) -> tuple[float, Array]:
+        return float(np.sum(np.logaddexp(0.0, Z) - T * Z)), expit(Z) - T
+
+
+class _Softmax(_Loss):
+    """loss = logsumexp(z) - z . t for one-hot t; dloss/dz = softmax(z) - t."""
+
+    def pointwise(self, Z: Array, T: Array) -> tuple[float, Array]:
+        log_p = log_softmax(Z, axis=1)
+        return -float(np.vdot(T, log_p)), np.exp(log_p) - T
