@@ -2,7 +2,8 @@
 portfolios.
 
 Imported on its own, ``import descend.models``, so that ``import descend`` never
-pays for scikit-learn. May import: descend.core, gradients, engines and problems. Needs the ``models`` extra: ``pip install "descend[models]"``.
+pays for scikit-learn. May import: descend.core, gradients, engines and problems.
+Needs the ``models`` extra: ``pip install "descend[models]"``.
 
 >>> from descend.models import LinearRegression
 >>> LinearRegression().fit([[0.0], [1.0], [2.0]], [1.0, 3.0, 5.0]).predict([[3.0]]).round(4)
