@@ -10,19 +10,8 @@ Given the covariance ``cov`` (Σ) of n assets' returns, find weights ``w`` that
     [\mu^\top w = r \text{ when a target return } r \text{ is given}],
 
 by :func:`descend.minimize` with ``project=`` the exact Euclidean projection onto that
-set (:mod:`descend.models._feasible_set`). The projection follows from its optimality
-(KKT) conditions: the nearest point to ``v`` is
-
-.. math::
-
-    w = \operatorname{clip}(v - a \mathbf{1} - b \mu, \; \ell, \; u),
-
-with multipliers ``a`` and ``b`` that make the two equations hold. For a fixed ``b``,
-``sum(w)`` falls piecewise linearly in ``a``, so sorting its 2n breakpoints finds ``a``
-exactly; ``mu @ w`` then falls monotonically in ``b`` (it is minus the derivative of a
-concave dual function), and a Newton iteration on ``b``, safeguarded by bisection, lands
-on the piece that holds the root and so solves it exactly too. Without bounds there is one
-piece, and one Newton step gives the closed form.
+set (:mod:`descend.models._feasible_set`, which derives it from the KKT conditions
+and solves for both multipliers exactly).
 
 Defaults (each can be overridden through ``**minimize_options``): Nesterov momentum
 (``method="nesterov"``, momentum 0.9) with the step ``lr = 1 / L``, ``L = 2 λ_max(Σ)``
