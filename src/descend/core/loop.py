@@ -87,8 +87,13 @@ class Run:
         self.kernel = kernel if objective.sign > 0 and project is None else None
         self.update = self._one_update if batches is None else self._epoch_of_updates
         # Bound once: the steps below run every update, and each lookup costs.
-        self._step, self._value = optimizer.update, objective.value
-        self._value_and_grad = objective.value_and_grad
+        self._step = optimizer.update
+        self._value_and_grad: Callable[..., tuple[float, Array]] = objective.value_and_grad
+        if optimizer.trial_gradients:  # a search that evaluates (f, g) at its trials
+            self._value_and_grad = _Remembering(objective.value_and_grad)
+        self._value: Callable[..., Any] = (
+            self._value_and_grad if optimizer.trial_gradients else objective.value
+        )
         self._rows, self._xs = recorder.rows, recorder.x  # restore() fills these same objects
 
     def restore(self, saved: Saved) -> None:
@@ -178,12 +183,13 @@ class Run:
         if self.kernel is not None and p.cursor < per_epoch:
             self._kernel_epoch(p)
         data, update, uses_fun = objective.data, optimizer.update, optimizer.uses_fun
+        trial = objective.value_and_grad if optimizer.trial_gradients else objective.value
         while p.cursor < per_epoch and p.nit < max_iter:
             rows = batches.rows(p.cursor)
             batch = tuple(a[rows] for a in data)
             if uses_fun:  # a line search: f and its trials on this batch
                 f_batch, g_batch = objective.value_and_grad(p.x, batch)
-                fun = functools.partial(objective.value, batch=batch)
+                fun = functools.partial(trial, batch=batch)
                 step, state = update(g_batch, p.state, p.x, fun, f_batch)
             else:
                 step, state = update(objective.grad_at(p.x, batch), p.state, p.x)
@@ -297,12 +303,12 @@ class Run:
         """The Result for a run that stands at ``p``."""
         objective = self.objective
         sign, shape = objective.sign, objective.shape
-        f, g = p.f, p.g
-        if ending.status is Status.INTERRUPTED and p.cursor:
+        x, f, g = self.optimizer.solution(p.x, p.state), p.f, p.g
+        if x is not p.x or (ending.status is Status.INTERRUPTED and p.cursor):
             with contextlib.suppress(KeyboardInterrupt):  # f and g at the point returned
-                f, g = objective.value_and_grad(p.x)
+                f, g = objective.value_and_grad(x)
         return Result(
-            x=p.x.reshape(shape),
+            x=x.reshape(shape),
             fun=sign * f,
             grad=np.asarray(sign * g).reshape(shape),
             nit=p.nit,
@@ -346,3 +352,21 @@ def _inspect(f: float, g: Array, x: Array) -> tuple[float, str | None]:
     elif not np.isfinite(g).all():
         broke = "the gradient"
     return _norm(g), broke
+
+
+class _Remembering:
+    """``value_and_grad`` that keeps its last answer, for a line search that evaluates the
+    gradient at its trial points: the loop's evaluation of the accepted point (``x + step``,
+    the very sum the search tried) is then answered without calling the user again."""
+
+    __slots__ = ("answer", "pair", "x")
+
+    def __init__(self, pair: Callable[[Array], tuple[float, Array]]) -> None:
+        self.pair = pair
+        self.x: Array | None = None
+        self.answer: tuple[float, Array] = (math.nan, np.empty(0))
+
+    def __call__(self, x: Array) -> tuple[float, Array]:
+        if self.x is None or not np.array_equal(x, self.x):
+            self.answer, self.x = self.pair(x), x
+        return self.answer

@@ -207,6 +207,16 @@ def minimize(
         epochs=batching.epochs,
     )
     optimizer = build_optimizer(method, lr, max_iter, **hyperparameters)
+    if optimizer.full_batch_only and batching.batches is not None:
+        raise ValueError(
+            f"method {optimizer.name!r} needs the gradient on all the data (its curvature "
+            f"pairs are misled by mini-batch noise), got batch_size={batch_size!r}; use "
+            "batch_size=None, or a stochastic method such as 'adam', 'dog' or 'prodigy'"
+        )
+    x = x_start.reshape(-1)
+    project_flat = None if project is None else _flat_projection(project, x, shape)
+    if project_flat is not None:
+        optimizer = optimizer.constrained(project_flat)
     if callback is not None and not callable(callback):
         raise TypeError(
             f"callback must be callable or None, got {callback!r:.60}; pass a function of one "
@@ -224,8 +234,6 @@ def minimize(
         ),
     )  # fmt: skip
     objective = Objective(fun, grad, shape, maximize=maximize, variables=variables, data=arrays)
-    x = x_start.reshape(-1)
-    project_flat = None if project is None else _flat_projection(project, x, shape)
     f, g = objective.start(x)
     run = Run(
         objective,

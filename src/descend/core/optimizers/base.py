@@ -47,6 +47,13 @@ class Optimizer:
     name: ClassVar[str] = ""
     # Whether update() evaluates fun (a line search): in data mode it then gets the batch's.
     uses_fun: ClassVar[bool] = False
+    # Whether the fun that update() is handed returns (f, gradient), not f alone: a line
+    # search with a curvature condition. The loop then reuses the pair at the point the
+    # search accepted instead of evaluating it again.
+    trial_gradients: ClassVar[bool] = False
+    # Whether the rule needs the full-data gradient (curvature pairs from noisy batch
+    # gradients mislead it): minimize then refuses batch_size.
+    full_batch_only: ClassVar[bool] = False
 
     lr: LearningRate = 0.01
     clip_norm: float | None = field(default=None, kw_only=True)
@@ -85,12 +92,24 @@ class Optimizer:
         """Return the state for starting at ``x``."""
         raise NotImplementedError
 
+    def constrained(self, project: Callable[[Array], Array]) -> Optimizer:
+        """This optimizer for a run with ``project=``: by default itself, the loop projecting
+        every ``x + step``. A rule whose search must see the feasible set returns a copy
+        that holds ``project``; a rule that cannot honour a projection raises ValueError."""
+        return self
+
+    def solution(self, x: Array, state: Any) -> Array:
+        """The point a run reports as its answer when it stands at ``x``: ``x`` itself, but
+        for rules whose gradients are taken away from the point they converge (the
+        schedule-free methods answer with their average)."""
+        return x
+
     def update(
         self,
         grad: Array,
         state: Any,
         x: Array | None = None,
-        fun: Callable[[Array], float] | None = None,
+        fun: Callable[..., Any] | None = None,
         f: float | None = None,
     ) -> tuple[Array, Any]:
         """Return ``(step, new_state)``: the next point is ``x + step``."""
