@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+import descend as dd
 from descend.cli import cli, main
 from descend.viz import demo
 
@@ -24,7 +25,7 @@ def test_demo_prints_every_method_on_every_problem():
     assert result.exit_code == 0, result.output
     names = {p.name for p in demo.PROBLEMS}
     rows = [line for line in result.output.splitlines() if line[:18].strip() in names]
-    assert len(rows) == len(demo.PROBLEMS) * 9
+    assert len(rows) == len(demo.PROBLEMS) * len(dd.OPTIMIZERS)
     assert all(("converged" in row) or ("max_iter" in row) for row in rows)
 
 

@@ -31,6 +31,7 @@ from .core.minimize import maximize, minimize
 from .core.optimizers import (
     BB,
     GD,
+    LBFGS,
     OPTIMIZERS,
     AdaGrad,
     Adam,
@@ -51,6 +52,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BB",
     "GD",
+    "LBFGS",
     "OPTIMIZERS",
     "AdaGrad",
     "Adam",

@@ -21,6 +21,7 @@ QUADRATIC_SETTINGS = {
     "adamw": dict(lr=0.05, weight_decay=0.0),
     "armijo": dict(),
     "bb": dict(),
+    "lbfgs": dict(),
 }
 ROSENBROCK_SETTINGS = {
     "gd": dict(lr=1.9e-3, max_iter=40000),
@@ -32,6 +33,7 @@ ROSENBROCK_SETTINGS = {
     "adamw": dict(lr=0.02, weight_decay=0.0, max_iter=20000),
     "armijo": dict(lr=0.01, max_iter=40000),
     "bb": dict(max_iter=2000),
+    "lbfgs": dict(max_iter=200),
 }
 METHODS = list(dd.OPTIMIZERS)
 
@@ -59,6 +61,7 @@ def test_the_registry_covers_the_family():
         "adamw",
         "armijo",
         "bb",
+        "lbfgs",
     ]
     assert set(QUADRATIC_SETTINGS) == set(METHODS) == set(ROSENBROCK_SETTINGS)
 
@@ -91,18 +94,30 @@ def _random_state_arrays(state):
 
 
 def _update(opt, grad, state, x):
-    return opt.update(grad, state, x, quadratic_on_any_shape, quadratic_on_any_shape(x))
+    fun = quadratic_and_grad if opt.trial_gradients else quadratic_on_any_shape
+    return opt.update(grad, state, x, fun, quadratic_on_any_shape(x))
 
 
 def quadratic_on_any_shape(x):
     return 0.5 * float(np.sum(x**2))
 
 
+def quadratic_and_grad(x):
+    return quadratic_on_any_shape(x), x
+
+
+# State arrays that hold a history (of f values, of curvature pairs), not one value per x.
+HISTORIES = ("f_recent", "s", "y", "rho")
+# The line searches set their own step lengths; the rest are elementwise in the gradient.
+ELEMENTWISE = [m for m in METHODS if not dd.OPTIMIZERS[m].uses_fun]
+
+
 @pytest.mark.parametrize("method", METHODS)
 def test_update_is_pure_and_state_keeps_its_shape(method):
     opt = dd.OPTIMIZERS[method]()
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(3, 2))
+    # Below minimize every x is flat; the elementwise rules also keep any other shape.
+    x = rng.normal(size=(3, 2) if method in ELEMENTWISE else 6)
     state = opt.init(x)
     for _ in range(3):  # a few steps, so the state holds non-zero values
         step, state = _update(opt, x.copy(), state, x)
@@ -117,7 +132,7 @@ def test_update_is_pure_and_state_keeps_its_shape(method):
     assert step.shape == x.shape
     assert new_state.t == state.t + 1
     for name, value in _random_state_arrays(new_state).items():
-        if name != "f_recent":
+        if name not in HISTORIES:
             assert value.shape == x.shape, name
     # Pure: the same inputs give the same outputs.
     again, _ = _update(opt, grad, state, x)
@@ -145,7 +160,7 @@ def test_accepts_a_schedule(method):
     np.testing.assert_array_equal(fixed.history.x, scheduled.history.x)
 
 
-@pytest.mark.parametrize("method", [m for m in METHODS if m not in ("armijo", "bb")])
+@pytest.mark.parametrize("method", ELEMENTWISE)
 def test_schedule_drives_the_recorded_learning_rate(method):
     lr = schedules.step(0.01, drop=0.5, every=3)
     res = dd.minimize(
@@ -303,7 +318,7 @@ def test_adam_agrees_with_scipy_and_adamw_decay_pulls_towards_the_origin():
     assert np.linalg.norm(adamw.x) < np.linalg.norm(adam.x) - 1e-3
 
 
-@pytest.mark.parametrize("method", [m for m in METHODS if m not in ("armijo", "bb")])
+@pytest.mark.parametrize("method", ELEMENTWISE)
 def test_long_vectors_updated_in_blocks_match_the_rule_applied_piece_by_piece(method):
     # Long vectors take the cache-blocked path; elementwise rules must give the same bits
     # as the same rule applied to short pieces, which take the plain path.

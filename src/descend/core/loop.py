@@ -25,7 +25,7 @@ from descend.core.checkpoint import Checkpoint, Position, Saved
 from descend.core.extensions import advise
 from descend.core.optimizers import Optimizer
 from descend.core.result import Recorder, Result, Status
-from descend.core.stopping import Ending, Rules, non_finite
+from descend.core.stopping import Ending, Rules, no_step, non_finite
 from descend.gradients.objective import Objective
 
 __all__ = ["Iteration", "Run"]
@@ -263,7 +263,10 @@ class Run:
             p.nepoch, p.cursor = p.nepoch + 1, 0
             if batches is not None:
                 batches.drawn = False
-        return rules.check(nit, f, f_change, grad_norm, step_norm, elapsed, p.nepoch)
+        ending = rules.check(nit, f, f_change, grad_norm, step_norm, elapsed, p.nepoch)
+        if ending is None and state.lr == 0.0:  # only a line search that took no step
+            return no_step(nit, self.optimizer.name, grad_norm, self.optimizer.stall(state))
+        return ending
 
     def _callback(self, p: Position, grad_norm: float, elapsed: float) -> bool:
         """Callback: hand the user the new point; whether it asks to stop."""

@@ -27,7 +27,7 @@ class Status(str, Enum):
     MAX_ITER = "max_iter"  # the update budget ran out
     DIVERGED = "diverged"  # f, x or the gradient went non-finite, or f exploded
     TIME_LIMIT = "time_limit"
-    STOPPED = "stopped"  # the callback asked to stop
+    STOPPED = "stopped"  # the callback asked to stop, or a line search found no lower f
     INTERRUPTED = "interrupted"  # KeyboardInterrupt
 
     def __str__(self) -> str:

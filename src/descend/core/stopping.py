@@ -146,3 +146,21 @@ def non_finite(nit: int, what: str) -> Ending:
         Status.DIVERGED,
         f"diverged: {what} became non-finite at update {nit}; the last finite point is returned",
     )
+
+
+def no_step(nit: int, method: str, grad_norm: float, why: str) -> Ending:
+    """The ending when a line search took no step at update ``nit``, for the reason ``why``
+    that the optimizer gives (see :meth:`descend.Optimizer.stall`)."""
+    if why == "rounding":
+        return Ending(
+            Status.CONVERGED,
+            f"converged: f is at its minimum to rounding after {nit} updates (gradient norm "
+            f"{grad_norm:.3g}): the decrease a {method} step promises is below f's "
+            "floating-point resolution",
+        )
+    return Ending(
+        Status.STOPPED,
+        f"stopped: {method}'s line search found no lower f at update {nit}, even along "
+        f"steepest descent, with gradient norm {grad_norm:.3g}; the gradient may disagree "
+        "with f (check it with dd.check_grad), or f is not smooth here",
+    )

@@ -3,11 +3,13 @@
 from .base import Optimizer
 from .first_order import GD, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSProp
 from .line_search import BB, Armijo
+from .quasi_newton import LBFGS
 from .registry import OPTIMIZERS, make_optimizer
 
 __all__ = [
     "BB",
     "GD",
+    "LBFGS",
     "OPTIMIZERS",
     "AdaGrad",
     "Adam",

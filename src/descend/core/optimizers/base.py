@@ -98,6 +98,13 @@ class Optimizer:
         that holds ``project``; a rule that cannot honour a projection raises ValueError."""
         return self
 
+    def stall(self, state: Any) -> str:
+        """Why the update that made ``state`` took no step, "" when it took one: "rounding"
+        when the decrease it could promise is below f's rounding, "no_decrease" when no
+        trial lowered f. Only a line search reports one (with ``state.lr == 0``); the loop
+        then ends the run, as converged or stopped."""
+        return ""
+
     def solution(self, x: Array, state: Any) -> Array:
         """The point a run reports as its answer when it stands at ``x``: ``x`` itself, but
         for rules whose gradients are taken away from the point they converge (the

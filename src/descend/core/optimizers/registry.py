@@ -16,11 +16,13 @@ from descend import _validate
 from .base import Optimizer
 from .first_order import GD, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSProp
 from .line_search import BB, Armijo
+from .quasi_newton import LBFGS
 
 __all__ = ["OPTIMIZERS", "make_optimizer"]
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {
-    cls.name: cls for cls in (GD, Momentum, Nesterov, AdaGrad, RMSProp, Adam, AdamW, Armijo, BB)
+    cls.name: cls
+    for cls in (GD, Momentum, Nesterov, AdaGrad, RMSProp, Adam, AdamW, Armijo, BB, LBFGS)
 }
 
 
