@@ -53,7 +53,7 @@ CASES = [
         TypeError,
         r"'beta_1' is not a hyperparameter of Adam.*did you mean 'beta1'",
     ),
-    (dict(tol=1e-6), TypeError, r"'tol' is not a hyperparameter of GD"),
+    (dict(tol=1e-6), TypeError, r"'tol' is not a hyperparameter of LBFGS.*did you mean 'xtol'"),
     (dict(x0=[]), ValueError, r"x0 must not be empty, got \[\]"),
     (dict(x0="abc"), TypeError, r"x0 must be a number or an array of real numbers, got 'abc'"),
     (dict(x0=[1.0, np.nan]), ValueError, r"x0 must be finite, got \[1.0, nan\]"),

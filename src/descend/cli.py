@@ -73,7 +73,7 @@ class Problem:
             raise click.BadParameter("a formula needs a start point, e.g. --x0 3,4")
         self.x0 = _floats(x0)
 
-    def run(self, method: str, settings: dict[str, Any]) -> Result:
+    def run(self, method: str | None, settings: dict[str, Any]) -> Result:
         return minimize(self.fun, self.x0, method, **settings)
 
 
@@ -183,7 +183,11 @@ _problem_options = [
 
 @main.command("minimize")
 @_together(_problem_options)
-@click.option("--method", default="gd", type=click.Choice(list(OPTIMIZERS)), show_default=True)
+@click.option(
+    "--method",
+    type=click.Choice(list(OPTIMIZERS)),
+    help="The update rule (default: lbfgs, which needs no --lr; gd when --lr is given).",
+)
 @_together(_run_options)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--with-history", is_flag=True, help="With --json: include the history.")
@@ -194,7 +198,7 @@ def minimize_command(
     formula: str,
     x0: str | None,
     variables: str | None,
-    method: str,
+    method: str | None,
     as_json: bool,
     with_history: bool,
     history_path: str | None,

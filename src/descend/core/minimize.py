@@ -34,6 +34,8 @@ MINIMIZE_KEYWORDS = (
 )  # fmt: skip
 # Passes over the data when data is given and epochs is not.
 DEFAULT_EPOCHS = 100
+# The method for mini-batches when none is named and no lr is given.
+STOCHASTIC_DEFAULT = "adam"
 # A run saved with one of these endings is over: resuming it returns it as it was.
 FINAL_STATUSES = ("converged", "diverged")
 
@@ -41,7 +43,7 @@ FINAL_STATUSES = ("converged", "diverged")
 def minimize(
     fun: Callable[..., Any] | str,
     x0: ArrayLike,
-    method: str | Optimizer = "gd",
+    method: str | Optimizer | None = None,
     *,
     grad: Callable[..., Any] | str | None = None,
     variables: Sequence[str] | None = None,
@@ -82,10 +84,14 @@ def minimize(
         derived symbolically.
     x0 : float, list or array
         The start point; never modified. A scalar gives a scalar-shaped ``res.x``.
-    method : str or Optimizer
-        ``"gd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``,
-        ``"adam"``, ``"adamw"``, ``"armijo"``, ``"bb"``, or an optimizer object
-        such as ``descend.Adam(lr=0.1)``.
+    method : str, Optimizer or None
+        A name from ``descend.OPTIMIZERS`` (``"gd"``, ``"momentum"``, ``"nesterov"``,
+        ``"adagrad"``, ``"rmsprop"``, ``"adam"``, ``"adamw"``, ``"armijo"``, ``"bb"``,
+        ``"lbfgs"``, ...), or an optimizer object such as ``descend.Adam(lr=0.1)``.
+        Default: a method that needs no learning rate, ``"lbfgs"`` (``"bb"``, the spectral
+        projected gradient, with ``project=``; ``"adam"`` with mini-batches); but plain
+        gradient descent, ``"gd"``, when ``lr`` is given. (SciPy's default is BFGS; the
+        tutorial's rule is one word away: ``method="gd"``.)
     grad : callable, "numeric", "autograd", "jax" or None
         ``grad(x)`` (``grad(x, *batch)`` with ``data``) returning the gradient in
         the shape of ``x``; ``"numeric"`` for central differences (2n evaluations
@@ -206,6 +212,8 @@ def minimize(
         else _validate.positive("time_limit", time_limit, "; it is in seconds, e.g. 60"),
         epochs=batching.epochs,
     )
+    if method is None:
+        method = default_method(lr, batching.batches is not None, project is not None)
     optimizer = build_optimizer(method, lr, max_iter, **hyperparameters)
     if optimizer.full_batch_only and batching.batches is not None:
         raise ValueError(
@@ -257,6 +265,16 @@ def minimize(
     return run(saved.position, saved.elapsed, progress)
 
 
+def default_method(lr: Any, mini_batches: bool, projected: bool) -> str:
+    """The method minimize runs when none is named: plain gradient descent for a user who
+    gives a learning rate; else one that needs none, chosen by what the run allows."""
+    if lr is not None:
+        return "gd"
+    if mini_batches:  # noisy gradients: an adaptive rule at its safe default step
+        return STOCHASTIC_DEFAULT
+    return "bb" if projected else "lbfgs"
+
+
 def build_optimizer(
     method: str | Optimizer, lr: Any = None, max_iter: int | None = None, **hyperparameters: Any
 ) -> Optimizer:
@@ -271,7 +289,10 @@ def build_optimizer(
 
 
 def maximize(
-    fun: Callable[..., Any] | str, x0: ArrayLike, method: str | Optimizer = "gd", **kwargs: Any
+    fun: Callable[..., Any] | str,
+    x0: ArrayLike,
+    method: str | Optimizer | None = None,
+    **kwargs: Any,
 ) -> Result:
     """Maximise ``fun`` by gradient ascent: ``minimize(..., maximize=True)``.
 
