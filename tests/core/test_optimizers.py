@@ -22,6 +22,10 @@ QUADRATIC_SETTINGS = {
     "armijo": dict(),
     "bb": dict(),
     "lbfgs": dict(),
+    "dog": dict(),
+    "prodigy": dict(),
+    "schedulefree_sgd": dict(),
+    "schedulefree_adamw": dict(lr=0.1),  # its default 0.0025 is still |g| ~ 0.01 at 10,000
 }
 ROSENBROCK_SETTINGS = {
     "gd": dict(lr=1.9e-3, max_iter=40000),
@@ -34,6 +38,10 @@ ROSENBROCK_SETTINGS = {
     "armijo": dict(lr=0.01, max_iter=40000),
     "bb": dict(max_iter=2000),
     "lbfgs": dict(max_iter=200),
+    "dog": dict(max_iter=20000),
+    "prodigy": dict(max_iter=20000),
+    "schedulefree_sgd": dict(lr=0.005, momentum=0.99, r=2.0, max_iter=40000),
+    "schedulefree_adamw": dict(lr=0.005, beta1=0.99, r=2.0, max_iter=40000),
 }
 METHODS = list(dd.OPTIMIZERS)
 
@@ -62,6 +70,10 @@ def test_the_registry_covers_the_family():
         "armijo",
         "bb",
         "lbfgs",
+        "dog",
+        "prodigy",
+        "schedulefree_sgd",
+        "schedulefree_adamw",
     ]
     assert set(QUADRATIC_SETTINGS) == set(METHODS) == set(ROSENBROCK_SETTINGS)
 
@@ -108,8 +120,9 @@ def quadratic_and_grad(x):
 
 # State arrays that hold a history (of f values, of curvature pairs), not one value per x.
 HISTORIES = ("f_recent", "s", "y", "rho")
-# The line searches set their own step lengths; the rest are elementwise in the gradient.
-ELEMENTWISE = [m for m in METHODS if not dd.OPTIMIZERS[m].uses_fun]
+# The line searches set their own step lengths, and DoG and Prodigy estimate theirs from
+# whole-vector norms; the rest are elementwise in the gradient with the schedule's lr.
+ELEMENTWISE = [m for m in METHODS if not dd.OPTIMIZERS[m].uses_fun and m not in ("dog", "prodigy")]
 
 
 @pytest.mark.parametrize("method", METHODS)

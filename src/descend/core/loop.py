@@ -86,6 +86,9 @@ class Run:
         kernel = getattr(objective.fun, "epoch_kernel", None)
         self.kernel = kernel if objective.sign > 0 and project is None else None
         self.update = self._one_update if batches is None else self._epoch_of_updates
+        # A rule that answers with another point than its iterate (an average): convergence
+        # is confirmed there before the run ends.
+        self.averages = type(optimizer).solution is not Optimizer.solution
         # Bound once: the steps below run every update, and each lookup costs.
         self._step = optimizer.update
         self._value_and_grad: Callable[..., tuple[float, Array]] = objective.value_and_grad
@@ -264,6 +267,10 @@ class Run:
             if batches is not None:
                 batches.drawn = False
         ending = rules.check(nit, f, f_change, grad_norm, step_norm, elapsed, p.nepoch)
+        if ending is not None and ending.status is Status.CONVERGED and self.averages:
+            # The rules saw the point the gradient was taken at; the answer is elsewhere.
+            f, g = self.objective.value_and_grad(self.optimizer.solution(x, state))
+            ending = rules.check(nit, f, f_change, _norm(g), step_norm, elapsed, p.nepoch)
         if ending is None and state.lr == 0.0:  # only a line search that took no step
             return no_step(nit, self.optimizer.name, grad_norm, self.optimizer.stall(state))
         return ending

@@ -69,9 +69,11 @@ def settings(method: str, problem: Problem) -> dict[str, Any]:
         return {"lr": 10 * problem.adaptive_lr}
     if method == "rmsprop":  # constant-rate RMSProp hovers; a slow decay lets it settle
         return {"lr": schedules.exponential(problem.adaptive_lr, 0.999)}
-    if method in ("adam", "adamw"):
+    if method in ("adam", "adamw", "schedulefree_adamw"):
         return {"lr": problem.adaptive_lr}
-    return {}
+    if method == "schedulefree_sgd":  # SGD's step: 1 / curvature, like gd's
+        return {"lr": problem.lr}
+    return {}  # the line searches and the learning-rate-free rules need none
 
 
 def run(problems=PROBLEMS, methods=tuple(OPTIMIZERS)) -> Iterator[tuple[Problem, str, Result]]:
@@ -96,7 +98,7 @@ def distance_to_nearest_minimum(problem: Problem, x: Any) -> float:
 def table(rows: Iterable[tuple[Problem, str, Result]]) -> Iterator[str]:
     """Format results as lines of a fixed-width table, one line per run."""
     header = (
-        f"{'problem':<18} {'method':<9} {'x':<26} {'f':>10} {'|x - x*|':>9} "
+        f"{'problem':<18} {'method':<18} {'x':<26} {'f':>10} {'|x - x*|':>9} "
         f"{'iters':>6} {'status':<10} {'time':>7}"
     )
     yield header
@@ -109,7 +111,7 @@ def table(rows: Iterable[tuple[Problem, str, Result]]) -> Iterator[str]:
         x = np.array2string(np.atleast_1d(res.x), precision=5, suppress_small=True, separator=", ")
         error = distance_to_nearest_minimum(problem, res.x)
         yield (
-            f"{problem.name:<18} {method:<9} {x:<26} {res.fun:>10.3g} {error:>9.1e} "
+            f"{problem.name:<18} {method:<18} {x:<26} {res.fun:>10.3g} {error:>9.1e} "
             f"{res.nit:>6} {res.status!s:<10} {res.elapsed * 1000:>5.0f}ms"
         )
     yield ""

@@ -2,6 +2,7 @@
 
 from .base import Optimizer
 from .first_order import GD, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSProp
+from .free import DoG, Prodigy, ScheduleFreeAdamW, ScheduleFreeSGD
 from .line_search import BB, Armijo
 from .quasi_newton import LBFGS
 from .registry import OPTIMIZERS, make_optimizer
@@ -15,9 +16,13 @@ __all__ = [
     "Adam",
     "AdamW",
     "Armijo",
+    "DoG",
     "Momentum",
     "Nesterov",
     "Optimizer",
+    "Prodigy",
     "RMSProp",
+    "ScheduleFreeAdamW",
+    "ScheduleFreeSGD",
     "make_optimizer",
 ]

@@ -15,15 +15,20 @@ from descend import _validate
 
 from .base import Optimizer
 from .first_order import GD, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSProp
+from .free import DoG, Prodigy, ScheduleFreeAdamW, ScheduleFreeSGD
 from .line_search import BB, Armijo
 from .quasi_newton import LBFGS
 
 __all__ = ["OPTIMIZERS", "make_optimizer"]
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {
-    cls.name: cls
-    for cls in (GD, Momentum, Nesterov, AdaGrad, RMSProp, Adam, AdamW, Armijo, BB, LBFGS)
-}
+# Simple to complex: the tutorial rules, the line searches, quasi-Newton, then the rules
+# that need no learning rate.
+_FAMILY = (
+    *(GD, Momentum, Nesterov, AdaGrad, RMSProp, Adam, AdamW),
+    *(Armijo, BB, LBFGS),
+    *(DoG, Prodigy, ScheduleFreeSGD, ScheduleFreeAdamW),
+)
+OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in _FAMILY}
 
 
 def make_optimizer(
