@@ -35,7 +35,7 @@ MINIMIZE_KEYWORDS = (
 # Passes over the data when data is given and epochs is not.
 DEFAULT_EPOCHS = 100
 # The method for mini-batches when none is named and no lr is given.
-STOCHASTIC_DEFAULT = "adam"
+STOCHASTIC_DEFAULT = "dog"
 # A run saved with one of these endings is over: resuming it returns it as it was.
 FINAL_STATUSES = ("converged", "diverged")
 
@@ -89,7 +89,7 @@ def minimize(
         ``"adagrad"``, ``"rmsprop"``, ``"adam"``, ``"adamw"``, ``"armijo"``, ``"bb"``,
         ``"lbfgs"``, ...), or an optimizer object such as ``descend.Adam(lr=0.1)``.
         Default: a method that needs no learning rate, ``"lbfgs"`` (``"bb"``, the spectral
-        projected gradient, with ``project=``; ``"adam"`` with mini-batches); but plain
+        projected gradient, with ``project=``; ``"dog"`` with mini-batches); but plain
         gradient descent, ``"gd"``, when ``lr`` is given. (SciPy's default is BFGS; the
         tutorial's rule is one word away: ``method="gd"``.)
     grad : callable, "numeric", "autograd", "jax" or None
@@ -270,7 +270,7 @@ def default_method(lr: Any, mini_batches: bool, projected: bool) -> str:
     gives a learning rate; else one that needs none, chosen by what the run allows."""
     if lr is not None:
         return "gd"
-    if mini_batches:  # noisy gradients: an adaptive rule at its safe default step
+    if mini_batches:  # noisy gradients: DoG sets its step from the distance travelled
         return STOCHASTIC_DEFAULT
     return "bb" if projected else "lbfgs"
 
