@@ -156,7 +156,8 @@ class Objective:
         return f, g
 
     def start(self, x0: Array) -> tuple[float, Array]:
-        """Check fun at x0, choose the gradient source, and return ``value_and_grad(x0)``."""
+        """Check fun at x0, choose the gradient source, and return ``value_and_grad(x0)``
+        (with the user's own gradient, from that one call of fun and one of grad)."""
         xu = x0.reshape(self.shape)
         value = self.fun(xu, *self.data)
         self.nfev += 1
@@ -165,7 +166,12 @@ class Objective:
             fun = self.fun
             self.fun = lambda x, *args: fun(x, *args).reshape(-1)[0]  # indexing traces
         self._choose_gradient(xu)
-        f, g = self.value_and_grad(x0)
+        if self.source == "grad":  # f(x0) is known: only the gradient is new
+            self.ngev += 1
+            g = self.grad(xu, *self.data)  # type: ignore[operator,misc]
+            f, g = self._checked(float(np.reshape(value, -1)[0]), g, x0)
+        else:
+            f, g = self.value_and_grad(x0)
         if not np.isfinite(g).all():
             raise ValueError(f"grad returned non-finite values at x0: {g!r:.80}")
         return f, g
