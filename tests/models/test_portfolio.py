@@ -168,13 +168,14 @@ def test_matches_slsqp_with_active_bounds(n, kind, name, with_target):
 
 def test_user_options_reach_minimize():
     cov = covariance(12, "factor", 0)
-    p = min_variance_portfolio(cov, method="gd", max_iter=20_000)
-    q = min_variance_portfolio(cov)
-    assert p.result.method == "gd" and q.result.method == "nesterov"
-    assert p.result.nit > q.result.nit  # Nesterov is the faster default
+    capped = dict(bounds=(None, 0.1))  # active bounds, so the finish waits for the iterates
+    p = min_variance_portfolio(cov, method="gd", max_iter=20_000, **capped)
+    q = min_variance_portfolio(cov, **capped)
+    assert p.result.method == "gd" and q.result.method == "bb"
+    assert p.result.nit > q.result.nit  # the spectral projected gradient is the faster default
     np.testing.assert_allclose(p.weights, q.weights, atol=1e-7)
     with pytest.warns(RuntimeWarning, match="did not converge: .*max_iter"):
-        min_variance_portfolio(cov, max_iter=3)
+        min_variance_portfolio(cov, max_iter=1)  # the finish needs two updates
     with pytest.raises(TypeError, match="momentm"):
         min_variance_portfolio(cov, momentm=0.5)
 
@@ -266,6 +267,128 @@ def test_return_range_matches_linprog(seed):
     upper[:2] = np.where(seed % 2, np.inf, upper[:2])
     problem = _Problem(np.eye(n), False, (lower, upper), mu, None)
     np.testing.assert_allclose(problem.return_range(), return_range(mu, lower, upper), rtol=1e-9)
+
+
+# Ill-conditioned covariances: the spectral projected gradient and the exact finish ------
+
+
+def conditioned(n, condition, seed):
+    """A covariance with random orthogonal eigenvectors and eigenvalues spread evenly, on a
+    log scale, from 0.04 down to 0.04 / condition (the docstring's measurements)."""
+    q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(n, n)))
+    return (q * (0.04 * np.logspace(0, -np.log10(condition), n))) @ q.T
+
+
+def assert_kkt(cov, w, lower, upper, rtol=1e-9):
+    """The KKT conditions of min wᵀΣw on {sum(w) = 1, lower <= w <= upper}, checked from
+    the weights alone: one multiplier ν with (2Σw)ᵢ = ν on the free weights, >= ν at a
+    lower bound and <= ν at an upper one."""
+    g = 2.0 * cov @ w
+    at_lower, at_upper = w <= lower, w >= upper
+    free = ~(at_lower | at_upper)
+    nu = g[free].mean()
+    tol = rtol * np.abs(g).max()
+    assert np.all(np.abs(g[free] - nu) <= tol)
+    assert np.all(g[at_lower] >= nu - tol) and np.all(g[at_upper] <= nu + tol)
+
+
+@pytest.mark.parametrize("condition", [1e4, 1e6])
+@pytest.mark.parametrize("seed", range(3))
+def test_ill_conditioned_shorts_allowed_reach_the_closed_form(condition, seed):
+    n = 50
+    cov = conditioned(n, condition, seed)
+    inverse = np.linalg.solve(cov, np.ones(n))
+    expected = inverse / inverse.sum()
+    p = min_variance_portfolio(cov, bounds=None, long_only=False)
+    assert p.result.success and p.result.message.startswith("converged: after")
+    assert p.result.nit <= 3000
+    np.testing.assert_allclose(p.weights, expected, rtol=0, atol=1e-7)
+    assert abs(p.weights.sum() - 1.0) <= 1e-12
+
+
+def polished(cov, w):
+    """SLSQP's long-only answer made exact: its zero weights held at 0, the rest from the
+    equality-constrained minimum (a linear solve), checked against the KKT conditions.
+    SLSQP alone misses by up to 1e-3 at condition number 1e6, along directions in which
+    the variance hardly changes."""
+    free = w > 1e-9
+    k = int(free.sum())
+    system = np.block([[2 * cov[np.ix_(free, free)], np.ones((k, 1))], [np.ones((1, k)), 0]])
+    exact = np.zeros(len(w))
+    exact[free] = np.linalg.solve(system, np.r_[np.zeros(k), 1.0])[:k]
+    assert np.all(exact[free] > 0)
+    assert_kkt(cov, exact, np.zeros(len(w)), np.full(len(w), np.inf))
+    return exact
+
+
+@pytest.mark.parametrize("condition", [1e2, 1e4, 1e6])
+@pytest.mark.parametrize("seed", range(2))
+def test_ill_conditioned_long_only_matches_slsqp(condition, seed):
+    n = 50
+    cov = conditioned(n, condition, seed)
+    p = min_variance_portfolio(cov)
+    reference = slsqp(cov, np.zeros(n), np.full(n, np.inf))
+    assert p.result.success and p.result.nit <= 3000
+    assert_feasible(p.weights, np.zeros(n), np.inf)
+    assert (p.weights == 0).sum() >= 5  # the bounds matter
+    assert_kkt(cov, p.weights, np.zeros(n), np.full(n, np.inf))
+    assert p.variance <= reference @ cov @ reference * (1 + VARIANCE_RTOL)
+    np.testing.assert_array_equal(p.weights > 0, reference > 1e-9)  # the same active set
+    np.testing.assert_allclose(p.weights, polished(cov, reference), rtol=0, atol=1e-7)
+
+
+@pytest.mark.parametrize("condition", [1e4, 1e6])
+def test_ill_conditioned_target_return_reaches_the_two_fund_closed_form(condition):
+    n = 50
+    cov, mu = conditioned(n, condition, 7), expected_returns(n, 7)
+    ones_, mus_ = np.linalg.solve(cov, np.ones(n)), np.linalg.solve(cov, mu)
+    a, b, c = ones_.sum(), mu @ ones_, mu @ mus_
+    target = b / a + 0.03
+    expected = ((c - b * target) * ones_ + (a * target - b) * mus_) / (a * c - b**2)
+    p = min_variance_portfolio(cov, long_only=False, expected_returns=mu, target_return=target)
+    assert p.result.success and p.result.nit <= 3000
+    np.testing.assert_allclose(p.weights, expected, rtol=0, atol=1e-7)
+    assert abs(p.expected_return - target) <= 1e-12
+
+
+def test_the_finish_accepts_only_kkt_points():
+    n = 12
+    cov = covariance(n, "factor", 5)  # one weight at 0 and two at 0.15 at the minimum
+    project = _FeasibleSet(np.zeros(n), np.full(n, 0.15))
+    answer = min_variance_portfolio(cov, bounds=(None, 0.15)).weights
+    at_lower, at_upper = answer == 0.0, answer == 0.15
+    assert at_lower.any() and at_upper.any()
+    # The minimiser's own active set gives the minimiser back.
+    np.testing.assert_allclose(project.kkt_point(answer, 2 * cov), answer, atol=1e-15)
+    # Every weight free: the equality-constrained answer breaks the bounds. One upper
+    # bound released, or one free weight pinned to a bound: wrong-signed multipliers or
+    # bounds broken. All are refused.
+    wrong = [np.full(n, 1.0 / n), np.where(at_upper, 0.1, answer)]
+    free = np.flatnonzero(~at_lower & ~at_upper)
+    pinned = answer.copy()
+    pinned[free[0]] = 0.0
+    wrong.append(pinned)
+    for w in wrong:
+        assert project.kkt_point(w, 2 * cov) is None
+    # Run into the finish: it reports the rule that fired, and the weights it returns meet
+    # the KKT conditions to rounding.
+    p = min_variance_portfolio(cov, bounds=(None, 0.15))
+    assert p.result.status == "converged"
+    assert f"of {n} weights at a bound) held for two updates" in p.result.message
+    assert_kkt(cov, p.weights, np.zeros(n), np.full(n, 0.15))
+    assert p.result.fun == pytest.approx(p.variance, rel=1e-15)
+
+
+def test_a_user_callback_still_runs_and_can_stop_the_run():
+    cov = conditioned(20, 1e4, 0)
+    seen = []
+    p = min_variance_portfolio(cov, callback=lambda info: seen.append(info.nit))
+    assert seen == list(range(1, p.result.nit + 1))
+    with pytest.warns(RuntimeWarning, match="did not converge: stopped: the callback"):
+        q = min_variance_portfolio(cov, callback=lambda info: info.nit == 3)
+    assert q.result.nit == 3 and q.result.status == "stopped"
+    with pytest.raises(TypeError, match="callback must be callable"):
+        min_variance_portfolio(cov, callback=3)
 
 
 # The projection --------------------------------------------------------------------------

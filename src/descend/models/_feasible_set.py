@@ -1,4 +1,4 @@
-r"""The exact Euclidean projection onto the portfolios' feasible set, and its return range.
+r"""The portfolios' feasible set: its exact Euclidean projection, return range and KKT finish.
 
 The set is
 
@@ -28,6 +28,26 @@ duality, which bounds the targets that are feasible and ends the efficient front
 Both live here, apart from :mod:`descend.models.portfolio`, because they are geometry
 of the set alone: neither sees the covariance.
 
+The same conditions give the run its exact finish, :meth:`_FeasibleSet.kkt_point`: once
+the iterates' active set (the weights at a bound) is the minimiser's, the minimiser of
+a quadratic ``wᵀΣw`` on the set is the solution of one linear system on the free
+weights F, with A the rows ``1ᵀ`` (and ``μᵀ``) and c = (1, r):
+
+.. math::
+
+    \begin{pmatrix} 2\Sigma_{FF} & A_F^\top \\ A_F & 0 \end{pmatrix}
+    \begin{pmatrix} w_F \\ -\nu \end{pmatrix}
+    =
+    \begin{pmatrix} -2\Sigma_{FB} w_B \\ c - A_B w_B \end{pmatrix},
+
+with the fixed weights w_B at their bounds. The solution is the constrained minimiser
+exactly when the KKT conditions hold: the free weights strictly inside their bounds, the
+equations met, and the bounds' multipliers z = 2Σw - Aᵀν of the right sign (z >= 0 at a
+lower bound, z <= 0 at an upper one; a pinned weight, lower = upper, takes either).
+:class:`_Finish` is the run's callback that tries it when the active set settles, and
+turns the stopped run into a converged one at the finished weights. Only these see a
+covariance (as the Hessian ``2Σ``), and only through the set's own KKT conditions.
+
 >>> import numpy as np
 >>> project = _FeasibleSet(np.zeros(3), np.full(3, 0.5))  # 0 <= w <= 0.5, sum(w) = 1
 >>> project([0.6, 0.2, 0.1])  # clip(v + 0.1, 0, 0.5)
@@ -39,10 +59,13 @@ array([0.5, 0.3, 0.2])
 from __future__ import annotations
 
 import math
+from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
 from descend._types import Array, ArrayLike
+from descend.core.result import Result, Status
 
 # The multiplier b of mu @ w = target is found when mu @ w is this close, relative to
 # max(|target|, max|mu|); Newton on the right piece lands far closer, so this only
@@ -50,6 +73,14 @@ from descend._types import Array, ArrayLike
 TARGET_RTOL = 1e-12
 # Newton or bisection steps on b: Newton needs a handful, bisection about 60.
 MAX_ROUNDS = 200
+# The finish's equations must hold to this (sum(w) = 1; mu @ w = target relative to
+# max(|target|, max|mu|)): a point the projection would move by more is no answer.
+FEASIBLE_ATOL = 1e-12
+# Stationarity residuals and wrong-signed multipliers up to this, relative to
+# ||H||_inf max|w| (the scale of H w and of its rounding error), are taken for zeros.
+# A backward-stable solve leaves about 1e-15 of it; a wrong active set leaves more
+# unless a multiplier is nearly zero, where either choice of set is nearly optimal.
+KKT_RTOL = 1e-10
 
 
 class _FeasibleSet:
@@ -114,6 +145,76 @@ class _FeasibleSet:
         self._last_b = b
         return w
 
+    def active_set(self, w: Array) -> bytes:
+        """Which bound each weight of ``w`` sits on, as a key: 0 none, 1 lower, 2 upper, 3
+        both (a pinned weight, lower = upper).
+
+        Iterates of a projected run sit on their bounds exactly (the projection clips to
+        them, and an SPG step λd leaves a weight where it is wherever d is 0), so this
+        tests equality.
+        """
+        return ((w <= self.lower) + 2 * (w >= self.upper)).astype(np.int8).tobytes()
+
+    def kkt_point(self, w: Array, hessian: Array) -> Array | None:
+        """The minimiser of ½ vᵀ H v on the set if the active set of ``w`` is its own, else None.
+
+        Solves the equality-constrained problem on the weights free in ``w`` (the others
+        held at their bounds; see the module notes) and accepts the answer only when the
+        KKT conditions hold; None too when no weight is free.
+        """
+        fixed = np.frombuffer(self.active_set(w), dtype=np.int8)
+        free = fixed == 0
+        n_free = int(free.sum())
+        if n_free == 0:
+            return None
+        v = np.where(fixed == 1, self.lower, self.upper)
+        rows, targets = [np.ones_like(w)], [1.0]
+        if self.returns is not None and self.target is not None:
+            rows.append(self.returns)
+            targets.append(self.target)
+        A, c = np.array(rows), np.array(targets)
+        m = len(c)
+        bound = ~free
+        kkt = np.zeros((n_free + m, n_free + m))
+        kkt[:n_free, :n_free] = hessian[np.ix_(free, free)]
+        kkt[:n_free, n_free:] = A[:, free].T
+        kkt[n_free:, :n_free] = A[:, free]
+        rhs = np.concatenate((-hessian[np.ix_(free, bound)] @ v[bound], c - A[:, bound] @ v[bound]))
+        try:
+            solution = np.linalg.solve(kkt, rhs)
+        except np.linalg.LinAlgError:  # singular: H_FF (identical assets) or A_F (rank 1)
+            solution = np.linalg.lstsq(kkt, rhs, rcond=None)[0]
+        v[free] = solution[:n_free]
+        return v if self._satisfies_kkt(v, free, fixed, A, c, hessian) else None
+
+    def _satisfies_kkt(
+        self, v: Array, free: np.ndarray, fixed: np.ndarray, A: Array, c: Array, hessian: Array
+    ) -> bool:
+        """Whether v, with these weights free, is a KKT point of ½ vᵀ H v on the set."""
+        if not np.all(np.isfinite(v)):
+            return False
+        lower, upper = self.lower[free], self.upper[free]
+        if not np.all((lower < v[free]) & (v[free] < upper)):
+            return False
+        if abs(float(A[0] @ v) - 1.0) > FEASIBLE_ATOL:
+            return False
+        if len(c) > 1 and abs(float(A[1] @ v) - c[1]) > FEASIBLE_ATOL * max(
+            abs(c[1]), float(np.abs(A[1]).max())
+        ):
+            return False
+        g = hessian @ v
+        # The equations' multipliers from the free weights' gradient, by least squares on
+        # the one or two columns of A_F: well conditioned, whatever H's condition number.
+        nu = np.linalg.lstsq(A[:, free].T, g[free], rcond=None)[0]
+        z = g - A.T @ nu  # the bounds' multipliers; zero on the free weights
+        tol = KKT_RTOL * float(np.abs(hessian).sum(axis=1).max()) * float(np.abs(v).max())
+        pinned = self.lower == self.upper
+        return bool(
+            np.all(np.abs(z[free]) <= tol)
+            and np.all(z[(fixed == 1) & ~pinned] >= -tol)
+            and np.all(z[(fixed == 2) & ~pinned] <= tol)
+        )
+
     def _fill(self, z: Array) -> Array:
         """clip(z - a, lower, upper) for the a that makes it sum to 1, found exactly.
 
@@ -155,3 +256,59 @@ def _best_return(mu: Array, lower: Array, upper: Array) -> float:
     with np.errstate(invalid="ignore"):  # 0 * inf, in the entries where() discards
         terms = np.where(s > 0, s * upper, np.where(s < 0, s * lower, 0.0))
     return float(np.min(mu + terms.sum(axis=1)))
+
+
+class _Finish:
+    """minimize's callback that ends the run exactly once the active set settles.
+
+    When the weights at a bound are the same after two updates in a row, and that set
+    has not been tried, the minimiser with that active set is solved for
+    (:meth:`_FeasibleSet.kkt_point`); when it passes the KKT test the run stops and
+    :meth:`result` reports it converged there. A user's callback runs first and can
+    still stop the run.
+    """
+
+    def __init__(self, project: _FeasibleSet, hessian: Array, user: Any) -> None:
+        if user is not None and not callable(user):
+            raise TypeError(f"callback must be callable or None, got {user!r:.60}")
+        self.project, self.hessian, self.user = project, hessian, user
+        self.weights: Array | None = None
+        self.last: bytes | None = None
+        self.tried: set[bytes] = set()
+
+    def __call__(self, info: Any) -> bool:
+        if self.user is not None:
+            answer = self.user(info)
+            if answer is True or answer is np.True_:
+                return True
+        key = self.project.active_set(info.x)
+        # An active set seen once may be passing through; the KKT point depends on the
+        # set alone, so one that failed will fail again.
+        if key == self.last and key not in self.tried:
+            self.tried.add(key)
+            self.weights = self.project.kkt_point(np.array(info.x), self.hessian)
+            if self.weights is not None:
+                return True
+        self.last = key
+        return False
+
+    def result(self, run: Result) -> Result:
+        """The run, or (when the finish stopped it) the run ending at the exact weights."""
+        w = self.weights
+        if w is None or run.status != Status.STOPPED:
+            return run
+        n_bound = int(np.count_nonzero(np.frombuffer(self.last or b"", dtype=np.int8)))
+        return replace(
+            run,
+            x=w,
+            fun=0.5 * float(w @ self.hessian @ w),
+            grad=self.hessian @ w,
+            status=Status.CONVERGED,
+            message=(
+                f"converged: after {run.nit} updates the active set ({n_bound} of {len(w)} "
+                "weights at a bound) held for two updates, and the KKT system on the free "
+                f"weights gave weights that meet the KKT conditions (equations to "
+                f"{FEASIBLE_ATOL:g}, stationarity and multiplier signs to {KKT_RTOL:g} "
+                "relative)"
+            ),
+        )

@@ -1,4 +1,4 @@
-r"""Minimum-variance portfolios (Markowitz) by projected gradient descent.
+r"""Minimum-variance portfolios (Markowitz) by the spectral projected gradient, finished exactly.
 
 Given the covariance ``cov`` (Σ) of n assets' returns, find weights ``w`` that
 
@@ -13,13 +13,43 @@ by :func:`descend.minimize` with ``project=`` the exact Euclidean projection ont
 set (:mod:`descend.models._feasible_set`, which derives it from the KKT conditions
 and solves for both multipliers exactly).
 
-Defaults (each can be overridden through ``**minimize_options``): Nesterov momentum
-(``method="nesterov"``, momentum 0.9) with the step ``lr = 1 / L``, ``L = 2 λ_max(Σ)``
-the curvature of ``wᵀΣw``; stop when an update moves the weights by at most
-``xtol=1e-10``, within ``max_iter=10_000`` updates. ``gtol`` is off: at a constrained
-minimum the gradient does not vanish. On 50-asset covariances with condition numbers up
-to 1e4, Nesterov converges in 110 to 320 updates where plain projected gradient descent
-takes 200 to 3,200.
+Defaults (each can be overridden through ``**minimize_options``): Barzilai-Borwein steps
+(``method="bb"``), which with ``project=`` are the spectral projected gradient method
+(:class:`descend.BB`; Birgin, Martínez & Raydan, 2000), looking back over
+``memory=30`` values of f, first trying ``lr = 1 / L``, ``L = 2 λ_max(Σ)`` the curvature
+of ``wᵀΣw``; stop when an update moves the weights by at most ``xtol=1e-10``, within
+``max_iter=10_000`` updates. ``gtol`` is off: at a constrained minimum the gradient does
+not vanish.
+
+The exact finish: the problem's constraint set is known, so once the weights at a bound
+are the same after two updates in a row, the minimiser with those weights held at their
+bounds is one linear solve (the KKT system on the free weights); it is accepted, and the
+run stops as converged there, only when it meets the KKT conditions (free weights
+strictly inside their bounds, the bounds' multipliers of the right signs, the equations
+to 1e-12), else the iterations go on. Without active bounds (short positions allowed)
+that is the closed form after two updates.
+
+Measured on 50-asset covariances with random orthogonal eigenvectors, eigenvalues spread
+evenly on a log scale, and condition numbers 1e2, 1e4 and 1e6 (10 of each): the updates
+until the weights are within 1e-7 of the closed form Σ⁻¹1/1ᵀΣ⁻¹1 (shorts allowed,
+``bounds=None, long_only=False``) or of SLSQP's active set solved exactly and checked
+against the KKT conditions (long-only; 8 to 24 weights at 0), for the defaults, for the
+spectral projected gradient without the finish, and for projected Nesterov momentum (the
+previous default, without the finish):
+
+=========================  ========  ============  ===================
+condition number           1e2       1e4           1e6
+=========================  ========  ============  ===================
+defaults, shorts allowed   2         2             2
+defaults, long-only        16-40     125-340       533-2,438
+SPG alone, shorts allowed  75-98     1,463-2,792   over 20,000
+SPG alone, long-only       60-90     340-1,149     2,043-5,718
+Nesterov, shorts allowed   198-213   9,252-11,751  over 20,000
+Nesterov, long-only        173-191   1,001-2,472   15,856 to over 20,000
+=========================  ========  ============  ===================
+
+The defaults' medians are 30, 148 and 1,096 updates long-only, and their weights end
+within 2e-12 of the reference.
 
 >>> import numpy as np
 >>> from descend.models.portfolio import min_variance_portfolio
@@ -31,6 +61,8 @@ array([0.5 , 0.32, 0.18])
 
 References
 ----------
+Birgin, E. G., Martínez, J. M., & Raydan, M. (2000). Nonmonotone spectral projected
+gradient methods on convex sets. *SIAM Journal on Optimization* 10(4), 1196-1211.
 Markowitz, H. (1952). Portfolio selection. *The Journal of Finance* 7(1), 77-91.
 Merton, R. C. (1972). An analytic derivation of the efficient portfolio frontier.
 *Journal of Financial and Quantitative Analysis* 7(4), 1851-1872.
@@ -50,14 +82,19 @@ from descend._types import Array, ArrayLike
 from descend.core.minimize import minimize
 from descend.core.result import Result
 
-from ._feasible_set import _best_return, _FeasibleSet
+from ._feasible_set import _best_return, _FeasibleSet, _Finish
 
 __all__ = ["Frontier", "Portfolio", "efficient_frontier", "min_variance_portfolio"]
 
 # cov may differ from its transpose, and its smallest eigenvalue fall below 0, by this
 # much relative to its largest entry or eigenvalue: rounding in its computation, no more.
 COV_RTOL = 1e-10
-DEFAULTS: dict[str, Any] = dict(method="nesterov", gtol=None, xtol=1e-10, max_iter=10_000)
+DEFAULTS: dict[str, Any] = dict(method="bb", gtol=None, xtol=1e-10, max_iter=10_000)
+# BB's non-monotone search looks back over this many values of f, not its usual 10: on
+# ill-conditioned covariances BB's steps raise f for longer stretches, and cutting them
+# short costs the spectral step its speed (at condition number 1e6, long-only, memory 10
+# needs up to 6,600 updates and memory 30 up to 2,500).
+BB_MEMORY = 30
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -73,14 +110,16 @@ class Portfolio:
     expected_return : float or None
         ``mu @ w``, when expected returns were given.
     result : descend.Result
-        The run of :func:`descend.minimize` that found the weights.
+        The run of :func:`descend.minimize` that found the weights. When the exact finish
+        ended it, its ``x``, ``fun`` and ``grad`` are the finished weights' and its
+        message says so; its history ends at the iterate the finish started from.
 
     Examples
     --------
     >>> import numpy as np
     >>> min_variance_portfolio(np.diag([0.04, 0.09]), expected_returns=[0.05, 0.1])
     Portfolio(volatility=0.16641, variance=0.0276923, expected_return=0.0653846,
-              weights=[0.6923, 0.3077], converged after 30 updates)
+              weights=[0.6923, 0.3077], converged after 2 updates)
     """
 
     weights: Array
@@ -151,8 +190,10 @@ def min_variance_portfolio(
         \min_w \; w^\top \Sigma w \quad \text{s.t.} \quad
         \textstyle\sum_i w_i = 1, \quad \ell \le w \le u, \quad [\mu^\top w = r],
 
-    solved by projected gradient descent (:func:`descend.minimize` with ``project=``
-    the exact projection onto this set; see the module notes for the defaults).
+    solved by the spectral projected gradient (:func:`descend.minimize` with
+    ``method="bb"`` and ``project=`` the exact projection onto this set) and finished
+    exactly once the weights at a bound settle; see the module notes for the defaults
+    and the updates they take.
 
     Parameters
     ----------
@@ -172,9 +213,11 @@ def min_variance_portfolio(
         Require ``mu @ w == target_return`` exactly (a point of the efficient frontier
         when it is above the return of the minimum-variance portfolio).
     **minimize_options
-        Passed to :func:`descend.minimize` over the defaults ``method="nesterov"``,
-        ``lr=1/L``, ``xtol=1e-10``, ``gtol=None``, ``max_iter=10_000``; e.g.
-        ``method="gd"``, ``lr=...``, ``max_iter=...``, ``xtol=...``, ``callback=...``.
+        Passed to :func:`descend.minimize` over the defaults ``method="bb"`` (with
+        ``memory=30``), ``lr=1/L``, ``xtol=1e-10``, ``gtol=None``, ``max_iter=10_000``;
+        e.g. ``method="gd"``, ``lr=...``, ``max_iter=...``, ``xtol=...``,
+        ``callback=...`` (called before the finish's own check, and able to stop the run).
+        The exact finish applies whatever the method.
 
     Returns
     -------
@@ -330,12 +373,19 @@ class _Problem:
         project = _FeasibleSet(self.lower, self.upper, None if target is None else returns, target)
         x0 = project(np.full(len(cov), 1.0 / len(cov)) if start is None else start)
         lr = 1.0 / self.curvature if self.curvature > 0 else 1.0  # cov = 0: any step
-        result = minimize(
-            lambda w: float(w @ cov @ w),
-            x0,
-            grad=lambda w: 2.0 * (cov @ w),
-            project=project,
-            **{**DEFAULTS, "lr": lr, **options},
+        settings = {**DEFAULTS, "lr": lr, **options}
+        if settings["method"] == "bb":
+            settings.setdefault("memory", BB_MEMORY)
+        finish = _Finish(project, 2.0 * cov, settings.pop("callback", None))
+        result = finish.result(
+            minimize(
+                lambda w: float(w @ cov @ w),
+                x0,
+                grad=lambda w: 2.0 * (cov @ w),
+                project=project,
+                callback=finish,
+                **settings,
+            )
         )
         if not result.success:
             warnings.warn(

@@ -1,4 +1,5 @@
-"""Step sizes found by trying f: Armijo backtracking and Barzilai-Borwein.
+"""Step sizes found by trying f: Armijo backtracking and Barzilai-Borwein (with a
+projection, the spectral projected gradient).
 
 These rules evaluate the objective at trial points, so ``update`` is handed the point
 ``x``, the objective ``fun`` and its value ``f`` there (``uses_fun = True`` tells the
@@ -7,8 +8,9 @@ loop to pass them; in data mode they are the batch's).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import ClassVar, NamedTuple
 
 import numpy as np
@@ -19,7 +21,7 @@ from descend._types import Array, LearningRate
 from .base import Optimizer
 from .first_order import GDState
 
-__all__ = ["BB", "Armijo"]
+__all__ = ["BB", "Armijo", "SPGState"]
 
 
 @dataclass(frozen=True)
@@ -90,9 +92,29 @@ class BBState(NamedTuple):
     f_recent: Array
 
 
+class SPGState(NamedTuple):
+    """BB's state in a run with ``project=``, plus the stationarity measure there."""
+
+    t: int
+    lr: float  # lambda * t: the step along -g when no constraint is active, as BB's lr
+    x_prev: Array
+    g_prev: Array
+    f_recent: Array
+    # ||P(x - g) - x|| at the point the last update started from (NaN before any): on a
+    # convex set it vanishes exactly at a constrained minimum, where ||g|| need not.
+    projected_grad_norm: float
+
+
+# Backtracking by quadratic interpolation keeps the new lambda in [SIGMA1, SIGMA2] times
+# the old one (Birgin, Martinez & Raydan's values): a poor fit can neither stall the
+# search with a cut too small nor waste the step with one too deep.
+SIGMA1, SIGMA2 = 0.1, 0.9
+
+
 @dataclass(frozen=True)
 class BB(Armijo):
-    """Barzilai-Borwein step sizes (Barzilai & Borwein, 1988), safeguarded (Raydan, 1997).
+    r"""Barzilai-Borwein step sizes (Barzilai & Borwein, 1988), safeguarded (Raydan, 1997);
+    with ``project=``, the spectral projected gradient method (Birgin, Martínez & Raydan, 2000).
 
     With s = x_k - x_(k-1) and y = g_k - g_(k-1), the trial step size is
     t = (s . s) / (s . y), the secant estimate of 1 / curvature, kept within
@@ -104,6 +126,26 @@ class BB(Armijo):
     the non-monotone line search of Grippo, Lampariello & Lucidi (1986).
     ``update`` needs ``x``, ``fun`` and ``f``.
 
+    With ``project=`` (``minimize`` hands the projection P over through
+    :meth:`constrained`) the same t becomes the spectral projected gradient step,
+    SPG2 of Birgin, Martínez & Raydan (2000, Algorithm 2.2), which searches along the
+    chord to the projected point rather than projecting each trial:
+
+    .. math::
+
+        d_k = P(x_k - t_k g_k) - x_k, \qquad
+        f(x_k + \lambda d_k) \le \max_{0 \le j < M} f(x_{k-j}) + c \, \lambda \, g_k^\top d_k,
+
+    trying λ = 1 first and then the minimiser of the quadratic through f(x_k),
+    g_kᵀd_k and the rejected trial, when it lies in [0.1 λ, 0.9 λ], else ``shrink`` λ;
+    the step is λ d_k (after ``max_backtracks`` cuts the last λ is taken anyway). For a
+    convex set x_k + λ d_k lies between two feasible points, so it is feasible and the
+    loop's projection of it changes nothing but rounding. M is ``memory`` and c is
+    ``c``; the next t uses s = x_(k+1) - x_k and y = g_(k+1) - g_k as above. The
+    state's ``lr`` is λ t (BB's step along -g when no constraint binds), and
+    ``projected_grad_norm`` is ||P(x_k - g_k) - x_k||, the stationarity measure on the
+    set, at one extra projection per update.
+
     >>> import numpy as np
     >>> opt, x = BB(lr=0.1), np.array([1.0, 1.0])
     >>> fun = lambda x: 0.5 * (x[0] ** 2 + 10 * x[1] ** 2)
@@ -112,12 +154,36 @@ class BB(Armijo):
     >>> x = x + step
     >>> round(opt.update(grad(x), state, x, fun, fun(x))[1].lr, 4)  # 1 / a weighted mean curvature
     0.1009
+
+    On the box [0.5, 2]²: one SPG step from (1, 1) with t = 1 reaches the corner.
+
+    >>> spg = BB(lr=1.0).constrained(lambda x: np.clip(x, 0.5, 2.0))
+    >>> x = np.array([1.0, 1.0])
+    >>> spg.update(grad(x), spg.init(x), x, fun, fun(x))[0]
+    array([-0.5, -0.5])
+
+    Notes
+    -----
+    Where the paper sets t = ``max_step`` after s . y <= 0, this tries ``lr``, as
+    unconstrained BB does. ``minimize``'s ``gtol`` reads ||g||, which does not vanish
+    at a constrained minimum: stop a constrained run by ``xtol`` (or ``ftol``); the
+    state's ``projected_grad_norm`` is the measure that does vanish. Start from a feasible x0: from
+    an infeasible one the first step's test compares f at an unprojected point.
+
+    References
+    ----------
+    Birgin, E. G., Martínez, J. M., & Raydan, M. (2000). Nonmonotone spectral projected
+    gradient methods on convex sets. *SIAM Journal on Optimization* 10(4), 1196-1211.
     """
 
     name: ClassVar[str] = "bb"
     min_step: float = 1e-10
     max_step: float = 1e10
     memory: int = 10
+    # The projection of a constrained run (None: plain BB); set by constrained().
+    project: Callable[[Array], Array] | None = field(
+        default=None, kw_only=True, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -126,10 +192,17 @@ class BB(Armijo):
         if lo > hi:
             raise ValueError(f"min_step ({lo!r}) must not exceed max_step ({hi!r})")
         _validate.count("memory", self.memory, minimum=1)
+        if self.project is not None and not callable(self.project):
+            raise TypeError(f"project must be a callable x -> x or None, got {self.project!r:.60}")
 
-    def init(self, x: Array) -> BBState:  # type: ignore[override]
+    def constrained(self, project: Callable[[Array], Array]) -> BB:
+        """A copy that searches along the projected arc: the spectral projected gradient."""
+        return replace(self, project=project)
+
+    def init(self, x: Array) -> BBState | SPGState:  # type: ignore[override]
         x = np.asarray(x, dtype=float)
-        return BBState(0, self.rate(0), x.copy(), np.zeros_like(x), np.full(self.memory, -np.inf))
+        start = (0, self.rate(0), x.copy(), np.zeros_like(x), np.full(self.memory, -np.inf))
+        return BBState(*start) if self.project is None else SPGState(*start, math.nan)
 
     def update(self, grad, state, x=None, fun=None, f=None):
         if x is None or fun is None:
@@ -144,5 +217,27 @@ class BB(Armijo):
                 t = min(max(float(np.vdot(s, s)) / sy, self.min_step), self.max_step)
         f_recent = state.f_recent.copy()
         f_recent[state.t % self.memory] = f
+        if self.project is not None:
+            return self._spg(self.project, grad, g, state, x, fun, f, t, f_recent)
         t = self.search(fun, x, g, t, float(f_recent.max()))
         return -t * g, BBState(state.t + 1, t, np.array(x, dtype=float), g, f_recent)
+
+    def _spg(self, project, grad, g, state, x, fun, f, t, f_recent):
+        """SPG2's step from x with spectral step t: lambda d and the new state."""
+        f_max = float(f_recent.max())
+        d = project(x - t * g) - x
+        slope = float(np.vdot(g, d))  # <= -||d||**2 / t: d descends unless it is 0
+        lam = 1.0
+        for _ in range(self.max_backtracks):
+            f_trial = fun(x + lam * d)
+            if f_trial <= f_max + self.c * lam * slope:
+                break
+            # The parabola in lambda through f at 0 with slope g.d there and f_trial at lam
+            # has its minimum at lam_q; a concave fit (or a NaN trial) gives no guidance.
+            curvature = f_trial - f - lam * slope
+            lam_q = -0.5 * lam * lam * slope / curvature if curvature > 0 else -1.0
+            lam = lam_q if SIGMA1 * lam <= lam_q <= SIGMA2 * lam else self.shrink * lam
+        pg = project(x - grad) - x
+        pg_norm = math.sqrt(float(np.vdot(pg, pg)))
+        new_state = SPGState(state.t + 1, lam * t, np.array(x, dtype=float), g, f_recent, pg_norm)
+        return lam * d, new_state
