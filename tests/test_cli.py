@@ -44,6 +44,14 @@ def test_functions_lists_the_zoo_with_all_minima(capsys):
     assert "rosenbrock" in out and "-2.805118" in out and "3.584428" in out
 
 
+def test_methods_lists_every_method_with_when_to_use_it(capsys):
+    code, out, _ = run(capsys, "methods")
+    lines = out.splitlines()
+    assert code == 0 and [line.split()[0] for line in lines] == list(dd.OPTIMIZERS)
+    assert all(len(line.split()) > 3 for line in lines)  # a name, then words
+    assert "lbfgs" in out and "default" in out.split("lbfgs", 1)[1].splitlines()[0]
+
+
 def test_minimize_a_test_function_prints_a_summary(capsys):
     code, out, err = run(capsys, "minimize", "rosenbrock", "--method", "bb")
     assert code == 0 and err == ""

@@ -186,7 +186,8 @@ _problem_options = [
 @click.option(
     "--method",
     type=click.Choice(list(OPTIMIZERS)),
-    help="The update rule (default: lbfgs, which needs no --lr; gd when --lr is given).",
+    help="The update rule (default: lbfgs, which needs no --lr; gd when --lr is given); "
+    "'descend methods' lists them with when to use each.",
 )
 @_together(_run_options)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -348,6 +349,13 @@ def functions() -> None:
     for name, f in ZOO.items():
         minima = "; ".join(np.array2string(m, precision=6, separator=", ") for m in f.minima)
         click.echo(f"{name:<11} f* = {f.fmin:g} at {minima}   start {f.x0.tolist()}")
+
+
+@main.command()
+def methods() -> None:
+    """List the methods, each with when to use it (the choices of --method)."""
+    for name, cls in OPTIMIZERS.items():
+        click.echo(f"{name:<19} {cls.when}")
 
 
 @main.command()

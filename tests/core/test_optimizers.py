@@ -185,7 +185,7 @@ def test_schedule_drives_the_recorded_learning_rate(method):
 @pytest.mark.parametrize("method", METHODS)
 def test_defaults_construct_and_print(method):
     opt = dd.OPTIMIZERS[method]()
-    assert opt.name == method
+    assert opt.name == method and len(opt.when.split()) >= 5  # when to use it, in words
     assert type(opt).__name__ in repr(opt)
     with pytest.raises(dataclasses.FrozenInstanceError):
         opt.lr = 1.0  # type: ignore[misc]

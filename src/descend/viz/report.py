@@ -100,8 +100,9 @@ def update_rules(page: Page) -> str:
     parts = [
         paragraph(
             "Each method from the same start with the step size that suits the problem's "
-            "scale; Armijo and BB choose their own. Left: the paths over the contours; right: "
-            "f against iteration."
+            "scale; the line searches (Armijo, BB, L-BFGS) and the learning-rate-free methods "
+            "(DoG, Prodigy) choose their own. Left: the paths over the contours; right: f "
+            "against iteration."
         )
     ]
     for slug, problem in (("bowl", demo.PROBLEMS[2]), ("rosenbrock", demo.PROBLEMS[3])):

@@ -45,6 +45,8 @@ class Optimizer:
     """
 
     name: ClassVar[str] = ""
+    # When to use it, in one line: the CLI's method list and the README's table show it.
+    when: ClassVar[str] = ""
     # Whether update() evaluates fun (a line search): in data mode it then gets the batch's.
     uses_fun: ClassVar[bool] = False
     # Whether the fun that update() is handed returns (f, gradient), not f alone: a line

@@ -74,6 +74,7 @@ class GD(Optimizer):
     """
 
     name: ClassVar[str] = "gd"
+    when: ClassVar[str] = "learning how descent works; smooth problems with known L (lr < 2/L)"
 
     def init(self, x: Array) -> GDState:
         return GDState(0, self.rate(0))
@@ -108,6 +109,7 @@ class Momentum(Optimizer):
     """
 
     name: ClassVar[str] = "momentum"
+    when: ClassVar[str] = "long narrow valleys where plain gd zigzags; stochastic training"
     momentum: float = 0.9
 
     def __post_init__(self) -> None:
@@ -142,6 +144,7 @@ class Nesterov(Momentum):
     """
 
     name: ClassVar[str] = "nesterov"
+    when: ClassVar[str] = "as momentum, with a look-ahead that damps the overshoot"
 
     def update(self, grad, state, x=None, fun=None, f=None):
         lr, mu = self.rate(state.t), self.momentum
@@ -172,6 +175,7 @@ class AdaGrad(Optimizer):
     """
 
     name: ClassVar[str] = "adagrad"
+    when: ClassVar[str] = "sparse or badly scaled features: a shrinking step per coordinate"
     lr: LearningRate = 0.1
     eps: float = 1e-8
 
@@ -213,6 +217,7 @@ class RMSProp(Optimizer):
     """
 
     name: ClassVar[str] = "rmsprop"
+    when: ClassVar[str] = "noisy or drifting gradients, where adagrad's steps shrink too far"
     rho: float = 0.9
     eps: float = 1e-8
 
@@ -260,6 +265,7 @@ class Adam(Optimizer):
     """
 
     name: ClassVar[str] = "adam"
+    when: ClassVar[str] = "mini-batch training with a tuned lr: the field's workhorse"
     lr: LearningRate = 0.001
     beta1: float = 0.9
     beta2: float = 0.999
@@ -311,6 +317,7 @@ class AdamW(Adam):
     """
 
     name: ClassVar[str] = "adamw"
+    when: ClassVar[str] = "adam with weight decay that the adaptive step does not rescale"
     weight_decay: float = 0.01
 
     def __post_init__(self) -> None:

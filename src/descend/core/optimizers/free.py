@@ -94,6 +94,7 @@ class DoG(Optimizer):
     """
 
     name: ClassVar[str] = "dog"
+    when: ClassVar[str] = "stochastic training with no lr to tune: the mini-batch default"
     lr: LearningRate = 1.0
     r_epsilon: float = 1e-6
     eps: float = 1e-8
@@ -198,6 +199,7 @@ class Prodigy(Optimizer):
     """
 
     name: ClassVar[str] = "prodigy"
+    when: ClassVar[str] = "adam-style training with no lr to tune: it estimates the distance"
     lr: LearningRate = 1.0
     beta1: float = 0.9
     beta2: float = 0.999
@@ -398,6 +400,7 @@ class ScheduleFreeSGD(_ScheduleFree):
     """
 
     name: ClassVar[str] = "schedulefree_sgd"
+    when: ClassVar[str] = "sgd with no decay schedule to plan: answers with an average"
     lr: LearningRate = 1.0
     momentum: float = 0.9
 
@@ -461,6 +464,7 @@ class ScheduleFreeAdamW(_ScheduleFree):
     """
 
     name: ClassVar[str] = "schedulefree_adamw"
+    when: ClassVar[str] = "adamw with no decay schedule to plan: answers with an average"
     lr: LearningRate = 0.0025
     beta1: float = 0.9
     beta2: float = 0.999

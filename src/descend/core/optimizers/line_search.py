@@ -45,6 +45,7 @@ class Armijo(Optimizer):
     """
 
     name: ClassVar[str] = "armijo"
+    when: ClassVar[str] = "deterministic problems with no known lr: steps found by backtracking"
     uses_fun: ClassVar[bool] = True
     lr: LearningRate = 1.0
     c: float = 1e-4
@@ -177,6 +178,7 @@ class BB(Armijo):
     """
 
     name: ClassVar[str] = "bb"
+    when: ClassVar[str] = "smooth problems, and constraints with project= (projected BB: SPG)"
     min_step: float = 1e-10
     max_step: float = 1e10
     memory: int = 10

@@ -92,6 +92,7 @@ class LBFGS(Optimizer):
     """
 
     name: ClassVar[str] = "lbfgs"
+    when: ClassVar[str] = "smooth deterministic problems: the default, fewest evaluations"
     uses_fun: ClassVar[bool] = True
     trial_gradients: ClassVar[bool] = True
     full_batch_only: ClassVar[bool] = True
