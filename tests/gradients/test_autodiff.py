@@ -52,7 +52,8 @@ def test_the_zoo_and_formulas_bring_their_own_gradient():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         res = dd.minimize(f, f.x0, "bb")
-    assert res.status == "converged" and res.nfev > res.ngev  # BB's line search evaluates f
+    # BB's search evaluates f and the gradient together, and the loop reuses the pair.
+    assert res.status == "converged" and res.nfev >= res.ngev
 
 
 def test_forcing_autograd_on_an_untraceable_function_fails_clearly():

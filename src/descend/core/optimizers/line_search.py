@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -179,6 +179,9 @@ class BB(Armijo):
 
     name: ClassVar[str] = "bb"
     when: ClassVar[str] = "smooth problems, and constraints with project= (projected BB: SPG)"
+    # Its first trial is accepted at most updates: evaluating the gradient with it lets the
+    # loop take the pair there instead of calling f again.
+    trial_gradients: ClassVar[bool] = True
     min_step: float = 1e-10
     max_step: float = 1e10
     memory: int = 10
@@ -209,6 +212,7 @@ class BB(Armijo):
     def update(self, grad, state, x=None, fun=None, f=None):
         if x is None or fun is None:
             raise TypeError("BB.update needs the point x and the objective fun")
+        fun = _value_of(fun)  # the loop hands it (f, gradient) pairs; the searches read f
         g = self.clip(grad)
         f = fun(x) if f is None else f
         t = self.rate(state.t)
@@ -243,3 +247,13 @@ class BB(Armijo):
         pg_norm = math.sqrt(float(np.vdot(pg, pg)))
         new_state = SPGState(state.t + 1, lam * t, np.array(x, dtype=float), g, f_recent, pg_norm)
         return lam * d, new_state
+
+
+def _value_of(fun: Callable[[Array], Any]) -> Callable[[Array], float]:
+    """``fun`` as f alone, whether it returns f or an ``(f, gradient)`` pair."""
+
+    def value(z: Array) -> float:
+        out = fun(z)
+        return out[0] if isinstance(out, tuple) else out
+
+    return value
