@@ -202,3 +202,9 @@ def test_sweep_prints_the_grid_table_and_writes_the_grid_figure(capsys, tmp_path
 def test_sweep_rejects_a_grid_that_is_not_numbers(capsys):
     code, _, err = run(capsys, "sweep", "x**2", "--x0", "1", "--lr", "0.1,fast")
     assert code == 2 and "--lr" in err and "0.1,fast" in err
+
+
+@pytest.mark.parametrize("name", sorted(dd.functions.ZOO))
+def test_every_zoo_function_converges_in_the_cli_with_the_defaults(capsys, name):
+    code, out, _ = run(capsys, "minimize", name)
+    assert code == 0 and "status:     converged" in out

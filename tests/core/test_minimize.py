@@ -336,3 +336,36 @@ def test_huge_but_finite_gradients_are_not_mistaken_for_divergence():
     assert res.status == "max_iter"
     np.testing.assert_allclose(res.history.grad_norm, 1e200)
     np.testing.assert_allclose(res.x, [-3e-10])
+
+
+@pytest.mark.parametrize("name", sorted(dd.functions.ZOO))
+def test_every_zoo_function_converges_from_its_customary_start_with_the_defaults(name):
+    f = dd.functions.ZOO[name]
+    res = dd.minimize(f, f.x0)
+    assert res.method == "lbfgs" and res.status == "converged", res.message
+    # gtol, or f's rounding first where f* is far from 0 (rastrigin's local minimum, 12.9)
+    limit = 1e-6 if "rounding" in res.message else 1e-8
+    assert np.linalg.norm(f.grad(res.x)) <= limit
+    if name != "rastrigin":  # from its start, rastrigin's nearest minimum is a local one
+        assert min(np.abs(res.x - m).max() for m in f.minima) < 1e-7
+        assert res.fun == pytest.approx(f.fmin, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("settings", "method"),
+    [
+        (dict(), "lbfgs"),
+        (dict(lr=0.1), "gd"),
+        (dict(project=dd.projections.box(-1, 1)), "bb"),
+        (dict(data=(np.arange(8.0),), batch_size=2), "dog"),
+    ],
+)
+def test_the_default_method_needs_no_learning_rate_unless_one_is_given(settings, method):
+    def f(x, *data):
+        return float((x - 0.5) ** 2) if not data else float(np.mean((x - data[0]) ** 2))
+
+    def g(x, *data):
+        return 2 * (x - 0.5) if not data else 2 * np.mean(x - data[0])
+
+    res = dd.minimize(f, 0.0, grad=g, **settings)
+    assert res.method == method
