@@ -9,6 +9,12 @@ An adviser is ``adviser(result, fun, grad) -> str``: ``result`` is the finished
 :class:`~descend.Result`; ``fun`` and ``grad`` are the user's own functions when the run
 ended worse than it started (so the adviser may probe them), else None. It returns the
 text appended to the message, or raises to say nothing.
+
+Every call an adviser makes of ``fun`` and ``grad`` is counted: :func:`advise` hands it
+counting wrappers and adds what they counted to the result's ``nfev`` and ``ngev`` (and
+to ``diagnosis_nfev`` and ``diagnosis_ngev``, so the two can be told apart). A call of
+``grad`` counts as one evaluation of each, as the loop counts its own: the gradient the
+run used comes with f (``Objective.user_functions``).
 """
 
 from __future__ import annotations
@@ -53,6 +59,8 @@ def advise(result: Result, objective: Objective) -> Result:
     f = result.history.f * objective.sign  # as minimised
     worse = result.status is Status.DIVERGED or not f[-1] <= f[0]
     fun, grad = objective.user_functions() if worse else (None, None)
+    counter = _Counter()
+    fun, grad = counter.wrap(fun, grad)
     notes = []
     for adviser in _ADVISERS:
         try:
@@ -61,6 +69,40 @@ def advise(result: Result, objective: Objective) -> Result:
                 notes.append(adviser(result, fun, grad))
         except Exception:  # advice is advice: without it the result still stands
             continue
-    if not notes:
+    if not notes and not (counter.nfev or counter.ngev):
         return result
-    return dataclasses.replace(result, message="; ".join([result.message, *notes]))
+    return dataclasses.replace(
+        result,
+        message="; ".join([result.message, *notes]),
+        nfev=result.nfev + counter.nfev,
+        ngev=result.ngev + counter.ngev,
+        diagnosis_nfev=result.diagnosis_nfev + counter.nfev,
+        diagnosis_ngev=result.diagnosis_ngev + counter.ngev,
+    )
+
+
+class _Counter:
+    """Counts the advisers' calls of the user's functions, as the loop counts its own."""
+
+    def __init__(self) -> None:
+        self.nfev = 0
+        self.ngev = 0
+
+    def wrap(self, fun: Any, grad: Any) -> tuple[Any, Any]:
+        """Counting versions of ``fun`` and a callable ``grad`` (others pass through)."""
+        if fun is None:
+            return None, grad
+
+        def counted_fun(*args: Any, **kwargs: Any) -> Any:
+            self.nfev += 1
+            return fun(*args, **kwargs)
+
+        if not callable(grad):
+            return counted_fun, grad  # "numeric": its differences call counted_fun
+
+        def counted_grad(*args: Any, **kwargs: Any) -> Any:
+            self.nfev += 1  # the run's gradient comes with f, one call of each
+            self.ngev += 1
+            return grad(*args, **kwargs)
+
+        return counted_fun, counted_grad

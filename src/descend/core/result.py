@@ -154,7 +154,12 @@ class Result:
         Passes over the data (data mode only).
     nfev, ngev : int
         Evaluations of the objective and of the gradient (finite differences count
-        their function evaluations in ``nfev``).
+        their function evaluations in ``nfev``), every call of the user's functions
+        included: those of the run and those of its diagnosis.
+    diagnosis_nfev, diagnosis_ngev : int
+        The part of ``nfev`` and ``ngev`` that the diagnosis of a failed run spent on its
+        probes (gradient check, curvature estimates, trial runs of a suggested lr); 0
+        when the run needed no diagnosis or the diagnosis called nothing.
     status : Status
         ``"converged"``, ``"max_iter"``, ``"diverged"``, ``"time_limit"``,
         ``"stopped"`` or ``"interrupted"``.
@@ -188,6 +193,8 @@ class Result:
     optimizer: Any = None
     nepoch: int | None = None
     maximize: bool = False
+    diagnosis_nfev: int = 0
+    diagnosis_ngev: int = 0
 
     @property
     def success(self) -> bool:

@@ -5,16 +5,19 @@ L the largest |eigenvalue| of f's Hessian, so a suggested learning rate needs L,
 run does not record. It is estimated, the more trustworthy way first:
 
 - with a trusted gradient function g (``grad``, or central differences of ``fun``), as
-  the largest |eigenvalue| of the Hessian at the start by power iteration with
-  Hessian-vector products Hv ~ (g(x + hv) - g(x - hv)) / 2h;
+  the largest |eigenvalue| of the Hessian by power iteration with Hessian-vector
+  products Hv ~ (g(x + hv) - g(x - hv)) / 2h, at the start and, for a run that did not
+  diverge, also halfway and at the end (the largest of them: the step must suit every
+  place the run passes, and a start at an inflection, where the Hessian is 0, says
+  nothing);
 - otherwise as a secant L ~ ||g_k - g_(k-1)|| / ||x_k - x_(k-1)|| along the first
   recorded steps, with the gradients recovered from the steps of gradient descent, line
   searches and momentum (not of the adaptive methods, and not under ``clip_norm``).
 
 Notes
 -----
-Both look near the start, where the trouble began: a diverged run ends far away, where
-a non-quadratic f may be far more curved. The start is x0 when the history holds the
+A diverged run is probed near its start only, where the trouble began: it ends far
+away, where a non-quadratic f may be far more curved. The start is x0 when the history holds the
 iterates, else the final point. A secant sees the curvature along the path only, so it
 is a lower bound on the largest one.
 """
@@ -29,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from descend._types import Array
+from descend.core.result import Status
 from descend.gradients.numeric import numeric_grad
 
 from .evidence import FAILURES, GD_LIKE, MOMENTUM, Run
@@ -36,6 +40,7 @@ from .evidence import FAILURES, GD_LIKE, MOMENTUM, Run
 __all__ = [
     "GRAD_CHECK_MAX_SIZE",
     "Curvature",
+    "power_curvature",
     "secant_curvature",
     "trusted_gradient",
 ]
@@ -77,16 +82,28 @@ class Curvature:
     @functools.cached_property
     def value(self) -> tuple[float, str] | None:
         if self.gradient is not None:
-            estimate = _power_curvature(self.gradient, self.run.start())
-            where = "x0" if self.run.x is not None else "the final point"
-            if estimate is not None:
-                return estimate, f"Hessian-vector products at {where}"
+            run = self.run
+            points = [run.start()]
+            if run.x is not None and run.status is not Status.DIVERGED and run.nit >= 2:
+                points += [run.x[run.nit // 2], run.x_final]  # along the run
+            found = [power_curvature(self.gradient, point) for point in points]
+            estimates = [estimate for estimate in found if estimate is not None]
+            where = "x0" if run.x is not None else "the final point"
+            where += " and along the run" if len(points) > 1 else ""
+            if estimates:
+                return max(estimates), f"Hessian-vector products at {where}"
         estimate = _secant_curvature(self.run)
         return None if estimate is None else (estimate, "secants along the first steps")
 
 
-def _power_curvature(gradient: Callable[[Array], Array], x: Array) -> float | None:
-    """max |eigenvalue| of the Hessian at x by power iteration, Hv by central differences."""
+def power_curvature(gradient: Callable[[Array], Array], x: Array) -> float | None:
+    """max |eigenvalue| of the Hessian at x by power iteration, Hv by central differences.
+
+    ``gradient`` maps a flat x to a flat gradient; None when it fails or the Hessian is 0.
+
+    >>> round(power_curvature(lambda x: [2.0, 20.0] * x, np.ones(2)), 6)
+    20.0
+    """
     # Central differences of g: truncation O(h^2), rounding O(eps/h); h ~ eps^(1/3)
     # balances them, scaled by max(1, ||x||) like numeric_grad's steps.
     h = _EPS ** (1 / 3) * max(1.0, float(np.linalg.norm(x)))
@@ -96,7 +113,7 @@ def _power_curvature(gradient: Callable[[Array], Array], x: Array) -> float | No
     for _ in range(POWER_ITERATIONS):
         try:
             with np.errstate(all="ignore"):
-                hv = (gradient(x + h * v) - gradient(x - h * v)) / (2 * h)
+                hv = (np.asarray(gradient(x + h * v)) - gradient(x - h * v)) / (2 * h)
         except FAILURES:
             return None
         size = float(np.linalg.norm(hv))

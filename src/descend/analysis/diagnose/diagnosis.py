@@ -15,7 +15,7 @@ class Finding:
 
     >>> import descend as dd
     >>> res = dd.minimize(lambda x: x**2, 5.0, grad=lambda x: 2 * x, lr=1.1)
-    >>> finding = dd.diagnose(res).main
+    >>> finding = dd.diagnose(res, lambda x: x**2, lambda x: 2 * x).main
     >>> finding.kind, finding.lr
     ('lr_too_large', 0.5)
 
@@ -26,9 +26,10 @@ class Finding:
     message : str
         What was seen, in plain words with the numbers.
     suggestion : str
-        What to do about it, e.g. ``"lr=0.5 (about 1/L)"``.
+        What to do about it, e.g. ``"lr=0.5 (tried: f fell from 25 to 0 in 1 update)"``.
     lr : float or None
-        The learning rate suggested, when the finding suggests one.
+        The learning rate suggested, when the finding suggests one and a trial run with
+        it made progress (without ``fun`` no trial runs, and none is suggested).
     """
 
     kind: str

@@ -4,13 +4,14 @@ minimised, and the facts about its method that the findings and the curvature sh
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from descend._types import Array
 from descend.core.result import Result, Status
 
-__all__ = ["FAILURES", "GD_LIKE", "MOMENTUM", "Run"]
+__all__ = ["FAILURES", "GD_LIKE", "MOMENTUM", "Run", "stability_factor"]
 
 GD_LIKE = ("gd", "armijo", "bb")  # step = -t * g
 MOMENTUM = ("momentum", "nesterov")
@@ -35,6 +36,8 @@ class Run:
     name: str  # "f" or "-f": what the messages call the minimised objective
     message: str
     steps: str = "updates"  # what a history point follows: "epochs" in data mode
+    maximize: bool = False  # messages about f itself (unbounded) speak in the user's sign
+    optimizer: Any = None  # the optimizer object: trials rerun it with another lr
 
     @classmethod
     def of(cls, result: Result, maximize: bool) -> Run:
@@ -57,6 +60,8 @@ class Run:
             name="-f" if maximize else "f",
             message=result.message,
             steps="updates" if result.nepoch is None else "epochs",
+            maximize=maximize,
+            optimizer=optimizer,
         )
 
     @property
@@ -73,11 +78,20 @@ class Run:
 
     def stability_factor(self) -> float | None:
         """c in "stable only for lr < c / L" for this method (None: no such bound)."""
-        mu = self.momentum
-        if self.method in GD_LIKE:
-            return 2.0
-        if self.method == "momentum":
-            return 2.0 * (1 + mu)
-        if self.method == "nesterov":
-            return 2.0 * (1 + mu) / (1 + 2 * mu)
-        return None  # adaptive methods rescale each coordinate: no single L sets the limit
+        return stability_factor(self.method, self.momentum)
+
+
+def stability_factor(method: str, momentum: float = 0.0) -> float | None:
+    """c in "stable only for lr < c / L" for ``method`` (None: no such bound).
+
+    >>> stability_factor("gd"), stability_factor("momentum", 0.5), stability_factor("adam")
+    (2.0, 3.0, None)
+    """
+    mu = momentum
+    if method in GD_LIKE:
+        return 2.0
+    if method == "momentum":
+        return 2.0 * (1 + mu)
+    if method == "nesterov":
+        return 2.0 * (1 + mu) / (1 + 2 * mu)
+    return None  # adaptive methods rescale each coordinate: no single L sets the limit

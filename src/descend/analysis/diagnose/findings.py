@@ -7,17 +7,21 @@ and returns findings a person can act on, most important first:
   with central differences of ``fun`` at a visited point (needs ``fun`` and ``grad``);
 - ``nan_at_nondifferentiable_point``: f or the gradient became NaN or infinite while f
   was still falling: a kink (``abs``, ``sqrt(x**2)`` at 0) or the edge of f's domain;
-- ``unbounded_below``: f fell to -inf: it has no minimum along the path;
+- ``unbounded_below``: f fell to -inf, a millionfold, or steadily along a fixed
+  direction: it has no minimum along the path (:mod:`.unbounded`);
 - ``lr_too_large``: f blew up or rose; with a curvature estimate L the advice is
   lr < 2/L for gradient descent (2(1 + mu)/L with heavy-ball momentum mu);
 - ``f_rising``: f rose from the first update though lr looks small: suspect the gradient;
+- ``schedule_ended``: the lr schedule reached its floor and the run slowed (:mod:`.schedule`);
 - ``oscillation``: successive steps point against each other, update after update;
 - ``plateau``: the budget ran out while f crept down;
 - ``max_iter``, ``stopped``, ``converged``: how the run ended, when nothing above applies.
 
 Curvature, the number behind every learning-rate suggestion, is estimated in
 :mod:`descend.analysis.diagnose.curvature`: by power iteration on the Hessian at the start
-when a trusted gradient function is at hand, else by secants along the first steps.
+(and along the run) when a trusted gradient function is at hand, else by secants along
+the first steps. A learning rate is offered only once a short trial run with it has made
+progress (:mod:`.trials`).
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ from descend.gradients.numeric import numeric_grad
 from .curvature import GRAD_CHECK_MAX_SIZE, Curvature, trusted_gradient
 from .diagnosis import Diagnosis, Finding
 from .evidence import FAILURES, MOMENTUM, Run
+from .schedule import schedule_ended
+from .trials import Offer, trial_updates
+from .unbounded import falling_steadily, falling_without_bound, to_infinity
 
 __all__ = ["Diagnosis", "Finding", "diagnose"]
 
@@ -46,8 +53,6 @@ GRAD_RTOL = 1e-3
 # gives -1); above 0.99 it points the right way and only its length is wrong.
 WRONG_SIGN_COSINE = -0.9
 PARALLEL_COSINE = 0.99
-# f a million times its start's scale below the start: no bounded valley does that.
-UNBOUNDED_FALL = 1e6
 # Trends (oscillation, slow progress) are read over the last RECENT updates.
 RECENT = 10
 # Gradient descent reverses its step every update only while lr * L > 1 in the direction
@@ -93,6 +98,11 @@ def diagnose(
        updates: oscillation.
     5. The budget ran out while f fell by under 1% per update: slow progress.
 
+    Every learning rate offered is tried first: a short run from x0 with the same method
+    (at most 200 updates, and a tenth of the run's but at least 10), offered when f fell
+    clearly without diverging or bouncing, else halved and tried again (at most 5 trials).
+    ``Finding.lr`` is that tried rate, and the suggestion says what its trial did.
+
     Parameters
     ----------
     result : Result
@@ -120,7 +130,14 @@ def diagnose(
     Notes
     -----
     Conventions. ``fun`` and ``grad`` are evaluated only when given: about 2n + 2
-    evaluations for the gradient check and up to 100 gradients for the curvature.
+    evaluations for the gradient check, up to 100 gradients for each curvature probe
+    (at x0, and halfway and at the end of a run that did not diverge) and the trials.
+    Without ``fun``, or without recorded iterates (the trials start from x0), or in data
+    mode (the trials would not run on the same batches), no trial can run, and the
+    suggestion names the direction ("a smaller lr") without a number: an untried number
+    is a guess (1/L from a secant at an inflection point can be 200 times too large).
+    The failed run's message is such a case when the run ended below its start: its
+    adviser gets no ``fun``; ``dd.diagnose(res, fun, grad)`` tries one.
     Without them, the curvature comes from secants along the recorded iterates, whose
     gradients are recovered from the steps of gradient descent, line searches and
     momentum (not of the adaptive methods, and not under ``clip_norm``). A secant sees
@@ -139,11 +156,13 @@ def diagnose(
     >>> import descend as dd
     >>> from descend.analysis.diagnose import diagnose
     >>> res = dd.minimize(lambda x: x**2, 5.0, grad=lambda x: 2 * x, lr=1.1)
-    >>> finding = diagnose(res).main
-    >>> finding.kind, round(finding.lr, 6)   # L = 2: stable for lr < 1, 1/L = 0.5
+    >>> finding = diagnose(res, lambda x: x**2, lambda x: 2 * x).main
+    >>> finding.kind, finding.lr   # L = 2: stable for lr < 1, 1/L = 0.5
     ('lr_too_large', 0.5)
     >>> print(finding.suggestion)
-    lr=0.5 (half the limit)
+    lr=0.5 (tried: f fell from 25 to 0 in 1 update, converged)
+    >>> print(diagnose(res).main.suggestion)   # without fun, no trial: no number
+    a smaller lr (dd.diagnose(res, fun, grad) tries one)
     """
     if not isinstance(result, Result):
         raise TypeError(
@@ -155,19 +174,24 @@ def diagnose(
     if grad is not None and not callable(grad) and grad != "numeric":
         raise TypeError(f"grad must be callable, 'numeric' or None, got {grad!r:.60}")
     run = Run.of(result, result.maximize if maximize is None else maximize)
+    offer = Offer(run, fun, grad if callable(grad) else None, trial_updates(run.nit))
     findings: list[Finding] = []
     check = _check_gradient(run, fun, grad) if fun is not None and callable(grad) else None
     if check is not None and check.finding is not None:
         findings.append(check.finding)
-    blowup = _non_finite(run) or _falling_without_bound(run)
+    blowup = _non_finite(run, offer) or falling_without_bound(run) or falling_steadily(run)
     findings += [blowup] if blowup is not None else []
     if check is None or check.finding is None:  # a wrong gradient explains everything else
         curvature = Curvature(run, trusted_gradient(run, fun, grad))
         verified = "" if check is None else f", with a correct gradient (checked at {check.where})"
-        rising = None if blowup is not None else _rising(run, curvature, verified)
+        rising = None if blowup is not None else _rising(run, curvature, verified, offer)
         findings += [rising] if rising is not None else []
         if rising is None and blowup is None:  # bouncing explains slow progress: one or other
-            trend = _oscillation(run, curvature) or _plateau(run, curvature)
+            trend = (
+                schedule_ended(run)
+                or _oscillation(run, curvature, offer)
+                or _plateau(run, curvature, offer)
+            )
             findings += [trend] if trend is not None else []
     return Diagnosis(tuple(findings) or (_ending(run),))
 
@@ -247,7 +271,7 @@ def _gradient_finding(
 # ---------------------------------------------------------------- the findings
 
 
-def _non_finite(run: Run) -> Finding | None:
+def _non_finite(run: Run, offer: Offer) -> Finding | None:
     """NaN or inf in f or the gradient while f was not rising: a kink or a domain edge."""
     if run.status is not Status.DIVERGED or run.nit < 1:
         return None
@@ -262,13 +286,9 @@ def _non_finite(run: Run) -> Finding | None:
     at = f"at update {run.nit}" + ("" if x_last is None else f" (x = {_fmt(x_last)})")
     guard = "np.sqrt(x**2 + 1e-12) instead of abs(x) or np.sqrt(x**2)"
     if f_last == -math.inf and run.f[-2] < run.f[0]:
-        return Finding(
-            "unbounded_below",
-            f"{run.name} fell from {run.f[0]:.6g} to {run.f[-2]:.6g} and then to -inf {at}: "
-            "f has no minimum along this path, it decreases without bound",
-            "check the formula (a sign, a missing square), or bound x with project=",
-        )
+        return to_infinity(run, at)
     if not math.isfinite(f_last):
+        smaller, lr = offer(run.lr_used / 10, "smaller")
         return Finding(
             "nan_at_nondifferentiable_point",
             f"{run.name} became {f_last} {at}, just after {run.name} = {run.f[-2]:.6g}: "
@@ -276,7 +296,8 @@ def _non_finite(run: Run) -> Finding | None:
             "keep x inside the domain: project it (project=dd.projections.nonnegative() or "
             "dd.projections.box(lower, upper)), guard the formula with an epsilon "
             "(np.sqrt(np.maximum(x, 0)), np.log(np.maximum(x, 1e-12))), or take smaller "
-            f"steps (lr={run.lr_used / 10:.2g})",
+            f"steps: {smaller}",
+            lr,
         )
     return Finding(
         "nan_at_nondifferentiable_point",
@@ -286,20 +307,7 @@ def _non_finite(run: Run) -> Finding | None:
     )
 
 
-def _falling_without_bound(run: Run) -> Finding | None:
-    """f fell a millionfold below its start's scale: it has no minimum along the path."""
-    f0, f_end = run.f[0], run.f[-1]
-    if not (math.isfinite(f_end) and f_end < f0 - UNBOUNDED_FALL * max(abs(f0), 1.0)):
-        return None
-    return Finding(
-        "unbounded_below",
-        f"{run.name} fell from {f0:.6g} to {f_end:.6g} in {run.nit} {run.steps} and is still "
-        "falling: f decreases without bound along this path, it has no minimum there",
-        "check the formula (a sign, a missing square), or bound x with project=",
-    )
-
-
-def _rising(run: Run, curvature: Curvature, verified: str) -> Finding | None:
+def _rising(run: Run, curvature: Curvature, verified: str, offer: Offer) -> Finding | None:
     """f blew up or ends above its start: lr too large, or a gradient to suspect."""
     finite = run.f[np.isfinite(run.f)]
     rose = run.nit >= 1 and finite[-1] > finite[0]
@@ -321,33 +329,35 @@ def _rising(run: Run, curvature: Curvature, verified: str) -> Finding | None:
                 "is probably wrong (its sign?)",
                 "check it: dd.check_grad(fun, grad, x0), or dd.diagnose(res, fun, grad)",
             )
-        suggested = limit / 2 if lr > limit else lr / 10
+        # Half the limit (1/L for gradient descent), or a tenth of an lr already below it.
+        smaller, tried = offer(limit / 2 if lr > limit else lr / 10, "smaller")
         bound = {"gd": "2/L", "momentum": "2(1+mu)/L", "nesterov": "2(1+mu)/((1+2mu)L)"}
         formula = bound.get(run.method, "2/L")
         return Finding(
             "lr_too_large",
             f"lr={lr:g} is too large: {seen}{verified}; the curvature is about L ≈ {L:.3g} "
             f"({how}), and {run.method} is stable only for lr < {formula} = {limit:.3g}",
-            f"lr={suggested:.2g}" + (" (half the limit)" if lr > limit else ""),
-            suggested,
+            smaller,
+            tried,
         )
+    smaller, tried = offer(lr / 10, "smaller")
     if first and not verified:
         return Finding(
             "f_rising",
             f"{seen}, from the first update on: lr={lr:g} is too large, or the gradient is wrong",
-            f"try lr={lr / 10:.2g}; check the gradient with dd.check_grad(fun, grad, x0) "
+            f"try {smaller}; check the gradient with dd.check_grad(fun, grad, x0) "
             "or dd.diagnose(res, fun, grad)",
-            lr / 10,
+            tried,
         )
     return Finding(
         "lr_too_large",
         f"lr={lr:g} is too large for {run.method}: {seen}{verified}",
-        f"lr={lr / 10:.2g}, or a decaying schedule (dd.schedules.exponential)",
-        lr / 10,
+        f"{smaller}, or a decaying schedule (dd.schedules.exponential)",
+        tried,
     )
 
 
-def _oscillation(run: Run, curvature: Curvature) -> Finding | None:
+def _oscillation(run: Run, curvature: Curvature, offer: Offer) -> Finding | None:
     """Successive steps (or changes of f) reversing, update after update."""
     if run.status in (Status.CONVERGED, Status.DIVERGED) or run.nit < 5:
         return None
@@ -370,31 +380,33 @@ def _oscillation(run: Run, curvature: Curvature) -> Finding | None:
         f"{run.f[-1]:.6g}): the iterates bounce across a valley"
     )
     if run.method in MOMENTUM:
+        smaller, tried = offer(lr / 2, "smaller")
         return Finding(
             "oscillation",
             f"{seen}; momentum={run.momentum:g} with lr={lr:g} is underdamped",
-            f"lower momentum (e.g. momentum={run.momentum / 2:g}) or lr (lr={lr / 2:.2g})",
-            lr / 2,
+            f"lower momentum (e.g. momentum={run.momentum / 2:g}) or {smaller}",
+            tried,
         )
     if factor is not None and estimate is not None:
         L, how = estimate
-        suggested = factor / (2 * L)
+        smaller, tried = offer(factor / (2 * L), "smaller")  # about 1/L
         return Finding(
             "oscillation",
             f"{seen}; lr={lr:g} is near the stability limit 2/L = {factor / L:.3g} "
             f"(L ≈ {L:.3g} from {how})",
-            f"lr={suggested:.2g} (about 1/L), or a smaller lr with momentum",
-            suggested,
+            f"{smaller}, or a smaller lr with momentum",
+            tried,
         )
+    smaller, tried = offer(lr / 3, "smaller")
     return Finding(
         "oscillation",
         f"{seen}; lr={lr:g} is too large for a steady descent",
-        f"lr={lr / 3:.2g}, or a decaying schedule (dd.schedules.exponential)",
-        lr / 3,
+        f"{smaller}, or a decaying schedule (dd.schedules.exponential)",
+        tried,
     )
 
 
-def _plateau(run: Run, curvature: Curvature) -> Finding | None:
+def _plateau(run: Run, curvature: Curvature, offer: Offer) -> Finding | None:
     """The budget ran out while f crept down and the gradient was still far from 0."""
     if run.status not in (Status.MAX_ITER, Status.TIME_LIMIT) or run.nit < 2:
         return None
@@ -407,8 +419,8 @@ def _plateau(run: Run, curvature: Curvature) -> Finding | None:
     lr, raise_lr, suggested = run.lr_used, "a larger lr", None
     estimate = curvature.value if run.method == "gd" else None
     if estimate is not None and lr < 0.5 / estimate[0]:
-        suggested = 1 / estimate[0]
-        raise_lr = f"a larger lr (lr={suggested:.2g}, about 1/L with L ≈ {estimate[0]:.3g})"
+        # 1/L, tried; never below the lr that was too slow
+        raise_lr, suggested = offer(1 / estimate[0], "larger", floor=lr)
     return Finding(
         "plateau",
         f"slow progress: {run.name} fell by only {rate:.2g} of its value per {run.steps[:-1]} over "
@@ -422,10 +434,10 @@ def _plateau(run: Run, curvature: Curvature) -> Finding | None:
 def _other_methods(method: str) -> str:
     """The usual cures for slow progress, without the method already in use."""
     cures = {
+        "lbfgs": "method='lbfgs' (needs no lr)",
         "momentum": "method='momentum' (momentum=0.9)",
         "adam": "method='adam'",
         "armijo": "a line search (method='armijo')",
-        "bb": "Barzilai-Borwein steps (method='bb')",
     }
     kept = [cure for name, cure in cures.items() if name != method]
     return ", ".join(kept[:-1]) + " or " + kept[-1]
