@@ -294,7 +294,9 @@ def test_defaults_learn_synthetic_ratings(fitted):
         U, V, model.global_mean_,
     )  # fmt: skip
     assert model.history_["train_rmse"][-1] == pytest.approx(rmse(raw, train.ratings), rel=1e-9)
-    assert len(model.history_["train_rmse"]) == model.n_iter_ == model.best_epoch_ == 10
+    # No validation: the run ends when the training objective stalls, and keeps the last.
+    assert len(model.history_["train_rmse"]) == model.n_iter_ == model.best_epoch_ < 100
+    assert model.result_.status == "stopped"
     assert np.all(np.diff(model.history_["time"]) > 0)
 
 

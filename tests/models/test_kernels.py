@@ -160,12 +160,19 @@ ORDERS = {
 }
 
 
+def standardisation(d, seed=5):
+    """A shift and scale per column, far from 0 and 1."""
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=d), np.exp(rng.normal(size=d))
+
+
 @pytest.mark.parametrize("order", list(ORDERS))
 @pytest.mark.parametrize("batch_size", [1, 7, 8, 61, 300, 1000])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("momentum, alpha", [(0.0, 0.0), (0.9, 0.1)])
+@pytest.mark.parametrize("standardised", [False, True])
 def test_compiled_sgd_epoch_matches_the_reference(
-    numba_kernels, order, batch_size, fit_intercept, momentum, alpha
+    numba_kernels, order, batch_size, fit_intercept, momentum, alpha, standardised
 ):
     # n = 700 is a multiple of no batch size; the kernel takes rows eight at a time,
     # then the rest (7 and 61 leave 7 and 5).
@@ -173,10 +180,34 @@ def test_compiled_sgd_epoch_matches_the_reference(
     rows = ORDERS[order](700, np.random.default_rng(3))
     params, velocity = start(13, fit_intercept)
     settings = dict(lr=0.01, momentum=momentum, alpha=alpha, fit_intercept=fit_intercept)
+    if standardised:
+        shift, scale = standardisation(13)
+        settings.update(shift=shift if fit_intercept else None, scale=scale)
     want = run_epoch(sgd_epoch_reference, X, y, params, velocity, rows, batch_size, **settings)
     got = run_epoch(sgd_epoch, X, y, params, velocity, rows, batch_size, **settings)
     for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose(g, w, rtol=RTOL, atol=RTOL * np.abs(w).max())
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_a_standardised_epoch_is_the_epoch_on_standardised_rows(fit_intercept):
+    # The oracle: X' = (X - shift) / scale written out, and the penalty on coef / scale,
+    # that is (alpha / scale**2) on each coef' (one batch: the full gradient step).
+    X, y, _, _ = problem(50, 4)
+    shift, scale = standardisation(4)
+    shift = shift if fit_intercept else np.zeros(4)
+    params, velocity = start(4, fit_intercept)
+    alpha, lr = 0.3, 0.05
+    got = run_epoch(
+        sgd_epoch, X, y, params, velocity, np.arange(50), 50, lr=lr, alpha=alpha,
+        fit_intercept=fit_intercept, shift=shift, scale=scale,
+    )  # fmt: skip
+    Xs = (X - shift) / scale
+    r = Xs @ params[:4] - y + (params[4] if fit_intercept else 0.0)
+    grad = np.append(Xs.T @ r / 50 + alpha * params[:4] / scale**2, r.mean())
+    step = -lr * grad[: len(params)]
+    np.testing.assert_allclose(got[0], params + step, rtol=RTOL)
+    np.testing.assert_allclose(got[1], step, rtol=RTOL, atol=1e-15)
 
 
 # Other inputs: fallbacks, memmaps, nothing else written -------------------------------------
@@ -290,6 +321,11 @@ def test_bad_input_is_refused_in_words():
         sgd_epoch(X, y, params, velocity, np.arange(10), 0, 0.1, 0.0, 0.0, True)
     with pytest.raises(ValueError, match=r"order must hold row indices in \[0, 10\), got -1\.\.9"):
         sgd_epoch(X, y, params, velocity, np.arange(-1, 10), 2, 0.1, 0.0, 0.0, True)
+    with pytest.raises(ValueError, match=r"scale must have shape \(3,\), one per column"):
+        sgd_epoch(X, y, params, velocity, np.arange(10), 2, 0.1, 0.0, 0.0, True, scale=np.ones(2))
+    with pytest.raises(ValueError, match="shift needs fit_intercept=True"):
+        sgd_epoch(X, y, params[:3], velocity[:3], np.arange(10), 2, 0.1, 0.0, 0.0, False,
+                  shift=np.ones(3))  # fmt: skip
 
 
 def test_importing_descend_does_not_import_numba():

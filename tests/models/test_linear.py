@@ -35,7 +35,11 @@ needs_kernel_hook = pytest.mark.skipif(
 
 QUIET = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 MODELS = (LinearRegression, LogisticRegression, LinearClassifier)
-EXACT = dict(tol=1e-10, epochs=5000)  # converge to rounding, for closed-form comparisons
+# Converge to rounding, for closed-form comparisons. BB, not the default L-BFGS: L-BFGS
+# ends when f can no longer show the decrease its next step promises (a gradient near
+# sqrt(eps f), 1e-9 here, some coefficients 2e-7 off), while BB's steps read gradients
+# only and go on to tol.
+EXACT = dict(method="bb", tol=1e-10, epochs=5000)
 
 
 def design(n=80, d=4, seed=0):
@@ -216,7 +220,7 @@ def test_partial_fit_takes_one_gradient_step_and_continues():
     def step(w):  # one full-batch GD step on (1/2n)||A w - y||^2, by hand
         return w - lr * A.T @ (A @ w - y) / len(X)
 
-    model = LinearRegression(method="gd", lr=lr)
+    model = LinearRegression(method="gd", lr=lr, scale=False)
     w1 = step(np.zeros(5))
     model.partial_fit(X, y)
     np.testing.assert_allclose(np.append(model.coef_, model.intercept_), w1, rtol=1e-12)
@@ -224,6 +228,30 @@ def test_partial_fit_takes_one_gradient_step_and_continues():
     model.partial_fit(X, y)
     np.testing.assert_allclose(np.append(model.coef_, model.intercept_), step(w1), rtol=1e-12)
     assert model.n_iter_ == 2
+
+
+def test_partial_fit_steps_in_the_first_calls_standardised_units():
+    # GD on w' for the columns (x - mean) / std of the first call's X, by hand; the
+    # user's coef = w'[:d] / std and intercept = w'[d] - coef . mean.
+    X, _ = design()
+    y = X @ [1.0, -2.0, 0.5, 3.0] + 4.0
+    mean, std, lr = X.mean(axis=0), X.std(axis=0), 0.05
+    A = with_ones((X - mean) / std)
+
+    def step(w, A=A, y=y):
+        return w - lr * A.T @ (A @ w - y) / len(A)
+
+    def user(w):
+        return np.append(w[:4] / std, w[4] - (w[:4] / std) @ mean)
+
+    model = LinearRegression(method="gd", lr=lr)
+    w1 = step(np.zeros(5))
+    model.partial_fit(X, y)
+    np.testing.assert_allclose(np.append(model.coef_, model.intercept_), user(w1), rtol=1e-12)
+    half = slice(0, 40)  # the later call's own mean and std are not used
+    model.partial_fit(X[half], y[half])
+    want = user(step(w1, A[half], y[half]))
+    np.testing.assert_allclose(np.append(model.coef_, model.intercept_), want, rtol=1e-12)
 
 
 def test_classifier_partial_fit_needs_classes_first_and_then_keeps_them():
@@ -340,6 +368,7 @@ def test_inputs_are_not_modified(Model, early_stopping):
         (dict(batch_size=0), ValueError, "batch_size must be an integer >= 1, got 0"),
         (dict(batch_size=2.5), TypeError, "batch_size must be an integer, got 2.5"),
         (dict(fit_intercept="yes"), TypeError, "fit_intercept must be True or False"),
+        (dict(scale="yes"), TypeError, "scale must be True or False"),
         (dict(validation_fraction=1.5), ValueError, r"validation_fraction must be in \(0, 1\)"),
         (dict(n_iter_no_change=0), ValueError, "n_iter_no_change must be an integer >= 1"),
         (dict(method="sgd"), ValueError, "method must be one of gd, momentum"),

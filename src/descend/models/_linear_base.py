@@ -6,10 +6,13 @@ in their targets, their loss (:mod:`descend.models._losses`) and how a score bec
 prediction. What they do alike lives here, once:
 
 - :class:`_LinearModel`: the hyperparameters and their checks, the validation of X and
-  y, the one call of :func:`descend.minimize` in data mode behind ``fit`` and
-  ``partial_fit``, the ``ConvergenceWarning``, and the decision ``X @ coef_.T +
-  intercept_``. A subclass supplies ``_learn_targets``, ``_check_same_targets``,
-  ``_encode``, ``_loss`` and ``_store``.
+  y, the standardisation (``scale``), the choice of method, the one call of
+  :func:`descend.minimize` in data mode behind ``fit`` and ``partial_fit``, the
+  ``ConvergenceWarning`` (with a hint to standardise when ``scale=False`` and the
+  columns' scales differ), and the decision ``X @ coef_.T + intercept_``. A subclass
+  supplies ``_learn_targets``, ``_check_same_targets``, ``_encode``, ``_loss`` and
+  ``_store``.
+- :func:`_scaling`: each column's shift and scale, and its magnitude.
 - :class:`_EarlyStopping`: minimize's callback that stops a run when the score on a
   held-out set has stalled, scikit-learn's rule.
 - ``_PARAMETERS`` and ``_ATTRIBUTES``: the parts of the estimators' docstrings that
@@ -22,9 +25,10 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -36,12 +40,58 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from descend import _validate
 from descend.core.loop import Iteration
 from descend.core.minimize import minimize
-from descend.core.optimizers import Optimizer
-from descend.core.result import Result
+from descend.core.optimizers import OPTIMIZERS, Optimizer
+from descend.core.result import History, Result, Status
 
 from ._losses import _Loss
 
 Array = np.ndarray
+
+# The column statistics come from at most about this many evenly spaced rows: they only
+# condition the problem (any shift and scale give the same minimiser), and 8,192 rows
+# pin a standard deviation to within 1%, in a millisecond or two on any X.
+_SCALING_ROWS = 1 << 13
+# With scale=False: columns whose magnitudes differ by more than _SPREAD_TO_WARN warn;
+# so do those that differ by more than _SPREAD_TO_BLAME when the run ended with its
+# gradient (in standardised units) above _FAR_FROM_OPTIMUM of its start, or above tol
+# after "converging" at f's rounding. (Alike columns leave the cause elsewhere: lr,
+# epochs; the run's own message says which.)
+_SPREAD_TO_WARN = 100.0
+_SPREAD_TO_BLAME = 10.0
+_FAR_FROM_OPTIMUM = 1e-2
+
+
+class _Scaling(NamedTuple):
+    """Per column: the shift and scale of x' = (x - shift) / scale, and the magnitude
+    sqrt(mean x**2) (of the raw column, for the warning about mismatched scales)."""
+
+    shift: Array
+    scale: Array
+    magnitude: Array
+
+
+def _scaling(X: Array, alpha: float, centre: bool) -> _Scaling:
+    """The standardisation of X's columns for a fit with penalty ``alpha``.
+
+    Centred on the mean when there is an intercept to absorb it (else shift 0), and
+    divided by sqrt(s**2 + alpha), s**2 the column's second moment about the shift:
+    the square root of the diagonal of the ridge Hessian, so that it becomes 1 (its
+    standard deviation when alpha = 0). A constant column keeps scale 1.
+
+    >>> shift, scale, magnitude = _scaling(np.array([[1.0, 5.0, 0.0], [3.0, 5.0, 0.0]]), 0.0, True)
+    >>> shift, scale  # the constant columns keep scale 1
+    (array([2., 5., 0.]), array([1., 1., 1.]))
+    """
+    rows = np.array(X[:: max(1, len(X) // _SCALING_ROWS)])  # a small contiguous copy
+    magnitude = np.sqrt(np.mean(rows**2, axis=0))
+    shift = rows.mean(axis=0) if centre else np.zeros(X.shape[1])
+    spread = rows.var(axis=0) if centre else magnitude**2
+    # A constant column's variance is rounding: about (n eps mean)**2 at most.
+    constant = spread <= (len(rows) * np.finfo(float).eps * np.abs(shift)) ** 2
+    scale = np.sqrt(spread + alpha)
+    scale[constant | (scale == 0)] = 1.0
+    return _Scaling(shift, scale, magnitude)
+
 
 # One base class holds fit, partial_fit and early stopping.
 
@@ -62,18 +112,20 @@ class _LinearModel(BaseEstimator):
     def __init__(
         self,
         *,
-        method: str | Optimizer = "bb",
+        method: str | Optimizer | None = None,
         lr: float | None = None,
         batch_size: int | None = None,
         epochs: int = 1000,
         alpha: float = 0.0,
         fit_intercept: bool = True,
+        scale: bool = True,
         tol: float | None = 1e-4,
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 5,
         random_state: int | np.random.RandomState | None = None,
     ) -> None:
+        self.scale = scale
         self.method = method
         self.lr = lr
         self.batch_size = batch_size
@@ -98,6 +150,7 @@ class _LinearModel(BaseEstimator):
         self._check_params()
         X, y = self._validate(X, y, reset=True)
         self._learn_targets(y, classes=None)
+        self._scaling = _scaling(X, self.alpha, self.fit_intercept)
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         self.validation_scores_ = self.best_validation_score_ = None
@@ -112,15 +165,7 @@ class _LinearModel(BaseEstimator):
             )
             stopper = _EarlyStopping(self, X_val, y_val)
         self.n_iter_ = 0
-        res = self._descend(X, y, None, self.epochs, seed, stopper)
-        # tol=None asks for all the epochs: running out of them is no failure then.
-        if res.status == "diverged" or (res.status == "max_iter" and self.tol is not None):
-            # The run's message names the rule, its values and what to try.
-            warnings.warn(
-                f"{type(self).__name__} did not converge: {res.message}",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
+        self._descend(X, y, None, self.epochs, seed, stopper)
         return self
 
     def _partial_fit(self, X: Any, y: Any, classes: Any) -> Any:
@@ -128,7 +173,8 @@ class _LinearModel(BaseEstimator):
 
         Each call is a fresh run of minimize: the optimizer's state (a momentum
         velocity, BB's step memory) starts anew, and neither ``tol`` nor
-        ``early_stopping`` applies.
+        ``early_stopping`` applies. With ``scale``, the columns' shift and scale are
+        those of the first call's X, kept for the later ones.
         """
         first = not hasattr(self, "coef_")
         self._check_params()
@@ -136,12 +182,11 @@ class _LinearModel(BaseEstimator):
         x0 = None
         if first:
             self._learn_targets(y, classes)
+            self._scaling = _scaling(X, self.alpha, self.fit_intercept)  # kept from now on
             self.n_iter_ = 0
         else:
             self._check_same_targets(y, classes)
-            x0 = np.ravel(self.coef_)
-            if self.fit_intercept:
-                x0 = np.append(x0, self.intercept_)
+            x0 = self._loss(X.shape[1]).pack(self.coef_, self.intercept_)
         # A new shuffle each call, repeatable from random_state.
         seed = np.random.default_rng(
             [check_random_state(self.random_state).randint(2**31), self.n_iter_]
@@ -159,20 +204,29 @@ class _LinearModel(BaseEstimator):
         stopper: _EarlyStopping | None,
         partial: bool = False,
     ) -> Result:
-        """The one call of minimize, from x0 (None: zeros); stores its outcome."""
+        """The one call of minimize, from x0 (None: zeros); stores its outcome and warns
+        (``ConvergenceWarning``) when it failed, or when unscaled columns made it hard."""
         loss = self._loss(X.shape[1])
         x0 = np.zeros(loss.size) if x0 is None else x0
         batch_size = self.batch_size if self.batch_size is None else min(self.batch_size, len(X))
+        method = self._method()
+        _warn_line_search(method, batch_size)
         # tol is a gradient tolerance, except where early stopping or partial_fit's single
-        # epoch decides instead.
+        # epoch decides instead. Unscaled, it is tightened so that a converged run is
+        # within tol in standardised units too (where f's slope along each column is
+        # measured per standard deviation of the column, whatever its units).
         gtol = None if (stopper is not None or partial) else self.tol
+        standard = self._loss(X.shape[1], standardised=True)
+        if gtol is not None and not loss.standardised:
+            gtol = gtol / _chain_norm(standard)
+        T = self._encode(y)
         res = minimize(
             loss,
             x0,
-            self.method,
+            method,
             grad=loss.grad,
             lr=self.lr,
-            data=(X, self._encode(y)),
+            data=(X, T),
             batch_size=batch_size,
             epochs=epochs,
             shuffle=True,
@@ -180,16 +234,73 @@ class _LinearModel(BaseEstimator):
             gtol=gtol,
             callback=stopper,
         )
+        hint, unmet = ("", False)
+        if not (loss.standardised or partial):
+            hint, unmet = self._scale_hint(loss, standard, res, x0, X, T)
+        # tol=None asks for all the epochs: running out of them is no failure then.
+        failed = res.status == "diverged" or (res.status == "max_iter" and self.tol is not None)
+        if unmet:  # "converged" at f's rounding, short of tol in standardised units
+            why = res.message.removeprefix("converged: ")
+            res = dataclasses.replace(res, status=Status.STOPPED, message=f"stopped: {why}")
+            failed = True
         self._store(loss, res.x)
         self.result_ = res
-        self.history_ = res.history
+        self.history_ = _user_history(loss, res.history)
         self.n_iter_ += res.nepoch or 0  # always set in data mode
+        if (failed or hint) and not partial:  # partial_fit's single epoch is no failure
+            # The run's message names the rule, its values and what to try.
+            name = type(self).__name__
+            said = f"{name} did not converge: " if failed else f"{name}: "
+            warnings.warn(f"{said}{res.message}{hint}", ConvergenceWarning, stacklevel=3)
         return res
+
+    def _method(self) -> str | Optimizer:
+        """The method asked for; else L-BFGS on the full batch, plain SGD on mini-batches
+        or with a learning rate."""
+        if self.method is not None:
+            return self.method
+        return "gd" if self.batch_size is not None or self.lr is not None else "lbfgs"
+
+    def _scale_hint(
+        self, loss: _Loss, standard: _Loss, res: Result, x0: Array, X: Array, T: Array
+    ) -> tuple[str, bool]:
+        """With scale=False: what to add to the run's message, and whether a "converged"
+        ending missed tol in standardised units (a line search's ending at f's rounding).
+
+        The hint says where the run ended, in standardised units, when that is far from
+        its optimum or above tol; and, when the columns' scales differ enough to be the
+        cause, by how much and the fix. ("", False) for a run with nothing to add.
+        """
+        magnitudes = self._scaling.magnitude[self._scaling.magnitude > 0]
+        if self.fit_intercept:  # the intercept's column of ones
+            magnitudes = np.append(magnitudes, 1.0)
+        spread = float(magnitudes.max() / magnitudes.min()) if len(magnitudes) else 1.0
+        # Both gradients in standardised units: f's slope per standard deviation of a column.
+        end = _standard_grad_norm(loss, standard, np.asarray(res.grad))
+        start = _standard_grad_norm(loss, standard, loss.grad(x0, X, T))
+        unmet = res.status == "converged" and self.tol is not None and end > self.tol
+        far = end > max(self.tol or 0.0, _FAR_FROM_OPTIMUM * start)
+        blame = spread > _SPREAD_TO_WARN or (spread > _SPREAD_TO_BLAME and (far or unmet))
+        hint = ""
+        if far or unmet:
+            where = [f"far from its optimum ({end / start:.2g} of its start)"] if far else []
+            where += [f"above tol={self.tol:g}"] if unmet else []
+            hint = f"; it ended at gradient norm {end:.3g} in standardised units, "
+            hint += " and ".join(where)
+        if blame:
+            hint += (
+                f"; features differ in scale by a factor of {spread:,.0f}; standardise them "
+                "(sklearn.preprocessing.StandardScaler) or use scale=True"
+            )
+        elif not unmet:
+            hint = ""  # far, with alike columns: the run's own message says why
+        return hint, unmet
 
     def _check_params(self) -> None:
         """Check the hyperparameters minimize does not see (it checks method, lr, epochs)."""
         _validate.nonnegative("alpha", self.alpha, "; 0 is no penalty")
         _validate.boolean("fit_intercept", self.fit_intercept)
+        _validate.boolean("scale", self.scale)
         if self.tol is not None and not _validate.real_number("tol", self.tol) >= 0:
             raise ValueError(f"tol must be a number >= 0 or None, got {self.tol!r}")
         if self.batch_size is not None:
@@ -232,11 +343,69 @@ class _LinearModel(BaseEstimator):
     def _encode(self, y: Array) -> Array:
         raise NotImplementedError
 
-    def _loss(self, n_features: int) -> _Loss:
+    def _loss(self, n_features: int, standardised: bool | None = None) -> _Loss:
+        """The loss of the fit (standardised when ``scale``, or as ``standardised`` says)."""
         raise NotImplementedError
+
+    def _make_loss(
+        self, kind: type[_Loss], n_features: int, n_outputs: int, standardised: bool | None
+    ) -> _Loss:
+        scaling = self._scaling if (self.scale if standardised is None else standardised) else None
+        return kind(
+            n_features, n_outputs, self.alpha, self.fit_intercept,
+            shift=None if scaling is None else scaling.shift,
+            scale=None if scaling is None else scaling.scale,
+        )  # fmt: skip
 
     def _store(self, loss: _Loss, x: Array) -> None:
         raise NotImplementedError
+
+
+def _chain_norm(standard: _Loss) -> float:
+    """A bound on how much the chain rule into standardised units can lengthen a gradient:
+    ||(g_W - g_b shift) / scale, g_b|| <= sqrt(1/min(scale)**2 + ||shift/scale||**2 + 1)
+    ||(g_W, g_b)|| (Cauchy-Schwarz), or 1/min(scale) without an intercept."""
+    inverse = 1.0 / float(standard.scale.min()) if standard.scale.size else 1.0
+    if not standard.fit_intercept:
+        return inverse
+    return math.sqrt(inverse**2 + float(np.sum((standard.shift / standard.scale) ** 2)) + 1.0)
+
+
+def _standard_grad_norm(loss: _Loss, standard: _Loss, grad: Array) -> float:
+    """||grad|| in standardised units, for a gradient in ``loss``'s (the user's) units."""
+    k, d = loss.shape
+    grad_b = grad[k * d :] if loss.fit_intercept else np.zeros(k)
+    return float(np.linalg.norm(standard.chain(grad[: k * d].reshape(k, d), grad_b)))
+
+
+def _user_history(loss: _Loss, history: History) -> History:
+    """The history with its recorded x in the user's units, [coef_.ravel(), intercept_]."""
+    if not loss.standardised or history.x is None:
+        return history
+    rows = []
+    for x in history.x:
+        W, b = loss.unpack(x)
+        rows.append(np.concatenate([W.ravel(), b]) if loss.fit_intercept else W.ravel())
+    return dataclasses.replace(history, x=np.array(rows).reshape(history.x.shape))
+
+
+def _warn_line_search(method: str | Optimizer, batch_size: int | None) -> None:
+    """Warn that a line search on mini-batches fits each batch's noise (L-BFGS refuses)."""
+    if batch_size is None:
+        return
+    if isinstance(method, Optimizer):
+        kind: type[Optimizer] | None = type(method)
+    else:
+        kind = OPTIMIZERS.get(str(method).lower())
+    if kind is None or not kind.uses_fun or kind.full_batch_only:
+        return
+    warnings.warn(
+        f"method {kind.name!r} is a line search: on mini-batches (batch_size={batch_size}) "
+        "each search minimises the batch's own loss, so its steps chase batch noise; use "
+        "batch_size=None with it, or a stochastic method such as 'gd', 'momentum' or 'dog'",
+        UserWarning,
+        stacklevel=4,
+    )
 
 
 class _EarlyStopping:
@@ -249,13 +418,14 @@ class _EarlyStopping:
 
     def __init__(self, model: _LinearModel, X: Array, y: Array) -> None:
         self.model, self.X, self.y = model, X, y
+        self.loss = model._loss(X.shape[1])
         self.best, self.stalled = -math.inf, 0
         self.scores: list[float] = []
         model.validation_scores_ = self.scores
 
     def __call__(self, info: Iteration) -> bool:
         model = self.model
-        model._store(model._loss(self.X.shape[1]), info.x)
+        model._store(self.loss, info.x)
         score = model.score(self.X, self.y)
         self.scores.append(score)
         self.stalled = self.stalled + 1 if score < self.best + (model.tol or 0.0) else 0
@@ -264,10 +434,13 @@ class _EarlyStopping:
 
 
 _PARAMETERS = """
-    method : str or descend.Optimizer, default="bb"
+    method : str or descend.Optimizer, optional
         The optimizer: a name from ``descend.OPTIMIZERS`` or an object such as
-        ``descend.Momentum(lr=0.01, momentum=0.9)``. The default, Barzilai-Borwein steps
-        with a non-monotone line search, picks its own step sizes on the full batch.
+        ``descend.Momentum(lr=0.01, momentum=0.9)``. None (the default) is L-BFGS on
+        the full batch, which needs no learning rate, and plain SGD (``"gd"``, its
+        lr 0.01 unless ``lr`` says) with a ``batch_size`` or an ``lr``. A line search
+        (``"armijo"``, ``"bb"``) on mini-batches warns that its searches chase batch
+        noise; ``"lbfgs"`` refuses them.
     lr : float or callable, optional
         Learning rate or schedule, passed to the optimizer (default: its own).
     batch_size : int, optional
@@ -275,14 +448,29 @@ _PARAMETERS = """
     epochs : int, default=1000
         Most passes over the data.
     alpha : float
-        L2 penalty (alpha/2) ||W||^2 added to the mean loss; the intercept is not
-        penalised.
+        L2 penalty (alpha/2) ||W||^2 added to the mean loss, on the coefficients in
+        the user's units (``coef_``) whether or not ``scale`` is on, as scikit-learn's
+        ``Ridge``; the intercept is not penalised. A column in small units needs a
+        large coefficient, which the penalty then weighs heavily: standardise the
+        data yourself (``StandardScaler``) to penalise every column alike.
     fit_intercept : bool, default=True
         Fit b; with False the model is z = W x.
+    scale : bool, default=True
+        Fit in standardised coordinates: each column shifted by its mean (with
+        ``fit_intercept``) and divided by sqrt(variance + alpha), the square root of
+        the ridge Hessian's diagonal, from up to about 8,192 evenly spaced rows of X
+        (constant columns left alone). The model, its minimiser and ``coef_`` stay in
+        the user's units, and predictions are the same; only the conditioning
+        changes, so that the units of a column no longer decide whether the fit
+        converges. X is never copied. False optimises the user's coefficients
+        directly (and warns when the columns' scales differ by more than 100x or the
+        fit ends far from its optimum).
     tol : float or None, default=1e-4
-        Stop when the gradient norm of the training loss is at most ``tol``; with
-        ``early_stopping``, the least improvement of the validation score that counts.
-        None runs all ``epochs``, and running out of them is then no cause to warn.
+        Stop when the gradient norm of the training loss is at most ``tol``, measured
+        in standardised units (the slope per standard deviation of each column) with
+        ``scale`` or without it; with ``early_stopping``, the least improvement of the
+        validation score that counts. None runs all ``epochs``, and running out of
+        them is then no cause to warn.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data (stratified for classifiers) and
         stop when its score (``score``) has not improved by ``tol`` for
@@ -298,9 +486,11 @@ _ATTRIBUTES = """
         Epochs run (summed over ``partial_fit`` calls since the first).
     result_ : descend.Result
         The last call of :func:`descend.minimize`: status, message, ``nit``, ``nepoch``.
+        With ``scale``, its ``x`` and ``grad`` are in the standardised coordinates.
     history_ : descend.History
         Its history, one point per epoch: training loss, gradient norm, step size, time,
-        and the packed parameters ``[coef_.ravel(), intercept_]`` when they are few.
+        and the packed parameters ``[coef_.ravel(), intercept_]`` (in the user's units)
+        when they are few.
     validation_scores_ : list of float or None
         With ``early_stopping``, the validation score after each epoch; else None.
     best_validation_score_ : float or None

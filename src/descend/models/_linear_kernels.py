@@ -9,7 +9,8 @@ and use it twice while it is still in cache:
 - :func:`least_squares`: the full-batch sum of squared residuals and its gradient,
   r = X w + b - y, sse = r . r, grad_w = X^T r, grad_b = sum(r).
 - :func:`sgd_epoch`: one epoch of mini-batch heavy-ball SGD on the mean squared
-  error, the same update as :class:`descend.Momentum`, in place. Each batch's rows
+  error, the same update as :class:`descend.Momentum`, in place, optionally on
+  standardised rows (x - shift) / scale without copying X. Each batch's rows
   are read straight from X in the shuffled order, never gathered into a copy, and
   eight at a time, so that eight rows' cache misses are waited for together.
 
@@ -112,19 +113,25 @@ def sgd_epoch_reference(
     momentum: float,
     alpha: float,
     fit_intercept: bool,
+    shift: Array | None = None,
+    scale: Array | None = None,
 ) -> None:
     """One epoch of mini-batch heavy-ball SGD for ridge regression, in place (NumPy).
 
-    ``params`` is coef (d values) followed by the intercept when ``fit_intercept``.
-    The batches are consecutive chunks of ``order`` (row indices; a short last chunk
-    is kept). For each batch B, with r_i = X[i] . coef + intercept - y[i]:
+    ``params`` is coef (d values) followed by the intercept when ``fit_intercept``,
+    the coefficients of the standardised rows x' = (x - shift) / scale (of the rows
+    themselves when ``shift`` and ``scale`` are None). The batches are consecutive
+    chunks of ``order`` (row indices; a short last chunk is kept). For each batch B,
+    with r_i = x'_i . coef + intercept - y[i]:
 
-        g = grad of (1/|B|) sum_B r_i**2 / 2 + alpha/2 ||coef||**2  (intercept not penalised)
+        g = grad of (1/|B|) sum_B r_i**2 / 2 + alpha/2 ||coef / scale||**2
         velocity <- momentum * velocity - lr * g
         params <- params + velocity
 
     which is :class:`descend.Momentum`'s update (plain ``params - lr * g`` when
-    ``momentum`` is 0). ``params`` and ``velocity`` are overwritten; nothing else is.
+    ``momentum`` is 0). The penalty is on the coefficients of the rows as given,
+    coef / scale (the intercept is not penalised). ``params`` and ``velocity`` are
+    overwritten; nothing else is.
 
     Parameters
     ----------
@@ -136,18 +143,23 @@ def sgd_epoch_reference(
     batch_size : int
     lr, momentum, alpha : float
     fit_intercept : bool
+    shift, scale : array, shape (d,), optional
+        The standardisation; None is shift 0 and scale 1. A shift needs
+        ``fit_intercept`` (:func:`sgd_epoch` refuses one without it).
     """
     d = X.shape[1]
+    shift = np.zeros(d) if shift is None else shift
+    scale = np.ones(d) if scale is None else scale
     coef = params[:d]  # a view: updated with params
     g = np.empty(params.shape)
     for start in range(0, len(order), batch_size):
         batch = order[start : start + batch_size]
-        X_b = X[batch]  # a random batch has to be gathered; a slice of X would not be
+        X_b = (X[batch] - shift) / scale  # a random batch has to be gathered anyway
         r = X_b @ coef - y[batch]
         if fit_intercept:
             r += params[d]
             g[d] = r.mean()
-        g[:d] = X_b.T @ r / len(batch) + alpha * coef
+        g[:d] = X_b.T @ r / len(batch) + alpha * coef / scale**2
         velocity[:] = momentum * velocity - lr * g
         params += velocity
 
@@ -209,16 +221,24 @@ def _compiled() -> tuple[Any, Any] | None:
     # One thread: a batch of a few hundred rows is a few tens of µs of work, and
     # splitting every batch between threads made an epoch 100x slower at times
     # when another process held one of the two cores.
+    # The standardisation costs O(d) a batch, not a copy of X: the residual of a row is
+    # x' . coef + intercept = x . w + b with w = coef / scale and b = intercept - w .
+    # shift, and the gradient in coef is (sum r x - shift sum r) / scale.
     @njit(cache=True, fastmath=fastmath)
     def sgd_epoch_numba(
-        X, y, params, velocity, order, batch_size, lr, momentum, alpha, fit_intercept
-    ):
+        X, y, params, velocity, order, batch_size, lr, momentum, alpha, fit_intercept,
+        shift, scale,
+    ):  # fmt: skip
         d = X.shape[1]
         g = np.empty(params.shape[0])
+        w = np.empty(d)
         for start in range(0, order.shape[0], batch_size):
             stop = min(start + batch_size, order.shape[0])
             g[:] = 0.0
             b = params[d] if fit_intercept else 0.0
+            for j in range(d):
+                w[j] = params[j] / scale[j]
+                b -= w[j] * shift[j]
             # Eight rows at a time: rows come in random order, so the hardware
             # cannot fetch ahead, and one row's cache misses would be waited for
             # one after another; eight rows read side by side keep eight in
@@ -234,7 +254,7 @@ def _compiled() -> tuple[Any, Any] | None:
                 r0, r1, r2, r3 = b - y[i0], b - y[i1], b - y[i2], b - y[i3]
                 r4, r5, r6, r7 = b - y[i4], b - y[i5], b - y[i6], b - y[i7]
                 for j in range(d):
-                    c = params[j]
+                    c = w[j]
                     r0 += x0[j] * c
                     r1 += x1[j] * c
                     r2 += x2[j] * c
@@ -255,16 +275,18 @@ def _compiled() -> tuple[Any, Any] | None:
                 row = X[i]
                 r = b - y[i]
                 for j in range(d):
-                    r += row[j] * params[j]
+                    r += row[j] * w[j]
                 for j in range(d):
                     g[j] += r * row[j]
                 if fit_intercept:
                     g[d] += r
             m = stop - start
             for j in range(params.shape[0]):
-                gj = g[j] / m
-                if j < d:
-                    gj += alpha * params[j]  # the intercept is not penalised
+                if j < d:  # the intercept is not penalised
+                    gj = (g[j] - shift[j] * g[d]) / scale[j] if fit_intercept else g[j] / scale[j]
+                    gj = gj / m + alpha * w[j] / scale[j]
+                else:
+                    gj = g[j] / m
                 velocity[j] = momentum * velocity[j] - lr * gj
                 params[j] += velocity[j]
 
@@ -311,11 +333,14 @@ def sgd_epoch(
     momentum: float,
     alpha: float,
     fit_intercept: bool,
+    shift: Array | None = None,
+    scale: Array | None = None,
 ) -> None:
     """One epoch of mini-batch heavy-ball SGD, in place (compiled when it can be).
 
     The update of :func:`sgd_epoch_reference` (that of :class:`descend.Momentum`
-    on the mean squared error of each batch plus ``alpha/2 ||coef||**2``). With
+    on the mean squared error of each batch plus ``alpha/2 ||coef / scale||**2``,
+    on rows standardised as (x - shift) / scale when those are given). With
     Numba, a C-contiguous float64 X and float64 ``params`` and ``velocity``, a
     batch's rows are read straight from X, never copied; otherwise the reference
     runs.
@@ -342,12 +367,23 @@ def sgd_epoch(
         raise ValueError(
             f"order must hold row indices in [0, {n}), got {order.min()}..{order.max()}"
         )
+    for name, values in (("shift", shift), ("scale", scale)):
+        if values is not None and np.shape(values) != (d,):
+            raise ValueError(
+                f"{name} must have shape ({d},), one per column, got {np.shape(values)}"
+            )
+    if shift is not None and not fit_intercept and np.any(shift):
+        raise ValueError(
+            "shift needs fit_intercept=True: shifting the columns moves the intercept; "
+            "pass shift=None to scale them alone"
+        )
     kernels = _compiled()
     writeable = params.flags.writeable and velocity.flags.writeable
     if kernels is None or not is_c_float64(X, params, velocity) or not writeable:
         sgd_epoch_reference(
-            X, y, params, velocity, order, batch_size, lr, momentum, alpha, fit_intercept
-        )
+            X, y, params, velocity, order, batch_size, lr, momentum, alpha, fit_intercept,
+            shift, scale,
+        )  # fmt: skip
         return
     kernels[1](
         np.asarray(X),
@@ -360,4 +396,6 @@ def sgd_epoch(
         float(momentum),
         float(alpha),
         bool(fit_intercept),
+        np.zeros(d) if shift is None else np.ascontiguousarray(shift, dtype=np.float64),
+        np.ones(d) if scale is None else np.ascontiguousarray(scale, dtype=np.float64),
     )

@@ -5,7 +5,15 @@ Each loss is the objective of one call of :func:`descend.minimize` in data mode,
     L(W, b) = (1/n) sum_i loss(z_i, t_i) + (alpha/2) ||W||^2,    z_i = W x_i + b,
 
 on one flat vector ``x = [W.ravel(), b]`` (the intercepts last, and only with
-``fit_intercept``), called as ``fun(x, X, T)`` and ``grad(x, X, T)``:
+``fit_intercept``), called as ``fun(x, X, T)`` and ``grad(x, X, T)``. With ``shift``
+and ``scale`` (``scale=True`` in the estimators) x holds the coefficients of the
+standardised features x' = (x - shift) / scale instead, W' = W * scale and
+b' = b + W . shift: the same model and the same L, penalty included (it stays on the
+user's W), in better-conditioned coordinates. The data are never copied: f and the
+gradient are computed in the user's units and the gradient is carried over by the
+chain rule,
+
+    dL/dW'_kj = (dL/dW_kj - dL/db_k shift_j) / scale_j,    dL/db' = dL/db.
 
 - :class:`_Squared`: loss = ||z - t||^2 / 2, for :class:`descend.models.LinearRegression`
   and :class:`descend.models.LinearClassifier`. One target column runs through
@@ -52,21 +60,57 @@ class _Loss:
     evaluation (a line search calls ``fun`` at a point whose gradient comes next).
     """
 
-    def __init__(self, n_features: int, n_outputs: int, alpha: float, fit_intercept: bool):
+    def __init__(
+        self,
+        n_features: int,
+        n_outputs: int,
+        alpha: float,
+        fit_intercept: bool,
+        shift: Array | None = None,
+        scale: Array | None = None,
+    ):
         self.shape = (n_outputs, n_features)
         self.alpha = alpha
         self.fit_intercept = fit_intercept
         self.size = n_outputs * n_features + (n_outputs if fit_intercept else 0)
+        # The standardisation x' = (x - shift) / scale, or None for the user's own units.
+        self.standardised = scale is not None
+        self.shift = np.zeros(n_features) if shift is None else np.asarray(shift, dtype=float)
+        self.scale = np.ones(n_features) if scale is None else np.asarray(scale, dtype=float)
+        if not fit_intercept and np.any(self.shift):
+            raise ValueError("shift needs fit_intercept=True: a shift moves the intercept")
         # The last evaluation: x (a copy), the batch arrays (kept alive, so that an
         # identity test cannot meet a recycled id), f and the gradient.
         self._last: tuple[Array, Array, Array, float, Array] | None = None
 
     def unpack(self, x: Array) -> tuple[Array, Array]:
-        """W (n_outputs, n_features) and b (n_outputs,), views of x where they can be."""
+        """W (n_outputs, n_features) and b (n_outputs,) in the user's units.
+
+        Views of x where they can be (no standardisation); with it, W = W' / scale and
+        b = b' - W . shift.
+        """
         k, d = self.shape
         W = x[: k * d].reshape(k, d)
         b = x[k * d :] if self.fit_intercept else np.zeros(k)
-        return W, b
+        if not self.standardised:
+            return W, b
+        W = W / self.scale
+        return W, (b - W @ self.shift if self.fit_intercept else b)
+
+    def pack(self, W: Array, b: Array) -> Array:
+        """The flat x for the user's W and b: the inverse of :meth:`unpack`."""
+        W = np.asarray(W, dtype=float).reshape(self.shape)
+        if self.standardised:
+            W, b = W * self.scale, np.asarray(b) + W @ self.shift
+        return np.concatenate([W.ravel(), np.ravel(b)]) if self.fit_intercept else W.ravel()
+
+    def chain(self, grad_W: Array, grad_b: Array) -> Array:
+        """The flat gradient in x's coordinates from dL/dW (k, d) and dL/db (k,) in the
+        user's units (the chain rule through :meth:`unpack`)."""
+        if self.standardised:
+            grad_W = grad_W - np.outer(grad_b, self.shift) if self.fit_intercept else grad_W
+            grad_W = grad_W / self.scale
+        return np.concatenate([grad_W.ravel(), grad_b]) if self.fit_intercept else grad_W.ravel()
 
     def __call__(self, x: Array, X: Array, T: Array) -> float:
         return self._evaluate(x, X, T)[0]
@@ -87,10 +131,7 @@ class _Loss:
         n = len(X)
         total, E = self.pointwise(X @ W.T + b, T.reshape(n, -1))
         f = total / n + 0.5 * self.alpha * float(np.vdot(W, W))
-        grad_W = E.T @ X / n + self.alpha * W
-        if not self.fit_intercept:
-            return f, grad_W.ravel()
-        return f, np.concatenate([grad_W.ravel(), E.sum(axis=0) / n])
+        return f, self.chain(E.T @ X / n + self.alpha * W, E.sum(axis=0) / n)
 
     def pointwise(self, Z: Array, T: Array) -> tuple[float, Array]:
         """The summed loss over the rows of scores Z (n, k) and targets T, and dloss/dZ."""
@@ -117,7 +158,7 @@ class _Squared(_Loss):
         sse, grad_coef, grad_b = _linear_kernels.least_squares(X, T, coef, float(b[0]))
         f = 0.5 * sse / n + 0.5 * self.alpha * float(coef @ coef)
         g = grad_coef / n + self.alpha * coef
-        return f, np.append(g, grad_b / n) if self.fit_intercept else g
+        return f, self.chain(g[None, :], np.array([grad_b / n]))
 
     def epoch_kernel(
         self, x: Array, state: Any, optimizer: Any, order: Any, batch_size: int | None, *data: Any
@@ -125,10 +166,11 @@ class _Squared(_Loss):
         """One epoch of GD or heavy-ball steps on the batches of ``order``, compiled.
 
         The same updates as minimize's own loop (velocity <- momentum velocity - lr g;
-        x <- x + velocity) with the optimizer's state carried in and out: ``t`` advances
-        by the number of batches. None (use the loop) for any other optimizer, a
-        schedule, clipping, several target columns or an X that is not C-contiguous
-        float64. ``x`` and ``state`` are not modified.
+        x <- x + velocity), in standardised coordinates when the loss has them (the
+        kernel standardises each row as it reads it), with the optimizer's state
+        carried in and out: ``t`` advances by the number of batches. None (use the
+        loop) for any other optimizer, a schedule, clipping, several target columns or
+        an X that is not C-contiguous float64. ``x`` and ``state`` are not modified.
         """
         kind = type(optimizer)
         if kind is not GD and kind is not Momentum:
@@ -148,8 +190,10 @@ class _Squared(_Loss):
         else:
             velocity, momentum = np.zeros_like(params), 0.0
         _linear_kernels.sgd_epoch(
-            X, y, params, velocity, order, size, lr, momentum, self.alpha, self.fit_intercept
-        )
+            X, y, params, velocity, order, size, lr, momentum, self.alpha, self.fit_intercept,
+            shift=self.shift if self.standardised else None,
+            scale=self.scale if self.standardised else None,
+        )  # fmt: skip
         t = state.t + math.ceil(len(order) / size)
         if kind is Momentum:
             return params, state._replace(t=t, lr=lr, v=velocity)
