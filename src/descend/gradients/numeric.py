@@ -14,9 +14,7 @@ Four rules (n is the number of coordinates):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from functools import partial
 from numbers import Real
 from typing import Any
 
@@ -24,6 +22,8 @@ import numpy as np
 
 from descend._types import Array, ArrayLike
 from descend._validate import closest, float_array, positive
+
+from .richardson import FIRST_STEP_FLOOR, FIRST_STEP_FRACTION, richardson
 
 __all__ = ["METHODS", "check_grad", "numeric_grad"]
 
@@ -44,22 +44,6 @@ _RELATIVE_STEP = {
 # Complex step: nothing is subtracted, so there is no rounding error to balance and the
 # truncation error O(h^2) vanishes below eps for any h this small, whatever |x_i| is.
 _COMPLEX_STEP = 1e-20
-
-# Richardson: h0 = max(|x_i|, 1e-3) / 4 as a power of two (exact step ratios). Extrapolation
-# removes truncation, so h0 can be long, and must be: each row halves h and doubles D's
-# rounding error eps |f| / h, so the first difference must carry many digits (h0 is 40 times
-# the central step eps^(1/3) ~ 6e-6 near zero, 4e4 times at x_i = 1). |x_i| / 4 stays on x_i's
-# side of zero, well inside the distance |x_i| to the singularity of log, 1/x, sqrt or x^p.
-# The floor is for coordinates near zero, whose size tells nothing of their scale: scales
-# down to ~1e-4 suit it, shorter ones are met by steps 16 times shorter (see _ridders).
-_RICHARDSON_FRACTION, _RICHARDSON_FLOOR = 0.25, 1e-3
-_RICHARDSON_ROWS = 10  # at most 10 differences, 20 evaluations, per coordinate
-# Successive differences agree within 5% (or 8 rounding errors r = eps max|f| / 2h): the
-# series in h^2 has converged; no error estimate is taken below r. Those apart by a factor
-# 2 (or in sign) are far from h -> 0: step 16-fold. Stop when a row's error estimate is
-# twice the best once that is settled, below 1e-10 relative or at rounding level (above, it
-# may come from steps too long to see a small, fast term of f).
-_AGREE, _ROUNDING, _JUMP, _GROWTH, _SETTLED = 0.05, 8.0, 16.0, 2.0, 1e-10
 
 
 def numeric_grad(
@@ -188,7 +172,7 @@ def numeric_grad(
     if method == "complex":
         return _complex_step(fun, point, h, args)
     if method == "richardson":
-        return _richardson(fun, point, h, args)
+        return richardson(fun, point, h, args, _real_value)
     return _differences(fun, point, h, args, central=method == "central")
 
 
@@ -315,7 +299,7 @@ def _steps(x: Array, method: str, step: Any) -> Array:
         if method == "complex":
             return np.full(x.shape, _COMPLEX_STEP)
         if method == "richardson":
-            h = _RICHARDSON_FRACTION * np.maximum(np.abs(x), _RICHARDSON_FLOOR)
+            h = FIRST_STEP_FRACTION * np.maximum(np.abs(x), FIRST_STEP_FLOOR)
             return np.ldexp(1.0, np.round(np.log2(h)).astype(int))
         h = _RELATIVE_STEP[method] * np.maximum(1.0, np.abs(x))
     else:
@@ -373,70 +357,6 @@ def _differences(
             grad[i] = (f_plus - f0) / hi
         flat[i] = xi
     return grad.reshape(work.shape)
-
-
-def _richardson(fun: Callable[..., Any], x: Array, h: Array, args: tuple[Any, ...]) -> Array:
-    """Ridders' extrapolation for every coordinate, from first steps ``h``."""
-    work = np.asarray(x, order="C")
-    flat = work.reshape(-1)
-    grad = np.empty(work.size)
-    with np.errstate(all="ignore"):  # long steps leaving fun's domain are skipped, unwarned
-        for i, (xi, hi) in enumerate(zip(flat.tolist(), h.reshape(-1).tolist(), strict=True)):
-            grad[i] = _ridders(partial(_central_difference, fun, work, i, xi, args), hi)
-    return grad.reshape(work.shape)
-
-
-def _central_difference(
-    fun: Callable[..., Any], work: Array, i: int, xi: float, args: tuple[Any, ...], h: float
-) -> tuple[float, float, float]:
-    """D(h) along flat coordinate i, the half-width actually taken, and D's rounding error."""
-    flat = work.reshape(-1)
-    flat[i] = xi + h
-    f_plus = _real_value(fun(work, *args))
-    flat[i] = xi - h
-    f_minus = _real_value(fun(work, *args))
-    flat[i] = xi
-    width = (xi + h) - (xi - h)  # both points may round; divide by the distance taken
-    rounding = _EPS * max(abs(f_plus), abs(f_minus)) / width
-    return (f_plus - f_minus) / width, width / 2, rounding
-
-
-def _ridders(difference: Callable[[float], tuple[float, float, float]], h: float) -> float:
-    """The tableau of the docstring of :func:`numeric_grad` for one coordinate."""
-    steps: list[float] = []  # h_k, as taken
-    table: list[list[float]] = []  # T[k][0..k]
-    best, error = math.nan, math.inf
-    for _ in range(_RICHARDSON_ROWS):
-        d, h_k, r = difference(h)
-        if not math.isfinite(d):  # outside fun's domain, or overflow: far too long a step
-            h /= _JUMP
-            continue
-        row = [d]
-        for j in range(1, len(table) + 1):
-            row.append(row[j - 1] + (row[j - 1] - table[-1][j - 1]) / ((steps[-j] / h_k) ** 2 - 1))
-        shrink = 2.0
-        if table:
-            change, size = abs(d - table[-1][0]), max(abs(d), abs(table[-1][0]))
-            errors = [
-                max(abs(row[j] - row[j - 1]), abs(row[j] - table[-1][j - 1]), r)
-                for j in range(1, len(row))
-            ]
-            j = int(np.argmin(errors))
-            if change > _AGREE * size + _ROUNDING * r:
-                # The steps so far were too long to be trusted (a term of f that varies on a
-                # shorter scale showed up): forget their estimate, and step down faster.
-                best, error = math.nan, math.inf
-                shrink = _JUMP if change > size / 2 else 4.0
-            elif errors[j] >= _GROWTH * error and error <= _SETTLED * abs(best) + _ROUNDING * r:
-                break  # rounding has taken over: shorter steps can only do worse
-            if errors[j] <= error:
-                best, error = row[j + 1], errors[j]
-        steps.append(h_k)
-        table.append(row)
-        h /= shrink
-    if math.isnan(best):  # fewer than two finite differences: the last one, if any
-        return table[-1][0] if table else math.nan
-    return best
 
 
 def _complex_step(fun: Callable[..., Any], x: Array, h: Array, args: tuple[Any, ...]) -> Array:
