@@ -83,6 +83,10 @@ class GD(Optimizer):
         lr = self.rate(state.t)
         return -lr * self.clip(grad), GDState(state.t + 1, lr)
 
+    def parts(self, grad, state, new_state, step, x=None, trials=()):
+        """lr and grad, the clipped gradient: step = -lr * grad."""
+        return {"lr": new_state.lr, "grad": self.clip(grad)}
+
 
 class MomentumState(NamedTuple):
     t: int
@@ -128,6 +132,16 @@ class Momentum(Optimizer):
 
         (v,) = _elementwise(rule, self.clip(grad), state.v)
         return v, MomentumState(state.t + 1, lr, v)
+
+    def parts(self, grad, state, new_state, step, x=None, trials=()):
+        """lr, grad (clipped) and velocity, the new v = momentum * v - lr * grad; the step
+        is velocity (Nesterov: momentum * velocity - lr * grad)."""
+        return {"lr": new_state.lr, "grad": self.clip(grad), "velocity": new_state.v}
+
+    def rescaled(self, state, factor):
+        """The velocity, a sum of lr-scaled gradients, scaled with the learning rate (as
+        PyTorch's buffer of plain gradients times a smaller lr would be)."""
+        return state._replace(v=state.v * factor)
 
 
 @dataclass(frozen=True)
@@ -196,6 +210,13 @@ class AdaGrad(Optimizer):
         step, G = _elementwise(rule, self.clip(grad), state.G)
         return step, AdaGradState(state.t + 1, lr, G)
 
+    def parts(self, grad, state, new_state, step, x=None, trials=()):
+        """lr, grad (clipped), accumulator (the new G) and effective_lr = lr / (sqrt(G) +
+        eps): step = -effective_lr * grad."""
+        lr, G = new_state.lr, new_state.G
+        effective_lr = lr / (np.sqrt(G) + self.eps)
+        return {"lr": lr, "grad": self.clip(grad), "accumulator": G, "effective_lr": effective_lr}
+
 
 class RMSPropState(NamedTuple):
     t: int
@@ -238,6 +259,13 @@ class RMSProp(Optimizer):
 
         step, v = _elementwise(rule, self.clip(grad), state.v)
         return step, RMSPropState(state.t + 1, lr, v)
+
+    def parts(self, grad, state, new_state, step, x=None, trials=()):
+        """lr, grad (clipped), second_moment (the new v) and effective_lr = lr / (sqrt(v) +
+        eps): step = -effective_lr * grad."""
+        lr, v = new_state.lr, new_state.v
+        effective_lr = lr / (np.sqrt(v) + self.eps)
+        return {"lr": lr, "grad": self.clip(grad), "second_moment": v, "effective_lr": effective_lr}
 
 
 class AdamState(NamedTuple):
@@ -298,6 +326,27 @@ class Adam(Optimizer):
         step, m, v = _elementwise(rule, self.clip(grad), state.m, state.v)
         return step, AdamState(t, lr, m, v)
 
+    def parts(self, grad, state, new_state, step, x=None, trials=()):
+        """lr, grad (clipped), first_moment and second_moment (the new m and v),
+        bias_correction1 = 1 - beta1**t, bias_correction2 = 1 - beta2**t (t the new
+        count) and effective_lr = lr / (sqrt(v_hat) + eps): the step is
+        -effective_lr * m / bias_correction1."""
+        t, lr, v = new_state.t, new_state.lr, new_state.v
+        c1, c2 = 1 - self.beta1**t, 1 - self.beta2**t
+        # As update folds it, lr sqrt(c2) / (sqrt(v) + eps sqrt(c2)): the same number as
+        # lr / (sqrt(v / c2) + eps) in real arithmetic, and the update's to the last bits.
+        root = math.sqrt(c2)
+        effective_lr = lr * root / (np.sqrt(v) + self.eps * root)
+        return {
+            "lr": lr,
+            "grad": self.clip(grad),
+            "first_moment": new_state.m,
+            "second_moment": v,
+            "bias_correction1": c1,
+            "bias_correction2": c2,
+            "effective_lr": effective_lr,
+        }
+
 
 @dataclass(frozen=True)
 class AdamW(Adam):
@@ -329,3 +378,11 @@ class AdamW(Adam):
             raise TypeError("AdamW.update needs the current point x for its decoupled decay")
         step, state = super().update(grad, state)
         return step - state.lr * self.weight_decay * x, state
+
+    def parts(self, grad, state, new_state, step, x=None, trials=()):
+        """Adam's parts, plus decay = -lr * weight_decay * x, the decoupled part: the step
+        is -effective_lr * m / bias_correction1 + decay."""
+        if x is None:
+            raise TypeError("AdamW.parts needs the point x the update started from")
+        decay = -(new_state.lr * self.weight_decay) * x
+        return super().parts(grad, state, new_state, step) | {"decay": decay}

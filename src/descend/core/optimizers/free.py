@@ -31,10 +31,7 @@ DECAY_FIX = "; 0 turns the decay off"
 
 def _point(opt: Optimizer, x: Array | None) -> Array:
     if x is None:
-        raise TypeError(
-            f"{type(opt).__name__}.update needs the current point x: its step size "
-            "depends on the distance from x0"
-        )
+        raise TypeError(f"{type(opt).__name__} needs the current point x: its step reads x - x0")
     return x
 
 
@@ -120,6 +117,12 @@ class DoG(Optimizer):
         eta = self.rate(state.t) * rbar / math.sqrt(G)
         return -eta * g, DoGState(state.t + 1, eta, state.x0, rbar, G)
 
+    def parts(self, grad, state, new_state, step, x=None, trials=()):
+        """lr (eta_t), grad (clipped, plus weight_decay * x), rbar, grad_sum (G): step -lr grad."""
+        g = self.clip(grad)
+        g = g + self.weight_decay * _point(self, x) if self.weight_decay else g
+        return {"lr": new_state.lr, "grad": g, "rbar": new_state.rbar, "grad_sum": new_state.G}
+
 
 class ProdigyState(NamedTuple):
     t: int
@@ -175,14 +178,13 @@ class Prodigy(Optimizer):
 
     Notes
     -----
-    Follows ``prodigyopt`` 1.1.2 (one parameter group). Against the paper's Adam version:
-    the step's eps is scaled by the updated d_{k+1}, not d_k; r and s drop the factor
-    1 - beta3 and carry 1 / d0, common factors that cancel in d_hat; ``d_coef``,
-    ``growth_rate``, ``safeguard_warmup``, weight decay and bias correction are the
-    code's additions; with beta1 = 0 the step is d_{k+1} * gamma_k * g / (sqrt(v) +
-    d_{k+1} * eps). While every gradient so far is zero (||s||_1 = 0) nothing moves and
-    d stays. Not offered: ``slice_p`` and sharded (FSDP) sums. The history records the
-    iterates x_k, and ``history.lr`` the multiplier d_k * gamma_k.
+    Follows ``prodigyopt`` 1.1.2 (one parameter group). Against the paper's Adam version: the
+    step's eps is scaled by the updated d_{k+1}, not d_k; r and s drop the factor 1 - beta3 and
+    carry 1 / d0, common factors that cancel in d_hat; ``d_coef``, ``growth_rate``,
+    ``safeguard_warmup``, weight decay and bias correction are the code's additions; with
+    beta1 = 0 the step's m is d_{k+1} * g. While every gradient so far is zero (||s||_1 = 0)
+    nothing moves and d stays. Not offered: ``slice_p`` and sharded (FSDP) sums. The history
+    records the iterates x_k, and ``history.lr`` the multiplier d_k * gamma_k.
 
     References
     ----------
@@ -268,6 +270,19 @@ class Prodigy(Optimizer):
             step = step - (self.weight_decay * dlr) * x
         return step, ProdigyState(state.t + 1, dlr, d, d_max, r, state.x0, m, v, s)
 
+    def parts(self, grad, state, new_state, step, x=None, trials=()):
+        """lr (d_k gamma_k), grad (clipped; plus weight_decay * x unless ``decouple``), d
+        (d_{k+1}), d_max, first_moment, second_moment, effective_lr = lr / (sqrt(v) + d eps)
+        and decay: step = -effective_lr * first_moment + decay (d * grad for m if beta1 = 0)."""
+        x, lr, d, v = _point(self, x), new_state.lr, new_state.d, new_state.v
+        g = self.clip(grad)
+        g = g + self.weight_decay * x if self.weight_decay and not self.decouple else g
+        moved = self.decouple and new_state.s.any()  # no step while every gradient is 0
+        decay = -(self.weight_decay * lr) * x if moved else np.zeros_like(x)
+        parts = {"lr": lr, "grad": g, "d": d, "d_max": new_state.d_max, "decay": decay}
+        eff = lr / (np.sqrt(v) + d * self.eps)
+        return parts | {"first_moment": new_state.m, "second_moment": v, "effective_lr": eff}
+
 
 class ScheduleFreeState(NamedTuple):
     t: int
@@ -339,6 +354,15 @@ class _ScheduleFree(Optimizer):
         y_next = (1 - beta) * z + beta * x_avg
         return y_next - y, type(state)(t + 1, lr, z, x_avg, lr_max, weight_sum, *extra)
 
+    def parts(self, grad, state, new_state, step, x=None, trials=()):
+        """lr (gamma_t), grad (clipped), direction (u_t), weight (c_{t+1}), z, average (x_{t+1})."""
+        weight = ((state.t + 1) ** self.r) * (new_state.lr_max**self.weight_lr_power)
+        c = weight / new_state.weight_sum if new_state.weight_sum else 0.0
+        g, beta = self.clip(grad), self._beta()
+        y = (1 - beta) * state.z + beta * state.x if x is None else x
+        parts = {"lr": new_state.lr, "grad": g, "direction": self._direction(g, y, state)[0]}
+        return parts | {"weight": c, "z": new_state.z, "average": new_state.x}
+
 
 @dataclass(frozen=True)
 class ScheduleFreeSGD(_ScheduleFree):
@@ -370,17 +394,15 @@ class ScheduleFreeSGD(_ScheduleFree):
 
     Notes
     -----
-    The loop's point is y, where gradients are taken: ``history.x``, ``history.f``, the
-    callback and the stopping rules see y. ``res.x`` is the average x, the point the
-    paper evaluates, with ``res.fun`` and ``res.grad`` evaluated there. gtol on y can
-    fire early or never: on Rosenbrock (lr 0.005) y met gtol=1e-6 with x still 2e-3
-    from the minimum, while AdamW's y kept ||g|| near 0.3 as x came within 1e-4; so
-    budget these runs by ``max_iter`` (a larger ``r`` helps x keep up), and read
-    ``res.grad``. Follows
-    ``schedulefree`` 1.4.1's ``SGDScheduleFree``, which keeps y and z and recovers x in
-    ``eval()``; this keeps z and x, the same iterates in exact arithmetic. momentum = 0
-    is allowed (y = z: SGD with an average); the reference, dividing by it in
-    ``eval()``, needs it > 0. A projection is refused.
+    The loop's point is y, where gradients are taken: ``history.x``, ``history.f``, the callback
+    and the stopping rules see y. ``res.x`` is the average x, the point the paper evaluates,
+    with ``res.fun`` and ``res.grad`` evaluated there. gtol on y can fire early or never: on
+    Rosenbrock (lr 0.005) y met gtol=1e-6 with x still 2e-3 from the minimum, while AdamW's y
+    kept ||g|| near 0.3 as x came within 1e-4; so budget these runs by ``max_iter`` (a larger
+    ``r`` helps x keep up), and read ``res.grad``. Follows ``schedulefree`` 1.4.1's
+    ``SGDScheduleFree``, which keeps y and z and recovers x in ``eval()``; this keeps z and x,
+    the same iterates in exact arithmetic. momentum = 0 is allowed (y = z: SGD with an average);
+    the reference, dividing by it in ``eval()``, needs it > 0. A projection is refused.
 
     References
     ----------
@@ -445,10 +467,10 @@ class ScheduleFreeAdamW(_ScheduleFree):
 
     Notes
     -----
-    Follows ``schedulefree`` 1.4.1's ``AdamWScheduleFree``: only v is bias-corrected, eps
-    sits outside the root, and the decay is taken at y. As with :class:`ScheduleFreeSGD`,
-    the loop (history, callback, stopping rules) sees y, ``res.x`` is the average x,
-    evaluated afresh, and a projection is refused.
+    Follows ``schedulefree`` 1.4.1's ``AdamWScheduleFree``: only v is bias-corrected, eps sits
+    outside the root, and the decay is taken at y. As with :class:`ScheduleFreeSGD`, the loop
+    (history, callback, stopping rules) sees y, ``res.x`` is the average x, evaluated afresh,
+    and a projection is refused.
 
     References
     ----------
@@ -487,3 +509,7 @@ class ScheduleFreeAdamW(_ScheduleFree):
         v = self.beta2 * state.v + (1 - self.beta2) * (g * g)
         u = g / (np.sqrt(v / (1 - self.beta2 ** (state.t + 1))) + self.eps)
         return (u + self.weight_decay * y if self.weight_decay else u), (v,)
+
+    def parts(self, grad, state, new_state, step, x=None, trials=()):
+        """ScheduleFreeSGD's parts, plus second_moment (v_{t+1})."""
+        return super().parts(grad, state, new_state, step, x) | {"second_moment": new_state.v}

@@ -18,7 +18,7 @@ import numpy as np
 from descend import _validate
 from descend._types import Array, LearningRate
 
-from .base import Optimizer
+from .base import Optimizer, trial_values
 from .first_order import GDState
 
 __all__ = ["BB", "Armijo", "SPGState"]
@@ -84,6 +84,22 @@ class Armijo(Optimizer):
             t *= self.shrink
         return t
 
+    def parts(self, grad, state, new_state, step, x=None, trials=()):
+        """lr (the accepted t), grad (clipped), trial_lr (the t's tried: lr, lr * shrink,
+        ..., one per trial) and trial_f (f at each): step = -lr * grad."""
+        return {
+            "lr": new_state.lr,
+            "grad": self.clip(grad),
+            "trial_lr": self._backtracks(self.rate(state.t), len(trials)),
+            "trial_f": trial_values(trials),
+        }
+
+    def _backtracks(self, t: float, n: int) -> Array:
+        """The first ``n`` steps ``search`` tries from ``t``, multiplied as it multiplies them."""
+        factors = np.full(n, self.shrink)
+        factors[:1] = t
+        return np.multiply.accumulate(factors)
+
 
 class BBState(NamedTuple):
     t: int
@@ -104,6 +120,8 @@ class SPGState(NamedTuple):
     # ||P(x - g) - x|| at the point the last update started from (NaN before any): on a
     # convex set it vanishes exactly at a constrained minimum, where ||g|| need not.
     projected_grad_norm: float
+    d: Array  # the last search's direction P(x - t g) - x (zeros before any)
+    lam: float  # the lambda it accepted (NaN before any)
 
 
 # Backtracking by quadratic interpolation keeps the new lambda in [SIGMA1, SIGMA2] times
@@ -207,7 +225,9 @@ class BB(Armijo):
     def init(self, x: Array) -> BBState | SPGState:  # type: ignore[override]
         x = np.asarray(x, dtype=float)
         start = (0, self.rate(0), x.copy(), np.zeros_like(x), np.full(self.memory, -np.inf))
-        return BBState(*start) if self.project is None else SPGState(*start, math.nan)
+        if self.project is None:
+            return BBState(*start)
+        return SPGState(*start, math.nan, np.zeros_like(x), math.nan)
 
     def update(self, grad, state, x=None, fun=None, f=None):
         if x is None or fun is None:
@@ -215,18 +235,61 @@ class BB(Armijo):
         fun = _value_of(fun)  # the loop hands it (f, gradient) pairs; the searches read f
         g = self.clip(grad)
         f = fun(x) if f is None else f
-        t = self.rate(state.t)
-        if state.t > 0:
-            s, y = x - state.x_prev, g - state.g_prev
-            sy = float(np.vdot(s, y))
-            if sy > 0:
-                t = min(max(float(np.vdot(s, s)) / sy, self.min_step), self.max_step)
+        t = self._secant(state, x, g)[0]
         f_recent = state.f_recent.copy()
         f_recent[state.t % self.memory] = f
         if self.project is not None:
             return self._spg(self.project, grad, g, state, x, fun, f, t, f_recent)
         t = self.search(fun, x, g, t, float(f_recent.max()))
         return -t * g, BBState(state.t + 1, t, np.array(x, dtype=float), g, f_recent)
+
+    def _secant(self, state: Any, x: Array, g: Array) -> tuple[float, Array | None, Array | None]:
+        """The first trial step: (s . s) / (s . y) clamped, with the pair s, y it came from,
+        or lr and no pair (None, None) on the first update or without positive curvature."""
+        if state.t > 0:
+            s, y = x - state.x_prev, g - state.g_prev
+            sy = float(np.vdot(s, y))
+            if sy > 0:
+                return min(max(float(np.vdot(s, s)) / sy, self.min_step), self.max_step), s, y
+        return self.rate(state.t), None, None
+
+    def parts(self, grad, state, new_state, step, x=None, trials=()):
+        """lr (the accepted step along -grad), grad (clipped), bb_lr (the secant step the
+        search started from, or lr on the first update or without positive curvature), s
+        and y (the secant pair behind bb_lr; zeros when there is none), f_max (the
+        non-monotone reference: the largest of the last ``memory`` f), trial_lr (the t's
+        tried: bb_lr, bb_lr * shrink, ...) and trial_f (f at each).
+
+        With a projection (SPG) trial_lr holds the lambdas tried along ``direction`` (d =
+        P(x - bb_lr grad) - x), ``lam`` is the one accepted (step = lam * d, lr = lam *
+        bb_lr), and ``projected_grad_norm`` is ||P(x - g) - x||.
+        """
+        if x is None:
+            raise TypeError("BB.parts needs the point x the update started from")
+        g = new_state.g_prev  # the clipped gradient the update used
+        t, s, y = self._secant(state, x, g)
+        parts = {
+            "lr": new_state.lr,
+            "grad": g,
+            "bb_lr": t,
+            "s": np.zeros_like(g) if s is None else s,
+            "y": np.zeros_like(g) if y is None else y,
+            "f_max": float(new_state.f_recent.max()),
+            "trial_f": trial_values(trials),
+        }
+        if self.project is None:
+            return parts | {"trial_lr": self._backtracks(t, len(trials))}
+        # The lambdas follow from the trials' f exactly as the search chose them.
+        d, f = new_state.d, float(new_state.f_recent[state.t % self.memory])
+        slope, lams = float(np.vdot(g, d)), [1.0]
+        for _, f_trial in trials[:-1]:
+            lams.append(_cut(lams[-1], f_trial, f, slope, self.shrink))
+        return parts | {
+            "trial_lr": np.array(lams[: len(trials)]),
+            "direction": d,
+            "lam": new_state.lam,
+            "projected_grad_norm": new_state.projected_grad_norm,
+        }
 
     def _spg(self, project, grad, g, state, x, fun, f, t, f_recent):
         """SPG2's step from x with spectral step t: lambda d and the new state."""
@@ -238,15 +301,20 @@ class BB(Armijo):
             f_trial = fun(x + lam * d)
             if f_trial <= f_max + self.c * lam * slope:
                 break
-            # The parabola in lambda through f at 0 with slope g.d there and f_trial at lam
-            # has its minimum at lam_q; a concave fit (or a NaN trial) gives no guidance.
-            curvature = f_trial - f - lam * slope
-            lam_q = -0.5 * lam * lam * slope / curvature if curvature > 0 else -1.0
-            lam = lam_q if SIGMA1 * lam <= lam_q <= SIGMA2 * lam else self.shrink * lam
+            lam = _cut(lam, f_trial, f, slope, self.shrink)
         pg = project(x - grad) - x
         pg_norm = math.sqrt(float(np.vdot(pg, pg)))
-        new_state = SPGState(state.t + 1, lam * t, np.array(x, dtype=float), g, f_recent, pg_norm)
-        return lam * d, new_state
+        x_prev = np.array(x, dtype=float)
+        return lam * d, SPGState(state.t + 1, lam * t, x_prev, g, f_recent, pg_norm, d, lam)
+
+
+def _cut(lam: float, f_trial: float, f: float, slope: float, shrink: float) -> float:
+    """SPG2's next lambda after a trial at ``lam`` was rejected."""
+    # The parabola in lambda through f at 0 with slope g.d there and f_trial at lam
+    # has its minimum at lam_q; a concave fit (or a NaN trial) gives no guidance.
+    curvature = f_trial - f - lam * slope
+    lam_q = -0.5 * lam * lam * slope / curvature if curvature > 0 else -1.0
+    return lam_q if SIGMA1 * lam <= lam_q <= SIGMA2 * lam else shrink * lam
 
 
 def _value_of(fun: Callable[[Array], Any]) -> Callable[[Array], float]:

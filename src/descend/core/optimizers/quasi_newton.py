@@ -11,7 +11,7 @@ import numpy as np
 from descend import _validate
 from descend._types import Array, LearningRate
 
-from .base import Optimizer
+from .base import Optimizer, trial_values
 from .wolfe import strong_wolfe
 
 __all__ = ["LBFGS", "LBFGSState"]
@@ -32,6 +32,9 @@ class LBFGSState(NamedTuple):
     y: Array  # (k, n): the matching gradient changes g_(i+1) - g_i
     rho: Array  # (k,): 1 / (y_i . s_i)
     evals: int  # f and gradient evaluations of the last line search
+    d: Array  # (n,): the direction it searched along, -H g (or -g without curvature pairs)
+    used: int  # the curvature pairs d was built from (0 once the memory was dropped)
+    retried: int = 0  # evals of a failed search along the memory's d before the retry
     stalled: str = ""  # why the last update took no step: "rounding" or "no_decrease"
 
 
@@ -126,7 +129,8 @@ class LBFGS(Optimizer):
 
     def init(self, x: Array) -> LBFGSState:
         n = np.size(x)
-        return LBFGSState(0, self.rate(0), np.empty((0, n)), np.empty((0, n)), np.empty(0), 0)
+        empty = np.empty((0, n))
+        return LBFGSState(0, self.rate(0), empty, empty, np.empty(0), 0, np.zeros(n), 0)
 
     def constrained(self, project: Any) -> Optimizer:
         raise ValueError(
@@ -146,20 +150,27 @@ class LBFGS(Optimizer):
         if not slope < 0:  # not a descent direction: forget the curvature, go downhill
             s, y, rho = s[:0], y[:0], rho[:0]
             d, slope = -g, -float(g.dot(g))
+        used = len(s)
+
+        def no_step(evals: int, why: str) -> tuple[Array, LBFGSState]:
+            return np.zeros_like(g), LBFGSState(
+                state.t + 1, 0.0, s, y, rho, evals, d, used, stalled=why
+            )
+
         alpha0 = self.rate(state.t)
-        if len(s) == 0:  # no curvature yet: a step of length lr
+        if used == 0:  # no curvature yet: a step of length lr
             alpha0 /= max(1.0, math.sqrt(-slope))
         if -slope * alpha0 <= _ROUNDING * abs(f):  # no step can lower f visibly
-            return np.zeros_like(g), LBFGSState(state.t + 1, 0.0, s, y, rho, 0, "rounding")
+            return no_step(0, "rounding")
         search = strong_wolfe(fun, x, d, f, slope, alpha0, self.c1, self.c2, self.max_linesearch)
         trial, evals = search.trial, search.evals
         if trial is None:
             if search.f_min - f <= _NOISE * abs(f):  # only rounding stood in the way
-                return np.zeros_like(g), LBFGSState(state.t + 1, 0.0, s, y, rho, evals, "rounding")
-            if len(s):  # the memory misled the search: retry along steepest descent once
+                return no_step(evals, "rounding")
+            if used:  # the memory misled the search: retry along steepest descent once
                 retry = self.update(grad, state._replace(s=s[:0], y=y[:0], rho=rho[:0]), x, fun, f)
-                return retry[0], retry[1]._replace(evals=retry[1].evals + evals)
-            return np.zeros_like(g), LBFGSState(state.t + 1, 0.0, s, y, rho, evals, "no_decrease")
+                return retry[0], retry[1]._replace(evals=retry[1].evals + evals, retried=evals)
+            return no_step(evals, "no_decrease")
         step = trial.alpha * d
         s_new, y_new = step, trial.g - g
         sy = float(s_new.dot(y_new))
@@ -168,7 +179,37 @@ class LBFGS(Optimizer):
             s = np.concatenate([s[first:], s_new[None]])
             y = np.concatenate([y[first:], y_new[None]])
             rho = np.append(rho[first:], 1.0 / sy)
-        return step, LBFGSState(state.t + 1, trial.alpha, s, y, rho, evals)
+        return step, LBFGSState(state.t + 1, trial.alpha, s, y, rho, evals, d, used)
+
+    def parts(self, grad, state, new_state, step, x=None, trials=()):
+        """lr (the accepted alpha; 0 when no step was taken), memory (the curvature pairs
+        the direction was built from: those of ``state``, or 0 when they were dropped),
+        direction (d: step = lr * direction), retried (the trials of a failed search along
+        the memory's direction before the retry along -g; 0 when none), trial_lr (the
+        alphas tried, in order) and trial_f (f at each).
+
+        The search's alphas come from its trial points z = x + alpha d as
+        (z - x) . d / (d . d), exact to rounding: the error of each is about
+        eps ||x|| / ||d||. The accepted trial's entry is lr itself.
+        """
+        if x is None:
+            raise TypeError("LBFGS.parts needs the point x the update started from")
+        d, k, lr = new_state.d, new_state.retried, new_state.lr
+        z = np.array([z for z, _ in trials], dtype=float).reshape(len(trials), d.size)
+        alphas = (z[k:] - x) @ d / d.dot(d)
+        if k:  # the failed search went along the memory's direction: computed again
+            d_memory = self.direction(np.asarray(grad, dtype=float), state.s, state.y, state.rho)
+            alphas = np.concatenate([(z[:k] - x) @ d_memory / d_memory.dot(d_memory), alphas])
+        if lr:
+            alphas[(z == x + step).all(axis=1)] = lr
+        return {
+            "lr": lr,
+            "memory": float(new_state.used),
+            "direction": d,
+            "retried": float(k),
+            "trial_lr": alphas,
+            "trial_f": trial_values(trials),
+        }
 
     def stall(self, state: LBFGSState) -> str:
         return state.stalled
