@@ -86,10 +86,14 @@ def _settings(
     maximize: bool,
     options: tuple[str, ...],
     progress: bool,
+    explain: bool = False,
+    on_divergence: str = "stop",
+    keep: str = "last",
 ) -> dict[str, Any]:
     settings: dict[str, Any] = dict(
-        lr=lr, max_iter=max_iter, ftol=ftol, xtol=xtol, maximize=maximize, progress=progress
-    )
+        lr=lr, max_iter=max_iter, ftol=ftol, xtol=xtol, maximize=maximize, progress=progress,
+        explain=explain, on_divergence=on_divergence, keep=keep,
+    )  # fmt: skip
     if gtol is not None:
         settings["gtol"] = gtol
     settings.update(_options(options))
@@ -107,8 +111,33 @@ def _summary(res: Result, names: list[str]) -> str:
             f"iterations: {res.nit} (f evaluated {res.nfev} times, gradient {res.ngev})",
             f"time:       {res.elapsed * 1000:.3g} ms",
             f"message:    {res.message}",
+            *_last_parts(res, names),
+            *(
+                f"rollback:   at update {e.nit}: {e.cause}; lr {e.lr_before:.3g} -> "
+                f"{e.lr_after:.3g}"
+                for e in res.events
+            ),
         ]
     )
+
+
+def _last_parts(res: Result, names: list[str]) -> list[str]:
+    """With --explain: the parts of the last update, one line each, by variable name."""
+    table = res.history.explanation
+    if not table or not res.nit:
+        return []
+    lines = [f"the last update (update {res.nit}), part by part:"]
+    for name in sorted(table):
+        row = table[name][-1]
+        if np.ndim(row) == 0:
+            lines.append(f"  {name}: {row:.6g}")
+        elif len(row) == len(names) and not name.startswith("trial"):
+            lines.append(
+                f"  {name}: " + ", ".join(f"{n}={v:.6g}" for n, v in zip(names, row, strict=True))
+            )
+        else:
+            lines.append(f"  {name}: " + ", ".join(f"{v:.6g}" for v in row[~np.isnan(row)]))
+    return lines
 
 
 def _as_json(res: Result, with_history: bool) -> str:
@@ -126,6 +155,10 @@ def _as_json(res: Result, with_history: bool) -> str:
     }
     if with_history:
         record["history"] = {k: v.tolist() for k, v in res.history.to_dict().items()}
+        if res.history.explanation is not None:
+            record["parts"] = {k: v.tolist() for k, v in res.history.explanation.items()}
+    if res.events:
+        record["events"] = [event._asdict() for event in res.events]
     return json.dumps(_finite_or_null(record), allow_nan=False)
 
 
@@ -147,6 +180,24 @@ _run_options = [
     click.option("--ftol", type=float, help="Stop when |f change| < ftol."),
     click.option("--xtol", type=float, help="Stop when the step length is <= xtol."),
     click.option("--maximize", is_flag=True, help="Ascend: maximise the formula."),
+    click.option(
+        "--explain",
+        is_flag=True,
+        help="Record the parts of every update (velocity, moments, effective lr, ...): the "
+        "last update's are printed, every update's go to --history and --json --with-history.",
+    ),
+    click.option(
+        "--on-divergence",
+        type=click.Choice(["stop", "rollback"]),
+        default="stop",
+        help="rollback: when a run blows up, go back to its best point with half the lr.",
+    ),
+    click.option(
+        "--keep",
+        type=click.Choice(["last", "best"]),
+        default="last",
+        help="Report the last point (default) or the best one seen.",
+    ),
     click.option(
         "-o", "--option", "options", multiple=True, help="A hyperparameter: -o momentum=0.9."
     ),

@@ -2,9 +2,10 @@
 
 A checkpoint is one NumPy ``.npz`` file that loads with ``allow_pickle=False``: the
 arrays (x, the gradient, the optimizer state's arrays, the epoch's row order, the
-history) plus a JSON string ``meta`` with everything else (counters, f, the
-optimizer state's numbers, the random generator's state, the stopping rules'
-reference value, and a description of the problem that a resume must match).
+history, the best point so far with its state, and the parts of ``explain=True``) plus a
+JSON string ``meta`` with everything else (counters, f, the optimizer state's numbers,
+the random generator's state, the stopping rules' reference value, the rollbacks made,
+and a description of the problem that a resume must match).
 Floats pass through JSON as their shortest round-trip repr, so nothing is rounded.
 
 It is written to a temporary file beside the target, flushed and fsynced, then
@@ -17,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,8 @@ import numpy as np
 
 from descend._types import Array
 from descend.core.batches import Batches
-from descend.core.result import Recorder
+from descend.core.recovery import Best, Rollback
+from descend.core.result import Event, Recorder
 
 __all__ = ["Checkpoint", "Position"]
 
@@ -64,6 +66,10 @@ class Saved:
     rng_state: dict[str, Any] | None
     status: str | None
     message: str
+    best: Best | None = None
+    events: list[Event] = field(default_factory=list)
+    reversals: tuple[int, Array | None] = (0, None)  # the bounce test's memory
+    parts: dict[str, Array] | None = None
 
 
 class Checkpoint:
@@ -88,15 +94,27 @@ class Checkpoint:
         batches: Batches | None,
         status: str | None = None,
         message: str = "",
+        best: Best | None = None,
+        rollback: Rollback | None = None,
+        parts: dict[str, Array] | None = None,
     ) -> None:
         """Write the run's state atomically."""
         arrays: dict[str, np.ndarray] = {"x": p.x, "g": p.g}
-        numbers: dict[str, Any] = {}
-        for name, value in p.state._asdict().items():
-            if isinstance(value, np.ndarray):
-                arrays[f"state.{name}"] = value
-            else:
-                numbers[name] = value
+        numbers = _split_state("state", p.state, arrays)
+        best_meta = None
+        if best is not None:
+            arrays["best.x"], arrays["best.g"] = best.x, best.g
+            order, drawn, rng = best.stream or (None, False, None)
+            if order is not None:
+                arrays["best.order"] = order
+            best_meta = dict(
+                f=best.f, nit=best.nit, nepoch=best.nepoch, stream=best.stream is not None,
+                drawn=drawn, rng=rng, state=_split_state("best.state", best.state, arrays),
+            )  # fmt: skip
+        for name, values in (parts or {}).items():
+            arrays[f"parts.{name}"] = values
+        if rollback is not None and rollback.step is not None:
+            arrays["rollback.step"] = rollback.step
         arrays["history"] = np.frombuffer(recorder.rows, dtype=float)
         if recorder.x is not None:
             arrays["history_x"] = np.array(recorder.x).reshape(len(recorder.x), -1)
@@ -118,6 +136,9 @@ class Checkpoint:
             "rng": None if batches is None else batches.rng.bit_generator.state,
             "status": status,
             "message": message,
+            "best": best_meta,
+            "events": [] if rollback is None else [list(event) for event in rollback.events],
+            "reversals": 0 if rollback is None else rollback.reversals,
         }
         arrays["meta"] = np.array(json.dumps(meta, default=_to_json))
         _write_atomically(self.path, arrays)
@@ -142,13 +163,19 @@ class Checkpoint:
         if meta.get("format") != FORMAT:
             raise ValueError(f"checkpoint {str(self.path)!r} is not a descend checkpoint")
         self._check_problem(meta["problem"])
-        state_fields = {
-            name: arrays.pop(f"state.{name}") if f"state.{name}" in arrays else meta["state"][name]
-            for name in state_type._fields  # type: ignore[attr-defined]
-        }
-        p = Position(arrays["x"], meta["f"], arrays["g"], state_type(**state_fields))
+        state = _join_state("state", state_type, arrays, meta["state"])
+        p = Position(arrays["x"], meta["f"], arrays["g"], state)
         p.nit, p.nepoch, p.cursor = meta["nit"], meta["nepoch"], meta["cursor"]
         xs = arrays.get("history_x")
+        best, saved = None, meta.get("best")
+        if saved is not None:
+            stream = None
+            if saved["stream"]:
+                stream = (arrays.get("best.order"), saved["drawn"], saved["rng"])
+            best_state = _join_state("best.state", state_type, arrays, saved["state"])
+            best = Best(arrays["best.x"], saved["f"], arrays["best.g"], saved["nit"],
+                        saved["nepoch"], best_state, stream)  # fmt: skip
+        parts = {name[6:]: a for name, a in arrays.items() if name.startswith("parts.")}
         return Saved(
             position=p,
             rows=arrays["history"],
@@ -162,13 +189,17 @@ class Checkpoint:
             rng_state=meta["rng"],
             status=meta["status"],
             message=meta["message"],
+            best=best,
+            events=[Event(*event) for event in meta.get("events", [])],
+            reversals=(meta.get("reversals", 0), arrays.get("rollback.step")),
+            parts=parts or None,
         )
 
     def _check_problem(self, saved: dict[str, Any]) -> None:
         differences = [
-            f"{key} was {saved.get(key)!r}, now {value!r}"
-            for key, value in self.problem.items()
-            if saved.get(key) != value
+            f"{key} was {saved.get(key)!r}, now {self.problem.get(key)!r}"
+            for key in {**saved, **self.problem}
+            if saved.get(key) != self.problem.get(key)
         ]
         if differences:
             raise ValueError(
@@ -195,6 +226,27 @@ def _describe(value: Any) -> Any:
     if hasattr(value, "__dataclass_fields__"):  # schedules: their repr is their settings
         return repr(value)
     return getattr(value, "__qualname__", type(value).__qualname__)
+
+
+def _split_state(prefix: str, state: Any, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Put the arrays of an optimizer state in ``arrays`` (as ``prefix.name``); its numbers."""
+    numbers: dict[str, Any] = {}
+    for name, value in state._asdict().items():
+        if isinstance(value, np.ndarray):
+            arrays[f"{prefix}.{name}"] = value
+        else:
+            numbers[name] = value
+    return numbers
+
+
+def _join_state(
+    prefix: str, state_type: Any, arrays: dict[str, np.ndarray], numbers: dict[str, Any]
+) -> Any:
+    """The optimizer state that :func:`_split_state` took apart."""
+    return state_type(**{
+        name: arrays[f"{prefix}.{name}"] if f"{prefix}.{name}" in arrays else numbers[name]
+        for name in state_type._fields
+    })  # fmt: skip
 
 
 def _to_json(value: Any) -> Any:

@@ -22,13 +22,15 @@ from descend._progress import Progress
 from descend._types import Array
 from descend.core.batches import Batches
 from descend.core.checkpoint import Checkpoint, Position, Saved
+from descend.core.explain import Explainer
 from descend.core.extensions import advise
 from descend.core.optimizers import Optimizer
-from descend.core.result import Recorder, Result, Status
+from descend.core.recovery import Best, Rollback
+from descend.core.result import Event, Recorder, Result, Status
 from descend.core.stopping import Ending, Rules, no_step, non_finite
-from descend.gradients.objective import Objective
+from descend.gradients.objective import Objective, Remembering
 
-__all__ = ["Iteration", "Run"]
+__all__ = ["Extras", "Iteration", "Run"]
 
 _sqrt, _isfinite, _clock = math.sqrt, math.isfinite, time.perf_counter  # the loop's hot calls
 
@@ -36,7 +38,10 @@ _sqrt, _isfinite, _clock = math.sqrt, math.isfinite, time.perf_counter  # the lo
 class Iteration(NamedTuple):
     """What ``callback`` receives after every update (read-only views of x and grad).
 
-    In data mode it comes after every epoch, with f and the gradient on all the data.
+    In data mode it comes after every epoch, with f and the gradient on all the data; with
+    ``callback_every="update"`` after every batch update instead, with the batch's f and
+    gradient at the point the update started from (``batch`` is then True) and ``x`` the
+    point it reached.
 
     >>> import descend as dd
     >>> seen = []
@@ -54,6 +59,20 @@ class Iteration(NamedTuple):
     lr: float
     elapsed: float
     nepoch: int | None = None
+    batch: bool = False
+
+
+class Extras(NamedTuple):
+    """What a run does besides descending: record the parts of each update, roll back a
+    divergence, answer with the best point, call back after every batch update."""
+
+    explain: bool = False
+    rollback: Rollback | None = None
+    keep: str = "last"
+    callback_every: str = "epoch"
+
+
+NO_EXTRAS = Extras()
 
 
 class Run:
@@ -77,14 +96,25 @@ class Run:
         batches: Batches | None,
         data_mode: bool,
         saver: Checkpoint | None,
+        extras: Extras = NO_EXTRAS,
     ) -> None:
         self.objective, self.optimizer, self.rules = objective, optimizer, rules
         self.project, self.callback, self.recorder = project, callback, recorder
         self.batches, self.data_mode, self.saver = batches, data_mode, saver
+        self.base_optimizer, self.rollback = optimizer, extras.rollback
+        self.explainer = Explainer() if extras.explain else None
+        self.keep_best = extras.keep == "best"
+        self.per_update = (
+            callback is not None and batches is not None and (extras.callback_every == "update")
+        )
+        self.stop_asked = False  # by a per-update callback, inside an epoch
+        self.best: Best | None = None  # set when the run begins or is restored
         self.started = 0.0  # perf_counter() at the start, less the time of a resumed run
-        # A model may bring a compiled kernel for a whole epoch of its own loss.
+        # A model may bring a compiled kernel for a whole epoch of its own loss; it makes
+        # the epoch's updates without stopping between them, so nothing can watch them.
         kernel = getattr(objective.fun, "epoch_kernel", None)
-        self.kernel = kernel if objective.sign > 0 and project is None else None
+        watched = self.explainer is not None or self.per_update
+        self.kernel = kernel if objective.sign > 0 and project is None and not watched else None
         self.update = self._one_update if batches is None else self._epoch_of_updates
         # A rule that answers with another point than its iterate (an average): convergence
         # is confirmed there before the run ends.
@@ -93,10 +123,12 @@ class Run:
         self._step = optimizer.update
         self._value_and_grad: Callable[..., tuple[float, Array]] = objective.value_and_grad
         if optimizer.trial_gradients:  # a search that evaluates (f, g) at its trials
-            self._value_and_grad = _Remembering(objective.value_and_grad)
+            self._value_and_grad = Remembering(objective.value_and_grad)
         self._value: Callable[..., Any] = (
             self._value_and_grad if optimizer.trial_gradients else objective.value
         )
+        if self.explainer is not None:
+            self._value = self.explainer.watch(self._value)
         self._rows, self._xs = recorder.rows, recorder.x  # restore() fills these same objects
 
     def restore(self, saved: Saved) -> None:
@@ -106,6 +138,13 @@ class Run:
         self.objective.nfev, self.objective.ngev = saved.nfev, saved.ngev
         if self.batches is not None:
             self.batches.restore(saved.order, saved.order_drawn, saved.rng_state)
+        self.best = saved.best or self._best(saved.position)
+        if self.rollback is not None:
+            self.rollback.events[:] = saved.events
+            self.rollback.reversals, self.rollback.step = saved.reversals
+            self._use(self.rollback.optimizer(self.base_optimizer, len(saved.events)))
+        if self.explainer is not None and saved.parts is not None:
+            self.explainer.restore(saved.parts)
 
     def __call__(self, p: Position, elapsed: float, progress: bool) -> Result:
         """Run from ``p`` (``elapsed`` seconds already spent) to an ending; the Result."""
@@ -120,15 +159,22 @@ class Run:
                     x_new, state, nit = update(p)
                     f_new, g_new, grad_norm, broke = evaluate(x_new)
                     elapsed = record(f_new, grad_norm, state.lr, x_new)
+                    if self.explainer is not None and self.batches is None:
+                        self.explainer.decrease(p.f, f_new)
                     if broke is not None:
                         p.x, p.state, p.nit = x, state, nit  # the last finite point
                         ending = non_finite(nit, broke)
+                    else:
+                        ending = check(p, x, x_new, f_new, g_new, grad_norm, state, nit, elapsed)
+                    if ending is not None and ending.status is Status.DIVERGED and self.rollback:
+                        ending = self._roll_back(p, nit, ending, broke is not None)
+                        ending = ending or self.rules.budget(nit, elapsed, _norm(p.g), p.nepoch)
+                    if ending is not None and broke is not None:
                         break
-                    ending = check(p, x, x_new, f_new, g_new, grad_norm, state, nit, elapsed)
                     if bar is not None:
                         done = p.nepoch if self.data_mode else nit
-                        bar.update(done, self.objective.sign * f_new, grad_norm, elapsed)
-                    if callback is not None and self._callback(p, grad_norm, elapsed):
+                        bar.update(done, self.objective.sign * p.f, grad_norm, elapsed)
+                    if callback is not None and self._asks_to_stop(p, grad_norm, elapsed):
                         ending = ending or Ending(
                             Status.STOPPED,
                             f"stopped: the callback asked to stop after {nit} updates",
@@ -156,6 +202,8 @@ class Run:
         """Record the start (a fresh run) and start the clock; an ending if already over."""
         grad_norm = _norm(p.g)
         self.started = time.perf_counter() - elapsed
+        if self.best is None:
+            self.best = self._best(p)
         if p.nit == 0 and not self.recorder.rows:
             self.recorder.rows.extend((p.f, grad_norm, p.state.lr, 0.0))
             if self.recorder.x is not None:
@@ -166,6 +214,8 @@ class Run:
     def _one_update(self, p: Position) -> tuple[Array, Any, int]:
         """Update: one step from ``p``, projected; the new point, state and update count."""
         step, state = self._step(p.g, p.state, p.x, self._value, p.f)
+        if self.explainer is not None:
+            self.explainer.record(self.optimizer, p.g, p.state, state, step, p.x)
         x = p.x + step
         if self.project is not None:
             x = self.project(x)
@@ -173,33 +223,41 @@ class Run:
 
     def _epoch_of_updates(self, p: Position) -> tuple[Array, Any, int]:
         """Update on the epoch's remaining batches (up to max_iter), advancing ``p``."""
-        batches, objective, optimizer, project = (
-            self.batches,
-            self.objective,
-            self.optimizer,
-            self.project,
-        )
+        batches, objective, project = self.batches, self.objective, self.project
         assert batches is not None
         if not batches.drawn:
             batches.start_epoch()
         per_epoch, max_iter, saver = batches.per_epoch, self.rules.max_iter, self.saver
         if self.kernel is not None and p.cursor < per_epoch:
             self._kernel_epoch(p)
-        data, update, uses_fun = objective.data, optimizer.update, optimizer.uses_fun
-        trial = objective.value_and_grad if optimizer.trial_gradients else objective.value
+        data, update, explainer = objective.data, self._step, self.explainer
+        # f on the batch as well as its gradient: for a line search, the parts' decrease
+        # and the per-update callback.
+        with_f = self.optimizer.uses_fun or explainer is not None or self.per_update
+        trial = objective.value_and_grad if self.optimizer.trial_gradients else objective.value
         while p.cursor < per_epoch and p.nit < max_iter:
             rows = batches.rows(p.cursor)
             batch = tuple(a[rows] for a in data)
-            if uses_fun:  # a line search: f and its trials on this batch
+            if with_f:
                 f_batch, g_batch = objective.value_and_grad(p.x, batch)
-                fun = functools.partial(trial, batch=batch)
+                fun: Callable[..., Any] = functools.partial(trial, batch=batch)
+                if explainer is not None:
+                    fun = explainer.watch(fun)
                 step, state = update(g_batch, p.state, p.x, fun, f_batch)
             else:
-                step, state = update(objective.grad_at(p.x, batch), p.state, p.x)
+                g_batch = objective.grad_at(p.x, batch)
+                step, state = update(g_batch, p.state, p.x)
+            if explainer is not None:
+                explainer.record(self.optimizer, g_batch, p.state, state, step, p.x)
             x = p.x + step
             if project is not None:
                 x = project(x)
+            if explainer is not None:
+                explainer.decrease(f_batch, objective.value(x, batch=batch))
             p.x, p.state, p.nit, p.cursor = x, state, p.nit + 1, p.cursor + 1
+            if self.per_update and self._batch_callback(p, f_batch, g_batch):
+                self.stop_asked = True
+                break
             if saver is not None and saver.due(p.nit) and p.cursor < per_epoch:
                 self._save(p)  # the epoch's last update is saved after its evaluation
         return p.x, p.state, p.nit
@@ -266,7 +324,23 @@ class Run:
             p.nepoch, p.cursor = p.nepoch + 1, 0
             if batches is not None:
                 batches.drawn = False
+        best = self.best
+        assert best is not None
+        if f < best.f:
+            self.best = best = self._best(p)
         ending = rules.check(nit, f, f_change, grad_norm, step_norm, elapsed, p.nepoch)
+        if ending is None and self.rollback is not None:
+            ending = self.rollback.unstable(
+                f,
+                x - x_prev,
+                best,
+                rules.f0,
+                rules.sign,
+                nit,
+                p.nepoch,
+                self.data_mode,
+                settles=not self.averages,
+            )
         if ending is not None and ending.status is Status.CONVERGED and self.averages:
             # The rules saw the point the gradient was taken at; the answer is elsewhere.
             f, g = self.objective.value_and_grad(self.optimizer.solution(x, state))
@@ -275,25 +349,76 @@ class Run:
             return no_step(nit, self.optimizer.name, grad_norm, self.optimizer.stall(state))
         return ending
 
-    def _callback(self, p: Position, grad_norm: float, elapsed: float) -> bool:
-        """Callback: hand the user the new point; whether it asks to stop."""
+    def _asks_to_stop(self, p: Position, grad_norm: float, elapsed: float) -> bool:
+        """Callback: hand the user the new point (unless it saw every batch update
+        instead); whether it asks to stop."""
+        if self.per_update:
+            return self.stop_asked
+        return self._callback(p, p.f, p.g, grad_norm, elapsed, batch=False)
+
+    def _batch_callback(self, p: Position, f: float, g: Array) -> bool:
+        """The per-update callback of data mode, with the batch's f and gradient."""
+        return self._callback(p, f, g, _norm(g), _clock() - self.started, batch=True)
+
+    def _callback(
+        self, p: Position, f: float, g: Array, grad_norm: float, elapsed: float, batch: bool
+    ) -> bool:
         assert self.callback is not None
         sign, shape = self.objective.sign, self.objective.shape
         info = Iteration(
             p.nit,
             _read_only(p.x, shape),
-            sign * p.f,
-            _read_only(sign * p.g, shape),
+            sign * f,
+            _read_only(sign * g, shape),
             grad_norm,
             p.state.lr,
             elapsed,
             p.nepoch if self.data_mode else None,
+            batch,
         )
         try:
             answer = self.callback(info)
         except StopIteration:
             return True
         return answer is True or answer is np.True_
+
+    def _roll_back(self, p: Position, nit: int, ending: Ending, broke: bool) -> Ending | None:
+        """Back to the best point with a smaller learning rate (None: the run goes on), or
+        the ending, when the rollbacks have run out. ``broke``: the pass ended in a
+        non-finite value, before ``_check`` counted its epoch."""
+        rollback, best = self.rollback, self.best
+        assert rollback is not None and best is not None
+        done = len(rollback.events)
+        if done >= rollback.max_rollbacks:
+            tried = f"; {done} rollbacks (max_rollbacks={rollback.max_rollbacks}) did not help"
+            return ending._replace(message=ending.message + tried) if done else ending
+        lr_before = self.optimizer.rate(best.state.t)
+        self._use(rollback.optimizer(self.base_optimizer, done + 1))
+        cause = ending.message.removeprefix("diverged: ").split("; ")[0]
+        lr_after = self.optimizer.rate(best.state.t)
+        if broke and self.data_mode:
+            p.nepoch += 1  # the pass was made: the epoch budget counts it
+        nepoch = p.nepoch if self.data_mode else None
+        rollback.events.append(Event(nit, "rollback", cause, lr_before, lr_after, best.nit, nepoch))
+        state = rollback.rescaled(self.optimizer, best.state, rollback.lr_factor)
+        p.x, p.f, p.g, p.state, p.nit, p.cursor = best.x, best.f, best.g, state, nit, 0
+        if self.batches is not None and best.stream is not None:
+            self.batches.restore(*best.stream)
+        rollback.restart()
+        return None
+
+    def _use(self, optimizer: Optimizer) -> None:
+        """Update with ``optimizer`` from now on (a rollback's smaller learning rate)."""
+        self.optimizer, self._step = optimizer, optimizer.update
+
+    def _best(self, p: Position) -> Best:
+        """Where the run stands at ``p``, as the best point (with the batch stream, which
+        a rollback restores)."""
+        stream = None
+        if self.rollback is not None and self.batches is not None:
+            b = self.batches
+            stream = (b.order, b.drawn, b.rng.bit_generator.state)
+        return Best(p.x, p.f, p.g, p.nit, p.nepoch, p.state, stream)
 
     def _save(self, p: Position, ending: Ending | None = None) -> None:
         """Save: the run so far to the checkpoint (with its ending, when it has one)."""
@@ -307,14 +432,20 @@ class Run:
             self.batches,
             None if ending is None else str(ending.status),
             "" if ending is None else ending.message,
+            self.best,
+            self.rollback,
+            None if self.explainer is None else self.explainer.table(),
         )
 
     def result(self, p: Position, ending: Ending, elapsed: float) -> Result:
         """The Result for a run that stands at ``p``."""
         objective = self.objective
         sign, shape = objective.sign, objective.shape
+        best = self.best or self._best(p)
         x, f, g = self.optimizer.solution(p.x, p.state), p.f, p.g
-        if x is not p.x or (ending.status is Status.INTERRUPTED and p.cursor):
+        if self.keep_best:
+            x, f, g = best.x, best.f, best.g
+        elif x is not p.x or (ending.status is Status.INTERRUPTED and p.cursor):
             with contextlib.suppress(KeyboardInterrupt):  # f and g at the point returned
                 f, g = objective.value_and_grad(x)
         return Result(
@@ -326,12 +457,18 @@ class Run:
             ngev=objective.ngev,
             status=ending.status,
             message=ending.message,
-            history=self.recorder.history(sign, shape),
+            history=self.recorder.history(
+                sign, shape, None if self.explainer is None else self.explainer.table()
+            ),
             elapsed=elapsed,
             method=self.optimizer.name,
             optimizer=self.optimizer,
             nepoch=p.nepoch if self.data_mode else None,
             maximize=sign < 0,
+            best_x=best.x.reshape(shape),
+            best_fun=sign * best.f,
+            best_nit=best.nit,
+            events=() if self.rollback is None else tuple(self.rollback.events),
         )
 
 
@@ -362,21 +499,3 @@ def _inspect(f: float, g: Array, x: Array) -> tuple[float, str | None]:
     elif not np.isfinite(g).all():
         broke = "the gradient"
     return _norm(g), broke
-
-
-class _Remembering:
-    """``value_and_grad`` that keeps its last answer, for a line search that evaluates the
-    gradient at its trial points: the loop's evaluation of the accepted point (``x + step``,
-    the very sum the search tried) is then answered without calling the user again."""
-
-    __slots__ = ("answer", "pair", "x")
-
-    def __init__(self, pair: Callable[[Array], tuple[float, Array]]) -> None:
-        self.pair = pair
-        self.x: Array | None = None
-        self.answer: tuple[float, Array] = (math.nan, np.empty(0))
-
-    def __call__(self, x: Array) -> tuple[float, Array]:
-        if self.x is None or not np.array_equal(x, self.x):
-            self.answer, self.x = self.pair(x), x
-        return self.answer

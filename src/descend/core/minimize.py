@@ -16,8 +16,9 @@ from descend._types import Array, ArrayLike, Projection
 from descend.core.batches import Batches, as_data, check_settings
 from descend.core.checkpoint import Checkpoint, Position, describe_optimizer
 from descend.core.extensions import advise
-from descend.core.loop import Iteration, Run
+from descend.core.loop import Extras, Iteration, Run
 from descend.core.optimizers import Optimizer, make_optimizer
+from descend.core.recovery import ON_DIVERGENCE, Rollback
 from descend.core.result import Recorder, Result, Status
 from descend.core.stopping import Ending, Rules
 from descend.gradients.objective import Objective
@@ -30,7 +31,8 @@ RECORD_X_MAX_SIZE = 1000
 MINIMIZE_KEYWORDS = (
     "grad", "variables", "lr", "max_iter", "ftol", "gtol", "xtol", "time_limit", "maximize",
     "project", "callback", "record_x", "data", "batch_size", "epochs", "shuffle", "sampling",
-    "seed", "checkpoint", "checkpoint_every", "resume", "progress",
+    "seed", "checkpoint", "checkpoint_every", "resume", "progress", "explain", "on_divergence",
+    "lr_factor", "rise_factor", "max_rollbacks", "keep", "callback_every",
 )  # fmt: skip
 # Passes over the data when data is given and epochs is not.
 DEFAULT_EPOCHS = 100
@@ -67,6 +69,13 @@ def minimize(
     checkpoint_every: int | None = None,
     resume: bool = False,
     progress: bool = False,
+    explain: bool = False,
+    on_divergence: str = "stop",
+    lr_factor: float = 0.5,
+    rise_factor: float = 10.0,
+    max_rollbacks: int = 10,
+    keep: str = "last",
+    callback_every: str = "epoch",
     **hyperparameters: Any,
 ) -> Result:
     """Minimise ``fun`` from ``x0`` by a gradient method, recording every step.
@@ -119,8 +128,10 @@ def minimize(
     project : callable, optional
         ``x -> x`` applied after every update, e.g. ``descend.projections.simplex()``.
     callback : callable, optional
-        ``callback(info)`` after every update, with ``info.nit``, ``.x``, ``.fun``,
-        ``.grad``; returning True or raising StopIteration stops the run.
+        ``callback(info)`` after every update (in data mode after every epoch, unless
+        ``callback_every="update"``), with ``info.nit``, ``.x``, ``.fun``, ``.grad``
+        (see :class:`~descend.core.loop.Iteration`); returning True or raising
+        StopIteration stops the run.
     record_x : bool, optional
         Keep every iterate in ``res.history.x``; default: when x has at most 1,000
         elements.
@@ -152,6 +163,36 @@ def minimize(
         (shape, method, hyperparameters, data, batching) is a ValueError.
     progress : bool
         Show a progress line on stderr.
+    explain : bool
+        Record the parts of every update as the optimizer defines them (Adam's moments,
+        momentum's velocity, the effective learning rates, a line search's trials) and,
+        for every method, the step's length, its angle to -∇f and the predicted and
+        actual decrease of f: ``res.history.parts(name)``, also in ``to_frame()``. Off,
+        nothing is recorded and nothing is spent. With mini-batches the parts are per
+        batch update, at one more evaluation of f on the batch each.
+    on_divergence : {"stop", "rollback"}
+        ``"stop"`` ends a diverging run as ``"diverged"`` with its last finite point.
+        ``"rollback"`` goes back to the best point so far (x, the optimizer's state and
+        schedule step, the batch stream) when f, x or the gradient goes non-finite or f
+        rises above ``rise_factor`` times its best, multiplies the learning rate by
+        ``lr_factor`` and goes on; after ``max_rollbacks`` it ends as ``"diverged"``.
+        ``res.events`` lists the rollbacks. No library we know of does this: Keras,
+        PyTorch and Lightning stop (or go on with NaN).
+    lr_factor : float
+        In (0, 1): the learning rate's multiplier at each rollback (a schedule is
+        multiplied as a whole). Default 0.5.
+    rise_factor : float
+        Above 1: f counts as diverging once it exceeds its best by ``rise_factor - 1``
+        times the larger of ``|best|`` and the decrease made since the start. Default 10.
+    max_rollbacks : int
+        Most rollbacks in a run (default 10).
+    keep : {"last", "best"}
+        Which point ``res.x`` is: the last one (default, as SciPy) or the best one
+        evaluated (``res.best_x``, kept on every result either way).
+    callback_every : {"epoch", "update"}
+        In data mode, call ``callback`` after every epoch (default), with f and the
+        gradient on all the data, or after every batch update, with the batch's
+        (``info.batch`` is True). Without data every update is both.
     **hyperparameters
         Passed to the optimizer: ``momentum``, ``beta1``, ``beta2``, ``eps``,
         ``rho``, ``weight_decay``, ``clip_norm``, ...; an unknown name is a TypeError.
@@ -235,12 +276,15 @@ def minimize(
     if record_x is None:
         record_x = x_start.size <= RECORD_X_MAX_SIZE
     record_x = _validate.boolean("record_x", record_x)
-    saver = _checkpoint(
-        checkpoint, checkpoint_every, resume, dict(
-            shape=list(shape), **describe_optimizer(optimizer), maximize=maximize,
-            record_x=record_x, **batching.problem,
-        ),
-    )  # fmt: skip
+    extras = _extras(explain, on_divergence, lr_factor, rise_factor, max_rollbacks, keep,
+                     callback_every)  # fmt: skip
+    problem = dict(shape=list(shape), **describe_optimizer(optimizer), maximize=maximize,
+                   record_x=record_x, **batching.problem)  # fmt: skip
+    if extras.explain:  # a resumed run must have recorded the parts from the start
+        problem["explain"] = True
+    if extras.rollback is not None:
+        problem.update(on_divergence="rollback", **extras.rollback.settings())
+    saver = _checkpoint(checkpoint, checkpoint_every, resume, problem)
     objective = Objective(fun, grad, shape, maximize=maximize, variables=variables, data=arrays)
     f, g = objective.start(x)
     run = Run(
@@ -253,6 +297,7 @@ def minimize(
         batching.batches,
         batching.epochs is not None,
         saver,
+        extras,
     )
     state = optimizer.init(x)
     saved = saver.load(type(state)) if resume and saver is not None else None
@@ -263,6 +308,31 @@ def minimize(
         ending = Ending(Status(saved.status), saved.message)
         return advise(run.result(saved.position, ending, saved.elapsed), objective)
     return run(saved.position, saved.elapsed, progress)
+
+
+def _extras(
+    explain: Any,
+    on_divergence: Any,
+    lr_factor: Any,
+    rise_factor: Any,
+    max_rollbacks: Any,
+    keep: Any,
+    callback_every: Any,
+) -> Extras:
+    """The run's extras, checked: explain, rollback, keep and callback_every."""
+    if not isinstance(explain, (bool, np.bool_)):
+        raise ValueError(f"explain must be True or False, got {explain!r}")
+    choices = {"on_divergence": (on_divergence, ON_DIVERGENCE),
+               "keep": (keep, ("last", "best")),
+               "callback_every": (callback_every, ("epoch", "update"))}  # fmt: skip
+    for name, (value, allowed) in choices.items():
+        if value not in allowed:
+            words = " or ".join(repr(word) for word in allowed)
+            hint = _validate.closest(value, allowed) if isinstance(value, str) else ""
+            raise ValueError(f"{name} must be {words}, got {value!r}{hint}")
+    rollback = Rollback(lr_factor, rise_factor, max_rollbacks)  # checked even when unused
+    return Extras(bool(explain), rollback if on_divergence == "rollback" else None, keep,
+                  callback_every)  # fmt: skip
 
 
 def default_method(lr: Any, mini_batches: bool, projected: bool) -> str:

@@ -7,13 +7,13 @@ import os
 from array import array
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from descend._types import Array
 
-__all__ = ["History", "Result", "Status"]
+__all__ = ["Event", "History", "Result", "Status"]
 
 
 class Status(str, Enum):
@@ -32,6 +32,36 @@ class Status(str, Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+class Event(NamedTuple):
+    """Something the loop did besides updating: with ``on_divergence="rollback"``, a return
+    to the best point with a smaller learning rate.
+
+    Attributes
+    ----------
+    nit : int
+        The update after which it happened.
+    kind : str
+        ``"rollback"``.
+    cause : str
+        What triggered it, in words (``"f became non-finite"``, ``"f rose to 3.2e+07 from a
+        best of 0.41"``).
+    lr_before, lr_after : float
+        The learning rate the next update would have used, and the one it uses.
+    to_nit : int
+        The update whose point the run went back to (0: the start).
+    nepoch : int or None
+        In data mode, the epochs done when it happened.
+    """
+
+    nit: int
+    kind: str
+    cause: str
+    lr_before: float
+    lr_after: float
+    to_nit: int
+    nepoch: int | None = None
 
 
 @dataclass(frozen=True, repr=False)
@@ -55,6 +85,8 @@ class History:
         Seconds since the run started.
     x : ndarray, shape (k + 1, *x0.shape), or None
         The iterates, when recorded (by default only when x has at most 1,000 elements).
+    explanation : dict of str to ndarray, or None
+        With ``explain=True``, the parts of every update (see :meth:`parts`).
     """
 
     f: Array
@@ -62,6 +94,7 @@ class History:
     lr: Array
     time: Array
     x: Array | None = None
+    explanation: dict[str, Array] | None = None
 
     def __len__(self) -> int:
         return len(self.f)
@@ -72,13 +105,41 @@ class History:
         kept = "f, grad_norm, lr, time" + (", x" if self.x is not None else "")
         return f"History({len(self)} points, f {self.f[0]:.6g} -> {self.f[-1]:.6g}; {kept})"
 
+    def parts(self, name: str) -> Array:
+        """The part ``name`` of every update of a run with ``explain=True``.
+
+        Row ``k - 1`` belongs to update ``k`` (in data mode with mini-batches, to every
+        batch update, not to the epochs the history's points are): shape ``(nit,)`` for a
+        number such as ``lr`` or ``angle``, ``(nit, n)`` for a per-coordinate part such as
+        ``velocity`` or ``effective_lr`` (x flattened), and ``(nit, k)`` for a list such as
+        a line search's ``trial_f``, padded with NaN. Which parts there are depends on the
+        method: ``sorted(history.explanation)`` lists them.
+
+        >>> import descend as dd
+        >>> res = dd.minimize("x**2 + 10*y**2", [1.0, 1.0], "momentum", lr=0.01, max_iter=3,
+        ...                   explain=True)
+        >>> res.history.parts("velocity")[0]  # -lr * g at the start
+        array([-0.02, -0.2 ])
+        """
+        if self.explanation is None:
+            raise ValueError(
+                "this history has no parts: run minimize with explain=True to record them"
+            )
+        if name not in self.explanation:
+            raise ValueError(
+                f"no part {name!r} in this history; it has {', '.join(sorted(self.explanation))}"
+            )
+        return self.explanation[name]
+
     def to_dict(self) -> dict[str, Array]:
         """The records as a dict of arrays (``x`` only when it was recorded)."""
         names = ["f", "grad_norm", "lr", "time"] + (["x"] if self.x is not None else [])
         return {name: getattr(self, name) for name in names}
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
-        """Write one row per point: iteration, f, grad_norm, lr, time, then x_0, x_1, ...."""
+        """Write one row per point: iteration, f, grad_norm, lr, time, then x_0, x_1, ...,
+        then the parts of the update that reached the point (empty at the start) when
+        they were recorded and there is one update per point (see :meth:`parts`)."""
         columns = self._columns()
         with open(path, "w", newline="") as handle:
             writer = csv.writer(handle)
@@ -86,7 +147,8 @@ class History:
             writer.writerows(zip(*(values.tolist() for values in columns.values()), strict=True))
 
     def to_frame(self) -> Any:
-        """A pandas DataFrame with one row per point (needs pandas)."""
+        """A pandas DataFrame with one row per point, with the columns of :meth:`to_csv`
+        (needs pandas)."""
         try:
             import pandas as pd
         except ImportError as error:  # pragma: no cover - pandas is in the dev extra
@@ -100,6 +162,18 @@ class History:
         if self.x is not None:
             flat = self.x.reshape(len(self), -1)
             columns.update({f"x_{i}": flat[:, i] for i in range(flat.shape[1])})
+        explanation = self.explanation or {}
+        aligned = all(len(values) == len(self) - 1 for values in explanation.values())
+        for name, values in explanation.items() if aligned else ():
+            values = np.concatenate([np.full((1, *values.shape[1:]), np.nan), values])
+            if name in columns:  # the part "lr" repeats the history's column
+                if np.array_equal(values[1:], columns[name][1:], equal_nan=True):
+                    continue
+                name = f"part_{name}"
+            if values.ndim == 1:
+                columns[name] = values
+            else:
+                columns.update({f"{name}_{i}": values[:, i] for i in range(values.shape[1])})
         return columns
 
 
@@ -122,13 +196,15 @@ class Recorder:
         if self.x is not None and xs is not None:
             self.x.extend(xs)
 
-    def history(self, sign: float, shape: tuple[int, ...]) -> History:
+    def history(
+        self, sign: float, shape: tuple[int, ...], explanation: dict[str, Array] | None = None
+    ) -> History:
         """Freeze into a History; ``sign`` undoes the negation used for maximising."""
         table = np.array(self.rows).reshape(-1, len(self.COLUMNS))
         columns = dict(zip(self.COLUMNS, table.T.copy(), strict=True))
         columns["f"] *= sign
         x = None if self.x is None else np.array(self.x).reshape((len(self.x), *shape))
-        return History(**columns, x=x)
+        return History(**columns, x=x, explanation=explanation)
 
 
 @dataclass(frozen=True, repr=False)
@@ -177,6 +253,12 @@ class Result:
         The optimizer object with all its hyperparameters.
     maximize : bool
         Whether the run maximised ``fun``.
+    best_x, best_fun, best_nit : ndarray, float, int
+        The best point the run evaluated (lowest ``fun``; highest when maximising), its
+        value and the update that reached it (0: the start). In data mode the points are
+        the epochs' ends, compared on all the data. ``keep="best"`` makes it ``x``.
+    events : list of Event
+        What the loop did besides updating: the rollbacks of ``on_divergence="rollback"``.
     """
 
     x: Array
@@ -195,6 +277,10 @@ class Result:
     maximize: bool = False
     diagnosis_nfev: int = 0
     diagnosis_ngev: int = 0
+    best_x: Array | None = None
+    best_fun: float = float("nan")
+    best_nit: int = 0
+    events: tuple[Event, ...] = ()
 
     @property
     def success(self) -> bool:
@@ -218,6 +304,11 @@ class Result:
             }
         if self.nepoch is not None:
             rows["nepoch"] = str(self.nepoch)
+        if self.best_nit != self.nit and self.best_x is not None:
+            rows["best"] = f"fun {self.best_fun:.10g} at update {self.best_nit}"
+        if self.events:
+            last = self.events[-1].nit
+            rows["events"] = f"{len(self.events)} rollbacks, the last at update {last}"
         width = max(map(len, rows))
         indent = "\n" + " " * (width + 2)  # continuation lines of 2-D arrays line up
         return "\n".join(

@@ -341,3 +341,21 @@ def _formula(text: str, grad: Any, variables: Sequence[str] | None, shape: tuple
             f"got shape {shape}"
         )
     return formula
+
+
+class Remembering:
+    """``value_and_grad`` that keeps its last answer, for a line search that evaluates the
+    gradient at its trial points: the loop's evaluation of the accepted point (``x + step``,
+    the very sum the search tried) is then answered without calling the user again."""
+
+    __slots__ = ("answer", "pair", "x")
+
+    def __init__(self, pair: Callable[[Array], tuple[float, Array]]) -> None:
+        self.pair = pair
+        self.x: Array | None = None
+        self.answer: tuple[float, Array] = (math.nan, np.empty(0))
+
+    def __call__(self, x: Array) -> tuple[float, Array]:
+        if self.x is None or not np.array_equal(x, self.x):
+            self.answer, self.x = self.pair(x), x
+        return self.answer
