@@ -208,3 +208,29 @@ def test_sweep_rejects_a_grid_that_is_not_numbers(capsys):
 def test_every_zoo_function_converges_in_the_cli_with_the_defaults(capsys, name):
     code, out, _ = run(capsys, "minimize", name)
     assert code == 0 and "status:     converged" in out
+
+
+def test_explain_prints_the_last_update_and_exports_every_one(capsys, tmp_path):
+    argv = ["minimize", "x**2 + 10*y**2", "--x0", "1,1", "--method", "momentum", "--lr",
+            "0.01", "--max-iter", "5", "--gtol", "0", "--explain"]  # fmt: skip
+    code, out, _ = run(capsys, *argv)
+    res = dd.minimize("x**2 + 10*y**2", [1.0, 1.0], "momentum", lr=0.01, max_iter=5, gtol=0,
+                      explain=True)  # fmt: skip
+    v = res.history.parts("velocity")[-1]
+    assert code == 0 and "the last update (update 5)" in out
+    assert f"velocity: x={v[0]:.6g}, y={v[1]:.6g}" in out
+    code, out, _ = run(capsys, *argv, "--json", "--with-history")
+    parts = json.loads(out)["parts"]
+    np.testing.assert_array_equal(parts["velocity"], res.history.parts("velocity"))
+    path = tmp_path / "run.csv"
+    run(capsys, *argv, "--history", str(path))
+    assert "velocity_1" in path.read_text().splitlines()[0]
+
+
+def test_on_divergence_rollback_from_the_shell(capsys):
+    argv = ["minimize", "x**2 + 10*y**2", "--x0", "1,1", "--method", "gd", "--lr", "1"]
+    code, out, _ = run(capsys, *argv)
+    assert code == 1
+    code, out, _ = run(capsys, *argv, "--on-divergence", "rollback")
+    assert code == 0 and "status:     converged" in out
+    assert out.count("rollback:   at update") == 4 and "lr 1 -> 0.5" in out

@@ -128,3 +128,14 @@ def test_processes_give_the_same_runs_and_a_lambda_falls_back_with_a_warning() -
     assert all(res.success for res in fallback.results.values())
     with pytest.raises(ValueError, match="n_jobs must be a positive number"):
         dd.sweep(FORMULA, [1.0, 1.0], lr=[0.1], n_jobs=0)
+
+
+def test_sweep_and_multistart_pass_explain_and_rollback_to_every_run():
+    grid = dd.sweep("x**2 + 10*y**2", [1.0, 1.0], method="momentum", lr=[0.01, 1.0],
+                    explain=True, on_divergence="rollback", max_iter=50)  # fmt: skip
+    runs = list(grid.results.values())
+    assert all(res.history.parts("velocity").shape == (res.nit, 2) for res in runs)
+    assert [bool(res.events) for res in runs] == [False, True]
+    found = dd.multistart("x**2 + 10*y**2", [(-2, 2), (-2, 2)], n_starts=3, method="gd",
+                          lr=0.01, explain=True, max_iter=20, seed=0)  # fmt: skip
+    assert all(res.history.parts("lr").shape == (20,) for res in found.results)

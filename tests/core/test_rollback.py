@@ -218,3 +218,43 @@ def test_bad_settings_are_refused_before_any_work(options, words):
     with pytest.raises(ValueError, match=words):
         dd.minimize(fun, [1.0], "gd", grad=lambda x: 2 * x, lr=0.1, **options)
     assert calls == []
+
+
+def _first_reach(res, f_star):
+    hits = np.flatnonzero(res.history.f - f_star <= 1e-6 * max(1.0, abs(f_star)))
+    return int(hits[0]) if len(hits) else None
+
+
+@pytest.mark.parametrize("method", ["gd", "momentum", "adam"])
+@pytest.mark.parametrize("problem", ["booth", "logistic"])
+def test_rollback_from_ten_times_the_largest_stable_lr_costs_at_most_3x_a_tuned_run(
+    method, problem
+):
+    """The acceptance figure of benchmarks/rollback.py on its two cheapest problems, with
+    a coarser grid (4 lrs per decade) and budget (3,000 updates)."""
+    if problem == "booth":
+        fun, grad, x0 = dd.functions.booth, dd.functions.booth.grad, dd.functions.booth.x0
+    else:
+        y = np.where(X @ np.array([1.0, -1.0, 0.5]) > 0, 1.0, -1.0)
+
+        def fun(w):
+            return float(np.mean(np.logaddexp(0, -y * (X @ w))) + 0.005 * w @ w)
+
+        def grad(w):
+            return X.T @ (-y / (1 + np.exp(y * (X @ w)))) / len(y) + 0.01 * w
+
+        x0 = np.zeros(3)
+    f_star = dd.minimize(fun, x0, "lbfgs", grad=grad).fun
+    settings = dict(grad=grad, max_iter=3000, gtol=0)
+    reach = {}
+    for lr in 10.0 ** np.arange(-3, 2.01, 0.25):
+        reach[lr] = _first_reach(dd.minimize(fun, x0, method, lr=lr, **settings), f_star)
+    converging = [lr for lr, k in reach.items() if k is not None]
+    tuned = min(reach[lr] for lr in converging)
+    stopped = dd.minimize(fun, x0, method, lr=10 * max(converging), **settings)
+    res = dd.minimize(fun, x0, method, lr=10 * max(converging), on_divergence="rollback",
+                      **settings)  # fmt: skip
+    k = _first_reach(res, f_star)
+    assert k is not None and k <= 3 * max(tuned, 1)
+    if _first_reach(stopped, f_star) is None:  # Adam on Booth converges even at 10x
+        assert res.events

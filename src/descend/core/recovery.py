@@ -37,7 +37,7 @@ ON_DIVERGENCE = ("stop", "rollback")
 # for longer than it took to reach it, is bouncing: its steps are too large to settle.
 STALL = (100, 5)
 # Passes in a row whose step reversed the last one with f above its best: a bounce.
-BOUNCE = 10
+BOUNCE = 3
 # f within this share of its scale of the best is rounding, not a bounce: a run at its floor.
 NOISE = 2**-26
 
