@@ -175,9 +175,12 @@ def minimize(
         ``"rollback"`` goes back to the best point so far (x, the optimizer's state and
         schedule step, the batch stream) when f, x or the gradient goes non-finite or f
         rises above ``rise_factor`` times its best, multiplies the learning rate by
-        ``lr_factor`` and goes on; after ``max_rollbacks`` it ends as ``"diverged"``.
-        ``res.events`` lists the rollbacks. No library we know of does this: Keras,
-        PyTorch and Lightning stop (or go on with NaN).
+        ``lr_factor`` and goes on; after ``max_rollbacks`` it ends as ``"diverged"``. A
+        run that bounces (three steps in a row reversing the last with f above its best)
+        or stalls above its best (for longer than it took to reach it, and 100 updates or
+        5 epochs) is rolled back too while rollbacks are left (see
+        :mod:`descend.core.recovery`). ``res.events`` lists the rollbacks. Keras, PyTorch
+        and Lightning stop instead (or go on with NaN).
     lr_factor : float
         In (0, 1): the learning rate's multiplier at each rollback (a schedule is
         multiplied as a whole). Default 0.5.

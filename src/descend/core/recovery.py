@@ -12,7 +12,7 @@ and random state), multiplies the learning rate by ``lr_factor`` (a schedule is
 multiplied as a whole; a velocity shrinks with it), records an
 :class:`~descend.core.result.Event` and goes on. A step too large can also bounce without
 blowing up (gradient descent past 2/L on a curved valley, Adam hovering at a large lr):
-ten steps in a row that each reverse the last while f stays above its best, or no new
+three steps in a row that each reverse the last while f stays above its best, or no new
 best for longer than the run took to reach it (at least 100 updates, or 5 epochs), roll
 back too, while rollbacks are left; a run at its floor (f within 2^-26 of its scale of the
 best) is not bouncing. The update and epoch counts keep counting the work done, so
