@@ -257,7 +257,7 @@ class Result:
         The best point the run evaluated (lowest ``fun``; highest when maximising), its
         value and the update that reached it (0: the start). In data mode the points are
         the epochs' ends, compared on all the data. ``keep="best"`` makes it ``x``.
-    events : list of Event
+    events : tuple of Event
         What the loop did besides updating: the rollbacks of ``on_divergence="rollback"``.
     """
 
