@@ -109,6 +109,7 @@ class Run:
         )
         self.stop_asked = False  # by a per-update callback, inside an epoch
         self.best: Best | None = None  # set when the run begins or is restored
+        self._keeps_stream = self.rollback is not None and batches is not None
         self.started = 0.0  # perf_counter() at the start, less the time of a resumed run
         # A model may bring a compiled kernel for a whole epoch of its own loss; it makes
         # the epoch's updates without stopping between them, so nothing can watch them.
@@ -326,8 +327,9 @@ class Run:
                 batches.drawn = False
         best = self.best
         assert best is not None
-        if f < best.f:
-            self.best = best = self._best(p)
+        if f < best.f:  # a tuple of references: iterates and states are never mutated
+            stream = self._stream() if self._keeps_stream else None
+            self.best = best = Best(x, f, g, nit, p.nepoch, state, stream)
         ending = rules.check(nit, f, f_change, grad_norm, step_norm, elapsed, p.nepoch)
         if ending is None and self.rollback is not None:
             ending = self.rollback.unstable(
@@ -414,11 +416,14 @@ class Run:
     def _best(self, p: Position) -> Best:
         """Where the run stands at ``p``, as the best point (with the batch stream, which
         a rollback restores)."""
-        stream = None
-        if self.rollback is not None and self.batches is not None:
-            b = self.batches
-            stream = (b.order, b.drawn, b.rng.bit_generator.state)
+        stream = self._stream() if self._keeps_stream else None
         return Best(p.x, p.f, p.g, p.nit, p.nepoch, p.state, stream)
+
+    def _stream(self) -> tuple[Any, bool, Any]:
+        """The batch stream's position: the epoch's order, whether drawn, the generator."""
+        b = self.batches
+        assert b is not None
+        return b.order, b.drawn, b.rng.bit_generator.state
 
     def _save(self, p: Position, ending: Ending | None = None) -> None:
         """Save: the run so far to the checkpoint (with its ending, when it has one)."""
