@@ -22,18 +22,23 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stab
 
 
 class _Page(html.parser.HTMLParser):
-    """The page's image sources, headings and table cells."""
+    """The page's image sources, headings and table cells; and per section (by its
+    heading), its text and its images."""
 
     def __init__(self) -> None:
         super().__init__()
         self.images: list[str] = []
         self.headings: list[str] = []
         self.cells: list[str] = []
+        self.text: dict[str, str] = {}
+        self.figures: dict[str, list[str]] = {}
         self._into: list[str] | None = None
+        self._section = ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "img":
             self.images.append(dict(attrs)["src"] or "")
+            self.figures.setdefault(self._section, []).append(self.images[-1])
         self._into = {"h2": self.headings, "td": self.cells}.get(tag)
         if self._into is not None:
             self._into.append("")
@@ -41,6 +46,10 @@ class _Page(html.parser.HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._into is not None:
             self._into[-1] += data
+        if self._into is self.headings:
+            self._section = self.headings[-1]
+        else:
+            self.text[self._section] = self.text.get(self._section, "") + data
 
     def handle_endtag(self, tag: str) -> None:
         self._into = None
@@ -148,3 +157,134 @@ def test_a_section_whose_extra_is_missing_says_so_and_the_rest_still_builds(monk
     index = report.build(tmp_path, progress=False)
     text = index.read_text(encoding="utf-8")
     assert "Skipped: descend.models needs scikit-learn" in text and "<p>fine</p>" in text
+
+
+# The two sections that look inside runs (descend.viz._inside): their settings are the
+# module's constants; every number is recomputed here from the runs' iterates, not from
+# the parts explain=True records.
+
+INSIDE, RECOVERING = "Inside the update", "Recovering from a step too large"
+
+
+def _grad(x: np.ndarray) -> np.ndarray:  # of x**2 + 10*y**2, row by row
+    return np.stack([2 * x[..., 0], 20 * x[..., 1]], axis=-1)
+
+
+def _adam_effective_lr(points: np.ndarray, lr: float) -> np.ndarray:
+    """lr / (sqrt(v_hat) + eps) after each update, from Adam's recurrence on the gradients
+    at the iterates the update started from."""
+    v, rates = np.zeros(2), []
+    for t, g in enumerate(_grad(points), start=1):
+        v = 0.999 * v + 0.001 * g * g
+        rates.append(lr / (np.sqrt(v / (1 - 0.999**t)) + 1e-8))
+    return np.array(rates)
+
+
+def test_inside_the_update_shows_its_figures_and_quotes_the_runs(page):
+    import descend as dd
+    from descend.viz import _inside
+
+    assert page.figures[INSIDE] == ["figures/inside-paths.png", "figures/inside-parts.png"]
+    text = page.text[INSIDE]
+    momentum, adam = (
+        dd.minimize(_inside.QUADRATIC, list(_inside.START), max_iter=_inside.UPDATES, **settings)
+        for settings in (_inside.MOMENTUM, _inside.ADAM)
+    )
+    assert momentum.method == "momentum" and adam.method == "adam"
+    effective = _adam_effective_lr(adam.history.x[:-1], _inside.ADAM["lr"])
+    for rates in (effective[0], effective[-1]):
+        ratio = rates[0] / rates[1]
+        assert f"{rates[0]:.3g} along x and {rates[1]:.3g} along y" in text or (
+            f"it is {rates[0]:.3g} and {rates[1]:.3g}" in text
+        )
+        assert f"a ratio of {ratio:.3g}" in text
+    assert effective[-1, 0] / effective[-1, 1] > 1  # the steep y gets the smaller rate
+    assert (
+        f"{abs(_grad(np.array(_inside.START))[1] / _grad(np.array(_inside.START))[0]):.3g}" in text
+    )
+    steps = np.diff(momentum.history.x, axis=0)  # momentum's step is its velocity
+    speed = np.linalg.norm(steps, axis=1)
+    peak = int(np.argmax(speed))
+    assert f"‖v‖ = {speed[peak]:.3g} at update {peak + 1}" in text
+    assert f"shrunk to {speed[-1]:.3g} by update {len(speed)}" in text
+    downhill = -_grad(momentum.history.x[:-1])
+    cosine = np.sum(steps * downhill, axis=1) / (speed * np.linalg.norm(downhill, axis=1))
+    assert f"in {int(np.sum(cosine < 0))} of its {len(speed)} updates" in text
+    for res in (momentum, adam):
+        assert f"{res.fun:.4g}" in page.cells
+
+
+def test_the_report_rolls_back_where_stop_dies(page):
+    import descend as dd
+    from descend.viz import _inside
+
+    assert page.figures[RECOVERING] == ["figures/recovering.png"]
+    text, cells = page.text[RECOVERING], page.cells
+    f = dd.functions.rosenbrock
+    stop, rollback = (
+        dd.minimize(f, f.x0, on_divergence=mode, **_inside.TOO_LARGE)
+        for mode in ("stop", "rollback")
+    )
+    assert stop.status == "diverged" and not stop.events
+    assert rollback.status == "converged" and rollback.events
+    np.testing.assert_allclose(rollback.x, [1.0, 1.0], atol=1e-6)
+    # The page's table says the same: the stop run died, the rollback run converged.
+    for label, res in (('on_divergence="stop"', stop), ('on_divergence="rollback"', rollback)):
+        row = cells[cells.index(label) :][:7]
+        assert row[1:6] == [str(res.status), f"{res.fun:.4g}", f"{res.best_fun:.4g}",
+                            str(res.nit), str(len(res.events))]  # fmt: skip
+    assert f"status diverged, final f = {stop.fun:.3g}" in text
+    assert stop.message.split(";")[0] in text
+    assert f"converged after {rollback.nit} updates, final f = {rollback.fun:.3g}" in text
+    assert f"rolled back {len(rollback.events)} times" in text
+    for event in rollback.events:
+        assert event.kind == "rollback"
+        assert (
+            f"after update {event.nit} ({event.cause}) it went back to update {event.to_nit} "
+            f"with lr {event.lr_before:g} → {event.lr_after:g}"
+        ) in text
+    assert rollback.events[-1].lr_after < _inside.TOO_LARGE["lr"]
+
+
+class _Capture:
+    """A Page that keeps the figures instead of writing them."""
+
+    def __init__(self) -> None:
+        self.figures: dict[str, object] = {}
+
+    def figure(self, name, figure, alt):
+        self.figures[name] = figure
+        return f"<img src='{name}'>"
+
+    panels = staticmethod(report.Page.panels)
+
+
+def test_the_rollbacks_are_marked_and_the_velocity_drawn_as_arrows():
+    from matplotlib.quiver import Quiver
+
+    from descend.viz import _inside
+
+    capture = _Capture()
+    _inside.recovering(capture)  # type: ignore[arg-type]
+    stop_ax, rollback_ax = capture.figures["recovering"].axes
+    assert stop_ax.get_yscale() == rollback_ax.get_yscale() == "log"
+    rollback = _inside.recovery_runs()["rollback"]
+    assert rollback.events  # else there would be nothing to mark
+    marked = [
+        line.get_xdata()[0] for line in rollback_ax.get_lines() if line.get_linestyle() == "--"
+    ]
+    assert marked == [event.nit for event in rollback.events]
+    notes = [text.get_text() for text in rollback_ax.texts]
+    assert notes == [f"lr → {event.lr_after:g}" for event in rollback.events]
+
+    _inside.inside_the_update(capture)  # type: ignore[arg-type]
+    paths = capture.figures["inside-paths"].axes[0]
+    arrows = [
+        c
+        for c in paths.collections
+        if isinstance(c, Quiver) and c.get_label() == "momentum's velocity"
+    ]
+    assert len(arrows) == 1 and arrows[0].N == _inside.UPDATES
+    adam_ax, speed_ax = capture.figures["inside-parts"].axes
+    assert adam_ax.get_yscale() == speed_ax.get_yscale() == "log"
+    assert [line.get_label() for line in adam_ax.get_lines()][:2] == ["adam, x", "adam, y"]

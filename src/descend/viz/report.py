@@ -2,7 +2,10 @@
 
 Each section runs its experiments, draws its figures into ``DIR/figures`` and returns its
 HTML; every number on the page comes from those runs. The page needs nothing from the
-network: its style is inline and its figures are PNG files beside it.
+network: its style is inline and its figures are PNG files beside it. The page's pieces
+(its folder, style, tables and paragraphs) are in :mod:`descend.viz._page`; the two
+sections that look inside runs (what an update is made of, a rollback from a step too
+large) are in :mod:`descend.viz._inside`.
 
 >>> from descend import report
 >>> [title for title, _ in report.SECTIONS][:2]
@@ -15,7 +18,7 @@ import html
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,73 +29,16 @@ from descend.analysis.diagnose import diagnose
 from descend.analysis.restarts import multistart
 from descend.analysis.sweep import sweep
 from descend.core.minimize import minimize
-from descend.core.result import Result
 from descend.gradients.formulas import parse
 from descend.problems import digits, functions
 from descend.viz import demo, plot
 
+from ._inside import inside_the_update, recovering
+from ._page import STYLE, Page, paragraph, runs_table, table
+
 __all__ = ["SECTIONS", "build"]
 
-FIGURE_DPI = 90
 BOWL = "(x-1)**2 + 3*y**2"  # an axis-aligned bowl, flatter along x than along y
-STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 70rem; margin: 2rem auto; padding: 0 1rem;
-       color: #222; line-height: 1.45; }
-h1 { margin-bottom: 0.2rem; } h2 { margin-top: 2.5rem; border-bottom: 1px solid #ccc; }
-table { border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; }
-th, td { padding: 0.25rem 0.7rem; border-bottom: 1px solid #e4e4e4; text-align: right; }
-th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; }
-img { max-width: 100%; height: auto; display: block; margin: 1rem 0; }
-.note { color: #555; font-size: 0.9rem; } pre { background: #f7f7f7; padding: 0.6rem; }
-"""
-
-
-class Page:
-    """The report's folder: figures go to ``figures/``, each returned as an ``<img>`` tag."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        (folder / "figures").mkdir(parents=True, exist_ok=True)
-
-    def figure(self, name: str, figure: Any, alt: str) -> str:
-        """Write ``figure`` as ``figures/NAME.png`` and return the tag that shows it."""
-        relative = f"figures/{name}.png"
-        figure.savefig(self.folder / relative, dpi=FIGURE_DPI)
-        return f'<img src="{relative}" alt="{html.escape(alt)}">'
-
-    @staticmethod
-    def panels(count: int, width: float = 6.0, height: float = 4.5) -> tuple[Any, Any]:
-        """A new figure with ``count`` axes side by side."""
-        from matplotlib.figure import Figure
-
-        figure = Figure(figsize=(width * count, height), layout="constrained")
-        return figure, figure.subplots(1, count, squeeze=False)[0]
-
-
-def table(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """An HTML table; cells are escaped, numbers formatted to 4 significant digits."""
-
-    def cell(value: Any) -> str:
-        if isinstance(value, float):
-            return f"{value:.4g}"
-        return html.escape(str(value))
-
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def paragraph(text: str, note: bool = False) -> str:
-    return f"<p{' class=note' if note else ''}>{html.escape(text)}</p>"
-
-
-def _runs_table(results: Sequence[Result], labels: Sequence[str], target: Any = None) -> str:
-    rows = []
-    for label, res in zip(labels, results, strict=True):
-        gap = [] if target is None else [float(np.linalg.norm(np.subtract(res.x, target)))]
-        rows.append([label, str(res.status), float(res.fun), *gap, res.nit, res.elapsed * 1e3])
-    distance = [] if target is None else ["|x − x*|"]
-    return table(["run", "status", "final f", *distance, "updates", "ms"], rows)
 
 
 def update_rules(page: Page) -> str:
@@ -114,7 +60,7 @@ def update_rules(page: Page) -> str:
         left.set_title(problem.name)
         parts.append(f"<h3>{html.escape(problem.name)}</h3>")
         parts.append(page.figure(f"rules-{slug}", figure, f"paths on {problem.name}"))
-        parts.append(_runs_table(results, methods, problem.minima[0]))
+        parts.append(runs_table(results, methods, problem.minima[0]))
     return "".join(parts)
 
 
@@ -389,7 +335,9 @@ def portfolio(page: Page) -> str:
 SECTIONS: tuple[tuple[str, Callable[[Page], str]], ...] = (
     ("The update rules side by side", update_rules),
     ("Learning rate: too small, right, too large, diverging", learning_rates),
+    ("Recovering from a step too large", recovering),
     ("Learning rate × momentum", momentum_grid),
+    ("Inside the update", inside_the_update),
     ("Batch, single-sample and mini-batch descent: the digits classifier", digits_classifier),
     ("Gradients: by hand, symbolic, automatic, numerical", gradients),
     ("A long-only portfolio and its efficient frontier", portfolio),
