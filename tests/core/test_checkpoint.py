@@ -245,3 +245,55 @@ def test_sigkill_while_checkpointing_leaves_a_loadable_checkpoint(tmp_path):
                               grad=lambda x: x - 1.0, lr=1e-3, max_iter=nit + 1, gtol=0,
                               checkpoint=path, resume=True)  # fmt: skip
         assert resumed.nit == nit + 1
+
+
+@pytest.mark.parametrize(
+    ("where", "words"),
+    [("/proc/run.npz", "cannot be written"), ("folder", "is a folder")],
+)
+def test_a_checkpoint_that_cannot_be_written_is_refused_before_any_work(where, words, tmp_path):
+    path = tmp_path if where == "folder" else where
+    calls = []
+
+    def fun(w, X, y):
+        calls.append(w)
+        return mse(w, X, y)
+
+    with pytest.raises(ValueError, match=f"checkpoint .*{words}"):
+        run("gd", 4, path, fun=fun)
+    assert calls == []
+
+
+# Every 5 updates of 6-batch epochs: the failing save falls inside an epoch.
+@pytest.mark.parametrize(("batch_size", "every"), [(None, 6), (4, 6), (4, 5)])
+def test_a_save_that_fails_mid_run_returns_the_result_so_far(batch_size, every, tmp_path):
+    folder = tmp_path / "gone"
+    folder.mkdir()
+    path = folder / "run.npz"
+
+    def remove_the_folder(info):
+        if info.nepoch == 2 and folder.exists():
+            for file in folder.iterdir():
+                file.unlink()
+            folder.rmdir()
+
+    res = run("gd", batch_size, path, checkpoint_every=every, callback=remove_the_folder,
+              epochs=50)  # fmt: skip
+    assert res.status == "stopped" and 2 <= res.nepoch < 50 and res.nit <= 4 * 6 + every
+    assert "saving the checkpoint" in res.message and "the result so far is returned" in res.message
+    assert np.isfinite(res.fun) and res.fun == pytest.approx(mse(res.x, X, Y), rel=1e-15)
+
+
+def test_a_schedule_is_checked_over_every_update_of_data_mode_before_any_work():
+    rng = np.random.default_rng(0)
+    X1, y1 = rng.standard_normal((100, 3)), rng.standard_normal(100)
+    calls = []
+
+    def grad(w, X, y):
+        calls.append(w)
+        return mse_grad(w, X, y)
+
+    with pytest.raises(ValueError, match=r"lr schedule .* at t=\d+"):
+        dd.minimize(mse, np.zeros(3), "gd", grad=grad, lr=dd.schedules.exponential(0.1, 0.5),
+                    data=(X1, y1), batch_size=1, epochs=100)  # fmt: skip
+    assert calls == []

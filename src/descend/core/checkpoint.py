@@ -80,6 +80,12 @@ class Checkpoint:
         self.every = every
         self.problem = problem
 
+    @staticmethod
+    def temporary(path: str | os.PathLike[str]) -> Path:
+        """The file a save writes before renaming it over ``path``."""
+        path = Path(path)
+        return path.with_name(f".{path.name}.partial")
+
     def due(self, nit: int) -> bool:
         """Whether update ``nit`` is one to checkpoint after."""
         return self.every is not None and nit % self.every == 0
@@ -266,7 +272,7 @@ def _from_json(obj: dict[str, Any]) -> Any:
 
 def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write ``arrays`` as an .npz at ``path``: temporary file, flush, fsync, rename."""
-    temporary = path.with_name(f".{path.name}.partial")
+    temporary = Checkpoint.temporary(path)
     with open(temporary, "wb") as handle:
         np.savez(handle, **arrays)  # type: ignore[arg-type]  # names, not allow_pickle
         handle.flush()

@@ -108,6 +108,7 @@ class Run:
             callback is not None and batches is not None and (extras.callback_every == "update")
         )
         self.stop_asked = False  # by a per-update callback, inside an epoch
+        self.save_failed = ""  # why a checkpoint could not be saved
         self.best: Best | None = None  # set when the run begins or is restored
         self._keeps_stream = self.rollback is not None and batches is not None
         self.started = 0.0  # perf_counter() at the start, less the time of a resumed run
@@ -182,6 +183,8 @@ class Run:
                         )
                     if saver is not None and ending is None and saver.due(nit):
                         self._save(p)
+                    if self.save_failed and ending is None:
+                        ending = Ending(Status.STOPPED, f"stopped: {self.save_failed}")
         except KeyboardInterrupt:
             where = f" and saved in {str(saver.path)!r}" if saver is not None else ""
             ending = Ending(
@@ -193,8 +196,9 @@ class Run:
             if bar is not None:
                 bar.close()
         elapsed = time.perf_counter() - self.started
-        if saver is not None:
-            self._save(p, ending)
+        saved = saver is None or self._save(p, ending)
+        if not saved and self.save_failed not in ending.message:
+            ending = ending._replace(message=f"{ending.message}; {self.save_failed}")
         return advise(self.result(p, ending, elapsed), self.objective)
 
     # The steps, in the order the loop takes them -----------------------------------------
@@ -259,8 +263,10 @@ class Run:
             if self.per_update and self._batch_callback(p, f_batch, g_batch):
                 self.stop_asked = True
                 break
-            if saver is not None and saver.due(p.nit) and p.cursor < per_epoch:
-                self._save(p)  # the epoch's last update is saved after its evaluation
+            # The epoch's last update is saved after its evaluation; a failed save ends it.
+            due = saver is not None and saver.due(p.nit) and p.cursor < per_epoch
+            if due and not self._save(p):
+                break
         return p.x, p.state, p.nit
 
     def _kernel_epoch(self, p: Position) -> None:
@@ -425,22 +431,26 @@ class Run:
         assert b is not None
         return b.order, b.drawn, b.rng.bit_generator.state
 
-    def _save(self, p: Position, ending: Ending | None = None) -> None:
-        """Save: the run so far to the checkpoint (with its ending, when it has one)."""
+    def _save(self, p: Position, ending: Ending | None = None) -> bool:
+        """Save: the run so far to the checkpoint (with its ending, when it has one);
+        whether it was saved. A failure (the disk filled, the folder went away) ends the
+        run with what it has rather than losing it."""
         assert self.saver is not None
-        self.saver.save(
-            p,
-            self.recorder,
-            self.rules.f0,
-            time.perf_counter() - self.started,
-            (self.objective.nfev, self.objective.ngev),
-            self.batches,
-            None if ending is None else str(ending.status),
-            "" if ending is None else ending.message,
-            self.best,
-            self.rollback,
-            None if self.explainer is None else self.explainer.table(),
-        )
+        try:
+            self.saver.save(
+                p, self.recorder, self.rules.f0, time.perf_counter() - self.started,
+                (self.objective.nfev, self.objective.ngev), self.batches,
+                None if ending is None else str(ending.status),
+                "" if ending is None else ending.message, self.best, self.rollback,
+                None if self.explainer is None else self.explainer.table(),
+            )  # fmt: skip
+        except OSError as error:
+            self.save_failed = (
+                f"saving the checkpoint {str(self.saver.path)!r} failed after {p.nit} updates "
+                f"({error}); the result so far is returned"
+            )
+            return False
+        return True
 
     def result(self, p: Position, ending: Ending, elapsed: float) -> Result:
         """The Result for a run that stands at ``p``."""

@@ -153,7 +153,9 @@ def minimize(
         as is.
     checkpoint : str or path, optional
         A file to save the run to, atomically (``.npz`` with JSON metadata): every
-        ``checkpoint_every`` updates, at the end, and when interrupted.
+        ``checkpoint_every`` updates, at the end, and when interrupted. Its folder is
+        checked writable before any work; a save that fails later ends the run as
+        ``"stopped"`` with the result so far and the failure in its message.
     checkpoint_every : int, optional
         Updates between saves (default: only at the end).
     resume : bool
@@ -258,7 +260,11 @@ def minimize(
     )
     if method is None:
         method = default_method(lr, batching.batches is not None, project is not None)
-    optimizer = build_optimizer(method, lr, max_iter, **hyperparameters)
+    updates = max_iter  # the most updates the run can make: a schedule is checked up to it
+    if updates is None and batching.epochs is not None:
+        per_epoch = 1 if batching.batches is None else batching.batches.per_epoch
+        updates = batching.epochs * per_epoch
+    optimizer = build_optimizer(method, lr, updates, **hyperparameters)
     if optimizer.full_batch_only and batching.batches is not None:
         raise ValueError(
             f"method {optimizer.name!r} needs the gradient on all the data (its curvature "
@@ -428,9 +434,32 @@ def _checkpoint(path: Any, every: Any, resume: Any, problem: dict[str, Any]) -> 
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise ValueError(f"checkpoint {str(path)!r}: the folder {folder!r} does not exist")
+    if os.path.isdir(path):
+        raise ValueError(
+            f"checkpoint {str(path)!r} is a folder; pass a file path such as "
+            f"{os.path.join(str(path), 'run.npz')!r}"
+        )
+    _check_writable(path, folder)
     if every is not None:
         every = _validate.count("checkpoint_every", every, minimum=1)
     return Checkpoint(path, every, problem)
+
+
+def _check_writable(path: Any, folder: str) -> None:
+    """Create and remove the checkpoint's temporary file: a save that cannot succeed fails
+    now, before any work, not after the run."""
+    probe = Checkpoint.temporary(path)
+    try:
+        with open(probe, "xb"):
+            pass
+        os.remove(probe)
+    except FileExistsError:
+        pass  # an earlier save was cut short: the next save replaces it
+    except OSError as error:
+        raise ValueError(
+            f"checkpoint {str(path)!r} cannot be written in {folder!r} ({error.strerror}); "
+            "choose a folder you can write to"
+        ) from None
 
 
 def _flat_projection(project: Any, x: Array, shape: tuple[int, ...]) -> Callable[[Array], Array]:
