@@ -139,3 +139,21 @@ def test_sweep_and_multistart_pass_explain_and_rollback_to_every_run():
     found = dd.multistart("x**2 + 10*y**2", [(-2, 2), (-2, 2)], n_starts=3, method="gd",
                           lr=0.01, explain=True, max_iter=20, seed=0)  # fmt: skip
     assert all(res.history.parts("lr").shape == (20,) for res in found.results)
+
+
+@pytest.mark.parametrize(
+    ("grid", "words"),
+    [(dict(gtol=[1e-8, -1.0]), "gtol"), (dict(max_iter=[10, 2.5]), "max_iter"),
+     (dict(on_divergence=["stop", "rolback"]), "on_divergence"),
+     (dict(time_limit=[1.0, 0.0]), "time_limit")],
+)  # fmt: skip
+def test_every_combination_is_checked_before_any_run(grid, words):
+    calls = []
+
+    def fun(x):
+        calls.append(x)
+        return float(x @ x)
+
+    with pytest.raises((ValueError, TypeError), match=words):
+        dd.sweep(fun, [1.0], method="gd", grad=lambda x: 2 * x, lr=0.1, **grid)
+    assert calls == []

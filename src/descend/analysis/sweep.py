@@ -21,7 +21,7 @@ import numpy as np
 
 from descend._types import ArrayLike
 from descend.analysis import _runs
-from descend.core.minimize import MINIMIZE_KEYWORDS, build_optimizer, minimize
+from descend.core.minimize import check_run_settings, minimize
 from descend.core.optimizers import Optimizer
 from descend.core.result import Result, Status
 
@@ -188,7 +188,7 @@ def sweep(
     names = tuple(grid)
     keys = list(itertools.product(*grid.values()))
     for values in keys:  # a bad value fails before any run starts
-        _check_optimizer(**fixed, **dict(zip(names, values, strict=True)))
+        check_run_settings(**fixed, **dict(zip(names, values, strict=True)))
     objective, shared = _runs.parsed(fun, fixed)
     tasks = [({**shared, **dict(zip(names, values, strict=True))},) for values in keys]
     runs = _runs.run_all(
@@ -201,12 +201,6 @@ def _solve(fun: Any, x0: ArrayLike, settings: dict[str, Any]) -> Result:
     """One combination's run (at module level, so that a process pool can pickle it)."""
     settings = dict(settings)
     return minimize(fun, x0, settings.pop("method"), **settings)
-
-
-def _check_optimizer(method: Any, **settings: Any) -> None:
-    """Build the optimizer of one combination, to raise what minimize would raise."""
-    hyperparameters = {k: v for k, v in settings.items() if k not in MINIMIZE_KEYWORDS}
-    build_optimizer(method, settings.get("lr"), settings.get("max_iter"), **hyperparameters)
 
 
 def _is_grid(value: Any) -> bool:

@@ -23,7 +23,7 @@ from descend.core.result import Recorder, Result, Status
 from descend.core.stopping import Ending, Rules
 from descend.gradients.objective import Objective
 
-__all__ = ["build_optimizer", "maximize", "minimize"]
+__all__ = ["build_optimizer", "check_run_settings", "maximize", "minimize", "stopping_rules"]
 
 # x is recorded in the history by default only up to this many elements.
 RECORD_X_MAX_SIZE = 1000
@@ -244,20 +244,8 @@ def minimize(
     x_start = _validate.float_array("x0", x0)
     shape = x_start.shape
     arrays, batching = _data_settings(data, batch_size, epochs, shuffle, sampling, seed)
-    if max_iter is not None:
-        max_iter = _validate.count("max_iter", max_iter)
-    elif data is None:
-        max_iter = 1000
-    rules: dict[str, Any] = dict(
-        max_iter=sys.maxsize if max_iter is None else max_iter,
-        ftol=_validate.tolerance("ftol", ftol),
-        gtol=_validate.tolerance("gtol", gtol),
-        xtol=_validate.tolerance("xtol", xtol),
-        time_limit=None
-        if time_limit is None
-        else _validate.positive("time_limit", time_limit, "; it is in seconds, e.g. 60"),
-        epochs=batching.epochs,
-    )
+    rules = stopping_rules(max_iter, ftol, gtol, xtol, time_limit, batching.epochs)
+    max_iter = None if rules["max_iter"] == sys.maxsize else rules["max_iter"]
     if method is None:
         method = default_method(lr, batching.batches is not None, project is not None)
     updates = max_iter  # the most updates the run can make: a schedule is checked up to it
@@ -317,6 +305,44 @@ def minimize(
         ending = Ending(Status(saved.status), saved.message)
         return advise(run.result(saved.position, ending, saved.elapsed), objective)
     return run(saved.position, saved.elapsed, progress)
+
+
+def stopping_rules(
+    max_iter: Any, ftol: Any, gtol: Any, xtol: Any, time_limit: Any, epochs: int | None = None
+) -> dict[str, Any]:
+    """The stopping rules' settings, checked (``epochs``: data mode's, already checked);
+    without data ``max_iter`` defaults to 1,000, with data to no bound besides epochs."""
+    if max_iter is not None:
+        max_iter = _validate.count("max_iter", max_iter)
+    elif epochs is None:
+        max_iter = 1000
+    if time_limit is not None:
+        time_limit = _validate.positive("time_limit", time_limit, "; it is in seconds, e.g. 60")
+    return dict(
+        max_iter=sys.maxsize if max_iter is None else max_iter,
+        ftol=_validate.tolerance("ftol", ftol),
+        gtol=_validate.tolerance("gtol", gtol),
+        xtol=_validate.tolerance("xtol", xtol),
+        time_limit=time_limit,
+        epochs=epochs,
+    )
+
+
+def check_run_settings(method: Any = None, **settings: Any) -> None:
+    """Raise what minimize would raise for ``settings`` before it calls anything: the
+    optimizer, the stopping rules and the extras. Sweep checks every combination with it
+    before the first run."""
+    get = settings.get
+    stopping_rules(get("max_iter"), get("ftol"), get("gtol", 1e-8), get("xtol"),
+                   get("time_limit"))  # fmt: skip
+    _extras(get("explain", False), get("on_divergence", "stop"), get("lr_factor", 0.5),
+            get("rise_factor", 10.0), get("max_rollbacks", 10), get("keep", "last"),
+            get("callback_every", "epoch"))  # fmt: skip
+    if method is None:
+        mini_batches = get("data") is not None and get("batch_size") is not None
+        method = default_method(get("lr"), mini_batches, get("project") is not None)
+    hyperparameters = {k: v for k, v in settings.items() if k not in MINIMIZE_KEYWORDS}
+    build_optimizer(method, get("lr"), get("max_iter"), **hyperparameters)
 
 
 def _extras(
