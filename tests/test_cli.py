@@ -234,3 +234,13 @@ def test_on_divergence_rollback_from_the_shell(capsys):
     code, out, _ = run(capsys, *argv, "--on-divergence", "rollback")
     assert code == 0 and "status:     converged" in out
     assert out.count("rollback:   at update") == 4 and "lr 1 -> 0.5" in out
+
+
+@pytest.mark.parametrize("option", ["--history", "--plot", "--animate"])
+def test_an_output_in_a_missing_folder_is_refused_before_the_run(capsys, tmp_path, option):
+    missing = tmp_path / "missing" / "out.png"
+    code, out, err = run(capsys, "minimize", "rosenbrock", option, str(missing))
+    assert code == 2 and out == ""
+    assert f"'{option}'" in err and "does not exist" in err and "x=" not in err
+    code, out, err = run(capsys, "compare", "booth", "--plot", str(missing))
+    assert code == 2 and out == "" and "does not exist" in err

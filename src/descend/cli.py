@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import warnings
 from typing import Any
@@ -39,6 +40,21 @@ def _floats(text: str) -> list[float]:
         raise click.BadParameter(
             f"expected numbers separated by commas, got {text!r}", param_hint="--x0"
         ) from None
+
+
+def _output(ctx: Any, param: Any, path: str | None) -> str | None:
+    """An output file's folder, checked before the run: a missing one would lose it."""
+    if path is None:
+        return None
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise click.BadParameter(
+            f"the folder {folder!r} does not exist; create it, or write to another path",
+            param_hint=f"'{param.opts[0]}'",
+        )
+    if not os.access(folder, os.W_OK):
+        raise click.BadParameter(f"the folder {folder!r} is not writable", param_hint=param.opts[0])
+    return path
 
 
 def _options(pairs: tuple[str, ...]) -> dict[str, float]:
@@ -243,9 +259,23 @@ _problem_options = [
 @_together(_run_options)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--with-history", is_flag=True, help="With --json: include the history.")
-@click.option("--history", "history_path", type=click.Path(dir_okay=False), help="Write CSV.")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help=PLOT_HELP)
-@click.option("--animate", "animation_path", type=click.Path(dir_okay=False), help=ANIMATE_HELP)
+@click.option(
+    "--history",
+    "history_path",
+    type=click.Path(dir_okay=False),
+    callback=_output,
+    help="Write CSV.",
+)
+@click.option(
+    "--plot", "plot_path", type=click.Path(dir_okay=False), callback=_output, help=PLOT_HELP
+)
+@click.option(
+    "--animate",
+    "animation_path",
+    type=click.Path(dir_okay=False),
+    callback=_output,
+    help=ANIMATE_HELP,
+)
 def minimize_command(
     formula: str,
     x0: str | None,
@@ -282,6 +312,7 @@ def minimize_command(
     "--plot",
     "plot_path",
     type=click.Path(dir_okay=False),
+    callback=_output,
     help="Write a figure: the paths on the contours and the losses, side by side.",
 )
 def compare(
@@ -344,7 +375,13 @@ def _grid(option: str) -> Any:
 @click.option("--ftol", type=float, help="Stop when |f change| < ftol.")
 @click.option("--xtol", type=float, help="Stop when the step length is <= xtol.")
 @click.option("--n-jobs", type=int, help="Processes to run the grid in (-1: one per core).")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write the grid figure.")
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False),
+    callback=_output,
+    help="Write the grid figure.",
+)
 def sweep_command(
     formula: str,
     x0: str | None,
