@@ -8,6 +8,7 @@ derivations and, for random formulas, against complex-step differentiation of th
 
 from __future__ import annotations
 
+import itertools
 import math
 import pickle
 import subprocess
@@ -494,3 +495,16 @@ def test_too_many_variables_are_refused_quickly():
     with pytest.raises(ValueError, match=r"formula has 150 variables, more than the 100"):
         parse(text)
     assert time.perf_counter() - start < 1.0
+
+
+@pytest.mark.parametrize("text", ["x*1e308*10", "x + 1e308 + 1e308", "1e200**2*x", "x/1e-320/1e10"])
+def test_a_constant_beyond_the_largest_float_is_refused_in_products_and_sums(text):
+    with pytest.raises(ValueError, match="too large for floating point"):
+        parse(text)
+
+
+def test_the_variable_limit_holds_for_an_iterator_read_only_as_far_as_needed():
+    names = (f"a{i}" for i in itertools.count())  # never ends: only 101 are read
+    with pytest.raises(ValueError, match="101 variables, more than the 100"):
+        parse("a0 + a1", names)
+    assert parse("x + 2*y", iter(["y", "x"])).variables == ("y", "x")

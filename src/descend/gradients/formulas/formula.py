@@ -21,6 +21,7 @@ from 1, like an editor's column, and the message repeats the line with a caret u
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -208,9 +209,16 @@ def _check_real(
 
     bad = (sympy.I, sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
     for name, e in [("", expr), *zip(variables, gradient, strict=True)]:
+        what = f"derivative with respect to {name}" if name else "value"
         if e.has(*bad):
-            what = f"derivative with respect to {name}" if name else "value"
             raise ValueError(f"formula {text!r} has a {what} that is not finite and real: {e}")
+        # SymPy's numbers have no bound; float64 ends at 1.8e308 (x*1e308*10 folds to 1e309*x).
+        for number in e.atoms(sympy.Number):
+            if not math.isfinite(float(number)):
+                raise ValueError(
+                    f"formula {text!r} has a constant that is too large for floating point "
+                    f"(above 1.8e308) in its {what}, {number.evalf(3)}; rescale the formula"
+                )
 
 
 def _derivatives(expr: Expr, symbols: tuple[Expr, ...]) -> tuple[Expr, ...]:

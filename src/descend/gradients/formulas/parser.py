@@ -307,6 +307,8 @@ def _variables(
 ) -> tuple[str, ...]:
     """The variables' order: first appearance, or as given (checked against the text)."""
     used = list(dict.fromkeys(name for _, name in found))
+    if isinstance(variables, Iterable) and not isinstance(variables, (str, bytes, Sized)):
+        variables = list(itertools.islice(variables, MAX_VARIABLES + 1))  # an iterator: read
     count = max(len(used), len(variables) if isinstance(variables, Sized) else 0)
     if count > MAX_VARIABLES:
         raise ValueError(
