@@ -275,3 +275,11 @@ def test_local_minima_example_shows_the_trap_and_the_way_out(capsys):
     table = out.splitlines()[-2:]
     assert numbers(table[0]) == [-1.472998, -5.444192, -1.472998]
     assert numbers(table[1]) == [1.346997, -2.618556, 1.346997]
+
+
+@pytest.mark.parametrize(("bounds", "count"), [([(0, 1)], 1), ([(0, 1)] * 3, 3)])
+def test_bounds_of_the_wrong_length_for_a_formula_name_bounds(bounds, count):
+    with pytest.raises(
+        ValueError, match=f"bounds has {count} .* the formula has 2 variables \\(x, y\\)"
+    ):
+        dd.multistart("x**2 + y**2", bounds, method="gd", lr=0.1)

@@ -239,12 +239,18 @@ def multistart(
             'multistart needs SciPy for its Latin-hypercube starts: pip install "descend[scipy]"'
         ) from None
 
+    fun, minimize_kwargs = _runs.parsed(fun, minimize_kwargs)
+    names = getattr(fun, "variables", None)  # a formula's variables, in the order of x
+    if names is not None and len(names) != len(low):
+        raise ValueError(
+            f"bounds has {len(low)} (low, high) pairs but the formula has {len(names)} "
+            f"variables ({', '.join(names)}); give one pair per variable"
+        )
     starts = low + qmc.LatinHypercube(len(low), seed=rng).random(n_starts) * (high - low)
     seeds: list[Any] = [None] * n_starts
     if minimize_kwargs.get("data") is not None:  # each run its own stream of batches
         children = np.random.SeedSequence(int(rng.integers(2**63))).spawn(n_starts)
         seeds = [np.random.default_rng(child) for child in children]
-    fun, minimize_kwargs = _runs.parsed(fun, minimize_kwargs)
     run = functools.partial(_solve, fun, minimize_kwargs)
     results = _runs.run_all(run, list(zip(starts, seeds, strict=True)), workers, "multistart")
     sign = -1.0 if results[0].maximize else 1.0
