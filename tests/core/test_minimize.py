@@ -369,3 +369,28 @@ def test_the_default_method_needs_no_learning_rate_unless_one_is_given(settings,
 
     res = dd.minimize(f, 0.0, grad=g, **settings)
     assert res.method == method
+
+
+@pytest.mark.parametrize("bad", [1j, "0.5", None, [1.0, 2.0]])
+@pytest.mark.parametrize("data_mode", [False, True])
+def test_a_bad_value_after_some_updates_ends_the_run_and_keeps_its_result(bad, data_mode):
+    """Each value of fun is checked as the one at x0 is; the run so far is returned."""
+    calls = [0]
+    y = np.array([1.0, 2.0, 3.0, 4.0])
+
+    def fun(w, *data):
+        calls[0] += 1
+        value = 0.5 * float(np.mean((w[0] - (data[0] if data else 2.5)) ** 2))
+        return bad if calls[0] > 6 else value
+
+    def grad(w, *data):
+        return np.array([np.mean(w[0] - (data[0] if data else 2.5))])
+
+    # Armijo calls fun on the batches, inside the epochs; gd once an update.
+    settings = dict(data=(y,), batch_size=2, seed=0) if data_mode else dict(lr=0.1)
+    res = dd.minimize(fun, [0.0], "armijo" if data_mode else "gd", grad=grad, **settings)
+    assert res.status == "stopped" and "fun must return a" in res.message
+    assert "the result so far is returned" in res.message and res.nit >= 1
+    assert np.isfinite(res.fun) and np.isfinite(res.x).all()
+    with pytest.raises(TypeError, match="fun must return"):
+        dd.minimize(lambda w: bad, [0.0], "gd", grad=lambda w: w, lr=0.1)

@@ -27,8 +27,8 @@ from descend.core.extensions import advise
 from descend.core.optimizers import Optimizer
 from descend.core.recovery import Best, Rollback
 from descend.core.result import Event, Recorder, Result, Status
-from descend.core.stopping import Ending, Rules, no_step, non_finite
-from descend.gradients.objective import Objective, Remembering
+from descend.core.stopping import Ending, Rules, inspect, no_step, non_finite, norm
+from descend.gradients.objective import BadValue, Objective, Remembering
 
 __all__ = ["Extras", "Iteration", "Run"]
 
@@ -109,6 +109,7 @@ class Run:
         )
         self.stop_asked = False  # by a per-update callback, inside an epoch
         self.save_failed = ""  # why a checkpoint could not be saved
+        self.bad_value = False  # fun or grad returned a value that is not a real number
         self.best: Best | None = None  # set when the run begins or is restored
         self._keeps_stream = self.rollback is not None and batches is not None
         self.started = 0.0  # perf_counter() at the start, less the time of a resumed run
@@ -170,7 +171,7 @@ class Run:
                         ending = check(p, x, x_new, f_new, g_new, grad_norm, state, nit, elapsed)
                     if ending is not None and ending.status is Status.DIVERGED and self.rollback:
                         ending = self._roll_back(p, nit, ending, broke is not None)
-                        ending = ending or self.rules.budget(nit, elapsed, _norm(p.g), p.nepoch)
+                        ending = ending or self.rules.budget(nit, elapsed, norm(p.g), p.nepoch)
                     if ending is not None and broke is not None:
                         break
                     if bar is not None:
@@ -185,6 +186,12 @@ class Run:
                         self._save(p)
                     if self.save_failed and ending is None:
                         ending = Ending(Status.STOPPED, f"stopped: {self.save_failed}")
+        except BadValue as error:  # checked as at x0: the run ends, its result stands
+            self.bad_value = True
+            ending = Ending(
+                Status.STOPPED,
+                f"stopped: {error} after {p.nit} updates; the result so far is returned",
+            )
         except KeyboardInterrupt:
             where = f" and saved in {str(saver.path)!r}" if saver is not None else ""
             ending = Ending(
@@ -205,7 +212,7 @@ class Run:
 
     def _begin(self, p: Position, elapsed: float) -> Ending | None:
         """Record the start (a fresh run) and start the clock; an ending if already over."""
-        grad_norm = _norm(p.g)
+        grad_norm = norm(p.g)
         self.started = time.perf_counter() - elapsed
         if self.best is None:
             self.best = self._best(p)
@@ -296,7 +303,7 @@ class Run:
         # for finite entries above ~1e154, so a failure is looked at again.
         if _isfinite(f + grad_norm + x.dot(x)):
             return f, g, grad_norm, None
-        return f, g, *_inspect(f, g, x)
+        return f, g, *inspect(f, g, x)
 
     def _record(self, f: float, grad_norm: float, lr: float, x: Array) -> float:
         """Record: one history row (and x when recorded); the seconds since the start."""
@@ -321,7 +328,7 @@ class Run:
         """Check: move ``p`` from ``x_prev`` (where the pass began; mini-batch updates have
         moved ``p.x`` since) to the new point and test the stopping rules on the change."""
         rules = self.rules
-        step_norm = _norm(x - x_prev) if rules.xtol is not None else math.inf
+        step_norm = norm(x - x_prev) if rules.xtol is not None else math.inf
         f_change = abs(f - p.f)
         # A mini-batch pass stopped by max_iter inside an epoch does not end it.
         batches = self.batches
@@ -352,7 +359,7 @@ class Run:
         if ending is not None and ending.status is Status.CONVERGED and self.averages:
             # The rules saw the point the gradient was taken at; the answer is elsewhere.
             f, g = self.objective.value_and_grad(self.optimizer.solution(x, state))
-            ending = rules.check(nit, f, f_change, _norm(g), step_norm, elapsed, p.nepoch)
+            ending = rules.check(nit, f, f_change, norm(g), step_norm, elapsed, p.nepoch)
         if ending is None and state.lr == 0.0:  # only a line search that took no step
             return no_step(nit, self.optimizer.name, grad_norm, self.optimizer.stall(state))
         return ending
@@ -366,7 +373,7 @@ class Run:
 
     def _batch_callback(self, p: Position, f: float, g: Array) -> bool:
         """The per-update callback of data mode, with the batch's f and gradient."""
-        return self._callback(p, f, g, _norm(g), _clock() - self.started, batch=True)
+        return self._callback(p, f, g, norm(g), _clock() - self.started, batch=True)
 
     def _callback(
         self, p: Position, f: float, g: Array, grad_norm: float, elapsed: float, batch: bool
@@ -460,8 +467,8 @@ class Run:
         x, f, g = self.optimizer.solution(p.x, p.state), p.f, p.g
         if self.keep_best:
             x, f, g = best.x, best.f, best.g
-        elif x is not p.x or (ending.status is Status.INTERRUPTED and p.cursor):
-            with contextlib.suppress(KeyboardInterrupt):  # f and g at the point returned
+        elif x is not p.x or (p.cursor and (ending.status is Status.INTERRUPTED or self.bad_value)):
+            with contextlib.suppress(KeyboardInterrupt, BadValue):  # f and g at x returned
                 f, g = objective.value_and_grad(x)
         return Result(
             x=x.reshape(shape),
@@ -487,30 +494,8 @@ class Run:
         )
 
 
-def _norm(v: Array) -> float:
-    """Euclidean norm of a flat array: one dot product, rescaled if that overflows."""
-    with np.errstate(over="ignore"):
-        norm = math.sqrt(v.dot(v))
-    if norm == math.inf and np.isfinite(v).all():  # finite entries above ~1e154
-        largest = float(np.abs(v).max())
-        norm = largest * math.sqrt((v / largest).dot(v / largest))
-    return norm
-
-
 def _read_only(v: Array, shape: tuple[int, ...]) -> Array:
     """A view in the user's shape that the callback cannot write through."""
     view = v.reshape(shape)
     view.flags.writeable = False
     return view
-
-
-def _inspect(f: float, g: Array, x: Array) -> tuple[float, str | None]:
-    """The exact gradient norm, and which of f, x or the gradient is not finite (or None)."""
-    broke = None
-    if not np.isfinite(x).all():
-        broke = "x"
-    elif not math.isfinite(f):
-        broke = "f"
-    elif not np.isfinite(g).all():
-        broke = "the gradient"
-    return _norm(g), broke

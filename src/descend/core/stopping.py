@@ -9,7 +9,8 @@ loop measured and name the rule that fired, with its values:
 - divergence: a non-finite f, x or gradient, or f above f_0 + GROWTH * max(|f_0|, 1)
 - ``time_limit`` (seconds), ``max_iter`` (updates) and, in data mode, ``epochs`` (passes)
 
-A tolerance of ``None`` or ``0`` disables its rule.
+A tolerance of ``None`` or ``0`` disables its rule. :func:`norm` and :func:`inspect` are
+the loop's measurements of a gradient and of what went non-finite.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ import sys
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numpy as np
+
+from descend._types import Array
 from descend.core.result import Status
 
 # f above its start by a million times its scale is divergence, not a bumpy descent:
@@ -164,3 +168,25 @@ def no_step(nit: int, method: str, grad_norm: float, why: str) -> Ending:
         f"steepest descent, with gradient norm {grad_norm:.3g}; the gradient may disagree "
         "with f (check it with dd.check_grad), or f is not smooth here",
     )
+
+
+def norm(v: Array) -> float:
+    """Euclidean norm of a flat array: one dot product, rescaled if that overflows."""
+    with np.errstate(over="ignore"):
+        norm = math.sqrt(v.dot(v))
+    if norm == math.inf and np.isfinite(v).all():  # finite entries above ~1e154
+        largest = float(np.abs(v).max())
+        norm = largest * math.sqrt((v / largest).dot(v / largest))
+    return norm
+
+
+def inspect(f: float, g: Array, x: Array) -> tuple[float, str | None]:
+    """The exact gradient norm, and which of f, x or the gradient is not finite (or None)."""
+    broke = None
+    if not np.isfinite(x).all():
+        broke = "x"
+    elif not math.isfinite(f):
+        broke = "f"
+    elif not np.isfinite(g).all():
+        broke = "the gradient"
+    return norm(g), broke

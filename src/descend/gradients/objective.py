@@ -113,7 +113,7 @@ class Objective:
         """f(x) on ``batch`` (default: all the data; negated when maximising)."""
         self.nfev += 1
         args = self.data if batch is None else batch
-        return self.sign * float(self.fun(x.reshape(self.shape) if self._reshape else x, *args))
+        return self.sign * _real(self.fun(x.reshape(self.shape) if self._reshape else x, *args))
 
     def value_and_grad(
         self, x: Array, batch: tuple[Array, ...] | None = None
@@ -124,7 +124,7 @@ class Objective:
         self.ngev += 1
         args = self.data if batch is None else batch
         f, g = self._pair(x.reshape(self.shape) if self._reshape else x, *args)
-        return self._checked(float(f), g, x)
+        return self._checked(_real(f), g, x)
 
     def grad_at(self, x: Array, batch: tuple[Array, ...]) -> Array:
         """The gradient alone on ``batch``: a user's grad is called without fun."""
@@ -139,7 +139,7 @@ class Objective:
         g = np.asarray(g)
         if g.dtype != np.float64:
             if g.dtype.kind not in "biuf":
-                raise TypeError(
+                raise BadValue(
                     f"grad must return real numbers, got {g!r:.60} (dtype {g.dtype}); "
                     "return a float array in the shape of x"
                 )
@@ -223,16 +223,38 @@ def _caller_level() -> int:
     return level
 
 
-def _check_value(value: Any) -> None:
-    """fun's value at x0 must be one finite real number."""
-    kind = "U" if isinstance(value, str) else np.asarray(value).dtype.kind
+class BadValue(TypeError, ValueError):
+    """fun or grad returned what is not a real number (or a scalar): at x0 before any work,
+    later as the ending of the run, which returns the result so far."""
+
+
+def _real(value: Any) -> float:
+    """fun's value as a float, checked as at x0: a real scalar (a complex number, a string,
+    None or a list is a BadValue, not a silent real part)."""
+    if type(value) is float or type(value) is np.float64:  # the hot path: one test
+        return float(value)
+    _check_kind(value)
+    return float(np.reshape(value, -1)[0])
+
+
+def _check_kind(value: Any) -> None:
+    kind = (
+        "U"
+        if isinstance(value, str)
+        else np.asarray(value, dtype=object if value is None else None).dtype.kind
+    )
     if kind not in "biuf":
-        raise TypeError(f"fun must return a real number, got {type(value).__name__} {value!r:.60}")
+        raise BadValue(f"fun must return a real number, got {type(value).__name__} {value!r:.60}")
     if np.size(value) != 1:
-        raise ValueError(
+        raise BadValue(
             f"fun must return a scalar, got an array of shape {np.shape(value)}; "
             "reduce it, e.g. with np.sum(...) or x @ x"
         )
+
+
+def _check_value(value: Any) -> None:
+    """fun's value at x0 must be one finite real number."""
+    _check_kind(value)
     if not np.isfinite(value).all():
         raise ValueError(f"fun returned {value!r} at x0; start where f is finite")
 
