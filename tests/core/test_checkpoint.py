@@ -297,3 +297,41 @@ def test_a_schedule_is_checked_over_every_update_of_data_mode_before_any_work():
         dd.minimize(mse, np.zeros(3), "gd", grad=grad, lr=dd.schedules.exponential(0.1, 0.5),
                     data=(X1, y1), batch_size=1, epochs=100)  # fmt: skip
     assert calls == []
+
+
+def _tampered(path, change):
+    """The checkpoint at ``path`` rewritten with ``change(arrays, meta)`` applied."""
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    meta = json.loads(str(arrays.pop("meta")))
+    change(arrays, meta)
+    np.savez(path, meta=np.array(json.dumps(meta)), **arrays)
+
+
+TAMPERINGS = {
+    "empty file": None,
+    "x missing": lambda a, m: a.pop("x"),
+    "x of another size": lambda a, m: a.update(x=np.zeros(7)),
+    "x as text": lambda a, m: a.update(x=np.array(["a", "b", "c"])),
+    "nit missing": lambda a, m: m.pop("nit"),
+    "nit as text": lambda a, m: m.update(nit="five"),
+    "negative cursor": lambda a, m: m.update(cursor=-1),
+    "f as a list": lambda a, m: m.update(f=[1.0]),
+    "state field missing": lambda a, m: m["state"].clear(),
+    "meta a list": lambda a, m: (m.clear(), m.update(format=None)),
+    "history ragged": lambda a, m: a.update(history=np.zeros(5)),
+    "problem missing": lambda a, m: m.pop("problem"),
+}
+
+
+@pytest.mark.parametrize("how", sorted(TAMPERINGS))
+def test_every_malformed_checkpoint_is_one_value_error(how, tmp_path):
+    path = tmp_path / "run.npz"
+    run("gd", 4, path)
+    change = TAMPERINGS[how]
+    if change is None:
+        path.write_bytes(b"")
+    else:
+        _tampered(path, change)
+    with pytest.raises(ValueError, match="is not a descend checkpoint"):
+        run("gd", 4, path, resume=True)

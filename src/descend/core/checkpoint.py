@@ -161,14 +161,28 @@ class Checkpoint:
             with np.load(self.path, allow_pickle=False) as npz:
                 arrays = {name: npz[name] for name in npz.files}
             meta = json.loads(str(arrays.pop("meta")), object_hook=_from_json)
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
-            raise ValueError(
-                f"checkpoint {str(self.path)!r} is not a descend checkpoint ({error}); "
-                "delete it or pass resume=False"
-            ) from None
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"checkpoint {str(self.path)!r} is not a descend checkpoint")
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+            raise self._malformed(error) from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise self._malformed("no descend format mark")
+        if not isinstance(meta.get("problem"), dict):
+            raise self._malformed("no problem description")
         self._check_problem(meta["problem"])
+        try:
+            saved = self._saved(arrays, meta, state_type)
+            _check_fields(saved, int(np.prod(self.problem["shape"])))
+        except (KeyError, TypeError, AttributeError, ValueError, IndexError) as error:
+            raise self._malformed(f"{type(error).__name__}: {error}") from None
+        return saved
+
+    def _malformed(self, why: Any) -> ValueError:
+        return ValueError(
+            f"checkpoint {str(self.path)!r} is not a descend checkpoint ({why}); delete it or "
+            "pass resume=False"
+        )
+
+    def _saved(self, arrays: dict[str, Any], meta: dict[str, Any], state_type: type) -> Saved:
+        """The run that ``arrays`` and ``meta`` hold (a KeyError when a field is missing)."""
         state = _join_state("state", state_type, arrays, meta["state"])
         p = Position(arrays["x"], meta["f"], arrays["g"], state)
         p.nit, p.nepoch, p.cursor = meta["nit"], meta["nepoch"], meta["cursor"]
@@ -232,6 +246,26 @@ def _describe(value: Any) -> Any:
     if hasattr(value, "__dataclass_fields__"):  # schedules: their repr is their settings
         return repr(value)
     return getattr(value, "__qualname__", type(value).__qualname__)
+
+
+def _check_fields(saved: Saved, size: int) -> None:
+    """The fields a resume computes with: the right kinds and sizes (a ValueError if not)."""
+    p = saved.position
+    for name, value in (("x", p.x), ("g", p.g)):
+        if not (
+            isinstance(value, np.ndarray) and value.dtype == np.float64 and value.shape == (size,)
+        ):
+            raise ValueError(f"{name} is not {size} float64 values")
+    for name in ("nit", "nepoch", "cursor"):
+        count = getattr(p, name)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"{name} is not a count: {count!r:.40}")
+    for name, number in (("f", p.f), ("f0", saved.f0), ("elapsed", saved.elapsed)):
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            raise ValueError(f"{name} is not a number: {number!r:.40}")
+    rows = saved.rows
+    if rows.dtype != np.float64 or rows.ndim != 1 or len(rows) % 4:
+        raise ValueError("the history is not rows of four numbers")
 
 
 def _split_state(prefix: str, state: Any, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
