@@ -335,3 +335,18 @@ def test_every_malformed_checkpoint_is_one_value_error(how, tmp_path):
         _tampered(path, change)
     with pytest.raises(ValueError, match="is not a descend checkpoint"):
         run("gd", 4, path, resume=True)
+
+
+@pytest.mark.parametrize("batch_size", [None, 4])
+def test_resuming_with_another_objective_of_the_same_shape_is_refused(batch_size, tmp_path):
+    path = tmp_path / "run.npz"
+    run("gd", batch_size, path, epochs=2)
+
+    def other(w, X, y):
+        return 2.0 * mse(w, X, y)
+
+    with pytest.raises(ValueError, match=r"another objective: f at its saved x is .* now and was"):
+        run("gd", batch_size, path, fun=other, epochs=4, resume=True)
+    resumed = run("gd", batch_size, path, epochs=4, resume=True)  # the same one resumes
+    assert_same_run(resumed, run("gd", batch_size, epochs=4))
+    assert resumed.nfev == run("gd", batch_size, epochs=4).nfev  # the check is not counted

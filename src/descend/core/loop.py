@@ -135,7 +135,17 @@ class Run:
         self._rows, self._xs = recorder.rows, recorder.x  # restore() fills these same objects
 
     def restore(self, saved: Saved) -> None:
-        """Take up the history, counts and batch stream of a saved run."""
+        """Take up the history, counts and batch stream of a saved run, once f at its x
+        (between epochs, where it is known) shows that it was made with this objective."""
+        at, sign = saved.position, self.objective.sign
+        now = self.objective.value(at.x) if at.cursor == 0 else at.f  # its count is restored
+        if now != at.f and not math.isnan(at.f):
+            where = "" if self.saver is None else f" {str(self.saver.path)!r}"
+            raise ValueError(
+                f"checkpoint{where} was made with another objective: f at its saved x is "
+                f"{sign * now!r} now and was {sign * at.f!r}; resume with the same function "
+                "(and data), or pass resume=False"
+            )
         self.recorder.restore(saved.rows, saved.xs)
         self.rules.reset_start(saved.f0)
         self.objective.nfev, self.objective.ngev = saved.nfev, saved.ngev
