@@ -14,7 +14,7 @@ import functools
 import math
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -24,8 +24,9 @@ from descend.core.batches import Batches
 from descend.core.checkpoint import Checkpoint, Position, Saved
 from descend.core.explain import Explainer
 from descend.core.extensions import advise
+from descend.core.iteration import NO_EXTRAS, Extras, Iteration
 from descend.core.optimizers import Optimizer
-from descend.core.recovery import Best, Rollback
+from descend.core.recovery import Best
 from descend.core.result import Event, Recorder, Result, Status
 from descend.core.stopping import Ending, Rules, inspect, no_step, non_finite, norm
 from descend.gradients.objective import BadValue, Objective, Remembering
@@ -33,46 +34,6 @@ from descend.gradients.objective import BadValue, Objective, Remembering
 __all__ = ["Extras", "Iteration", "Run"]
 
 _sqrt, _isfinite, _clock = math.sqrt, math.isfinite, time.perf_counter  # the loop's hot calls
-
-
-class Iteration(NamedTuple):
-    """What ``callback`` receives after every update (read-only views of x and grad).
-
-    In data mode it comes after every epoch, with f and the gradient on all the data; with
-    ``callback_every="update"`` after every batch update instead, with the batch's f and
-    gradient at the point the update started from (``batch`` is then True) and ``x`` the
-    point it reached.
-
-    >>> import descend as dd
-    >>> seen = []
-    >>> _ = dd.minimize(lambda x: x**2, 5.0, grad=lambda x: 2 * x, lr=0.1, max_iter=2, gtol=0,
-    ...                 callback=lambda info: seen.append((info.nit, float(info.x))))
-    >>> seen
-    [(1, 4.0), (2, 3.2)]
-    """
-
-    nit: int
-    x: Array
-    fun: float
-    grad: Array
-    grad_norm: float
-    lr: float
-    elapsed: float
-    nepoch: int | None = None
-    batch: bool = False
-
-
-class Extras(NamedTuple):
-    """What a run does besides descending: record the parts of each update, roll back a
-    divergence, answer with the best point, call back after every batch update."""
-
-    explain: bool = False
-    rollback: Rollback | None = None
-    keep: str = "last"
-    callback_every: str = "epoch"
-
-
-NO_EXTRAS = Extras()
 
 
 class Run:
