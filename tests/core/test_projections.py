@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import pickle
+import re
 
 import numpy as np
 import pytest
 from descend.projections import ball, box, nonnegative, simplex
 from scipy.optimize import minimize
+
+import descend as dd
 
 SEEDS = range(8)
 
@@ -165,16 +168,64 @@ def test_ball_by_hand():
 
 
 @pytest.mark.parametrize("project", [simplex(), box(0, 1), nonnegative(), ball()], ids=repr)
-def test_scalar_int_and_nan_inputs(project):
+def test_scalar_and_int_inputs_and_nan_refused(project):
     assert project(np.float64(0.25)).shape == ()
     np.testing.assert_array_equal(project([0, 1]), project([0.0, 1.0]))
-    assert np.isnan(project([np.nan, 0.5])[0])
+    with pytest.raises(ValueError, match=r"x must not contain (NaN|non-finite).*\[nan 0.5\]"):
+        project([np.nan, 0.5])
 
 
-def test_infinite_input_gives_nan_where_there_is_no_answer():
-    assert np.all(np.isnan(simplex()([np.inf, 1.0])))
-    assert np.all(np.isnan(ball()([np.inf, 1.0])))
+def test_infinite_input_is_refused_where_there_is_no_answer():
+    for project in (simplex(), ball()):
+        with pytest.raises(ValueError, match=r"non-finite values, got \[inf  1.\]"):
+            project([np.inf, 1.0])
     np.testing.assert_array_equal(box(0, 1)([np.inf, -np.inf]), [1.0, 0.0])
+    np.testing.assert_array_equal(nonnegative()([np.inf, -np.inf]), [np.inf, 0.0])
+
+
+def _nan_above_half(x):
+    return np.where(x > 0.5, np.nan, x)
+
+
+# A projection's output is checked on every update: (project, method, what the message says).
+BAD_PROJECTIONS = [
+    (_nan_above_half, "gd", r"project returned \[nan nan\] for the finite point \[0.72 0.72"),
+    (_nan_above_half, "bb", r"project returned \[nan nan\] for the finite point"),
+    (_nan_above_half, "adam", r"project returned .*nan.* for the finite point"),
+    (lambda x: x if x[0] < 0.5 else x[:1], "gd", r"must return .* shape \(2,\), got .*\(1,\)"),
+    (lambda x: x if x[0] < 0.5 else x * np.inf, "momentum", r"project returned \[inf inf\]"),
+]
+
+
+@pytest.mark.parametrize(("project", "method", "message"), BAD_PROJECTIONS)
+def test_a_bad_projection_output_is_named_and_the_result_kept(project, method, message):
+    res = dd.minimize("(x-2)**2 + (y-2)**2", [0.0, 0.0], method, lr=0.1, project=project)
+    assert res.status == "stopped" and not res.success
+    assert re.search(message, res.message) and "result so far" in res.message
+    assert np.isfinite(res.x).all() and len(res.history) == res.nit + 1
+
+
+@pytest.mark.parametrize(
+    ("project", "message"),
+    [
+        (
+            lambda x: x * np.nan,
+            r"project returned \[nan nan\] for the finite point \[0. 0.\] \(at x0",
+        ),
+        (lambda x: np.zeros(3), r"project must return an array of x's shape \(2,\), got shape \(3"),
+    ],
+)
+def test_a_bad_projection_at_x0_is_refused_before_any_work(project, message):
+    with pytest.raises(ValueError, match=message):
+        dd.minimize("(x-2)**2 + (y-2)**2", [0.0, 0.0], "gd", lr=0.1, project=project)
+
+
+def test_a_diverging_step_is_not_projected_but_reported_as_divergence():
+    for project in (dd.projections.ball(10.0), dd.projections.box(-10, 10)):
+        res = dd.minimize(lambda x: x @ x, [1.0, 2.0], "gd", grad=lambda x: 2 * x, lr=1e308,
+                          project=project)  # fmt: skip
+        assert res.status == "diverged" and "x became non-finite at update 1" in res.message
+        assert "lr=1e+308 is too large" in res.message and "project" not in res.message
 
 
 @pytest.mark.parametrize(

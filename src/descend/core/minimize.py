@@ -18,6 +18,7 @@ from descend.core.checkpoint import Checkpoint, Position, describe_optimizer
 from descend.core.extensions import advise
 from descend.core.loop import Extras, Iteration, Run
 from descend.core.optimizers import Optimizer, make_optimizer
+from descend.core.projections import flat_projection
 from descend.core.recovery import ON_DIVERGENCE, Rollback
 from descend.core.result import Recorder, Result, Status
 from descend.core.stopping import Ending, Rules
@@ -260,7 +261,7 @@ def minimize(
             "batch_size=None, or a stochastic method such as 'adam', 'dog' or 'prodigy'"
         )
     x = x_start.reshape(-1)
-    project_flat = None if project is None else _flat_projection(project, x, shape)
+    project_flat = None if project is None else flat_projection(project, x, shape)
     if project_flat is not None:
         optimizer = optimizer.constrained(project_flat)
     if callback is not None and not callable(callback):
@@ -486,22 +487,3 @@ def _check_writable(path: Any, folder: str) -> None:
             f"checkpoint {str(path)!r} cannot be written in {folder!r} ({error.strerror}); "
             "choose a folder you can write to"
         ) from None
-
-
-def _flat_projection(project: Any, x: Array, shape: tuple[int, ...]) -> Callable[[Array], Array]:
-    """Check ``project`` once at x0 and adapt it to flat arrays."""
-    if not callable(project):
-        raise TypeError(
-            f"project must be a callable x -> x such as descend.projections.simplex(), "
-            f"got {project!r:.60}"
-        )
-    trial = np.asarray(project(x.reshape(shape).copy()), dtype=float)
-    if trial.shape != shape:
-        raise ValueError(
-            f"project must return an array of x's shape {shape}, got shape {trial.shape}"
-        )
-
-    def project_flat(x: Array) -> Array:
-        return np.asarray(project(x.reshape(shape)), dtype=float).reshape(-1)
-
-    return project_flat

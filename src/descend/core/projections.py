@@ -18,9 +18,12 @@ its parameters. Conventions shared by all of them:
 - ``x`` of any shape is treated as one flat vector (so the norm in :func:`ball` and the
   sum in :func:`simplex` run over all entries), and the result has the shape of ``x``;
 - the input is never modified: every call returns a new float64 array;
-- a non-finite ``x`` is not an error: NaN entries stay NaN, and :func:`simplex` and
-  :func:`ball`, which have no meaningful answer then, return all NaN, which ``minimize``
-  reports as divergence.
+- a NaN in ``x`` is a ValueError (no point is nearest to it), and so is an infinite entry
+  for :func:`simplex` and :func:`ball`, which have no answer then; :func:`box` and
+  :func:`nonnegative` clip infinities to their bounds. (NumPy would return NaN; a
+  projection's NaN would only resurface later as a divergence blamed on the learning
+  rate.) ``minimize`` does not project a point its step made non-finite: it reports the
+  step's divergence.
 
 References
 ----------
@@ -34,6 +37,7 @@ Beck, A. (2017). *First-Order Methods in Optimization*, SIAM, chapter 6
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,13 +45,23 @@ import numpy as np
 
 from descend._types import Array, ArrayLike
 from descend._validate import float_array, positive
+from descend.gradients.objective import BadValue
 
 __all__ = ["Ball", "Box", "NonNegative", "Simplex", "ball", "box", "nonnegative", "simplex"]
 
 
-def _as_vector(x: ArrayLike) -> Array:
-    """``x`` as a float64 array (a view when it already is one; callers never write to it)."""
-    return np.asarray(x, dtype=np.float64)
+def _as_vector(x: ArrayLike, infinite: bool = True) -> Array:
+    """``x`` as a float64 array (a view when it already is one; callers never write to it),
+    checked for NaN, and for infinities unless the set gives them an answer."""
+    x = np.asarray(x, dtype=np.float64)
+    bad = np.isnan(x) if infinite else ~np.isfinite(x)
+    if np.any(bad):
+        kind = "NaN" if infinite else "non-finite values"
+        raise ValueError(
+            f"x must not contain {kind}, got {np.array2string(x, threshold=8)}: no point of "
+            "the set is nearest to it; check what produced x"
+        )
+    return x
 
 
 def _frozen(array: Array) -> float | Array:
@@ -87,11 +101,9 @@ class Simplex:
         object.__setattr__(self, "total", positive("total", self.total))
 
     def __call__(self, x: ArrayLike) -> Array:
-        x = _as_vector(x)
+        x = _as_vector(x, infinite=False)
         if x.size == 0:
             raise ValueError("x must not be empty: the simplex has no point of dimension 0")
-        if not np.all(np.isfinite(x)):
-            return np.full(x.shape, np.nan)
         if np.all(x >= 0) and x.sum() == self.total:
             return x.copy()  # already on the simplex: rounding in tau would move it
         # The projection commutes with adding a constant to every entry; shifting the
@@ -185,11 +197,9 @@ class Ball:
         object.__setattr__(self, "center", _frozen(float_array("center", self.center)))
 
     def __call__(self, x: ArrayLike) -> Array:
-        x = _as_vector(x)
+        x = _as_vector(x, infinite=False)
         _fits(x, center=self.center)
         d = x - self.center
-        if not np.all(np.isfinite(d)):
-            return np.full(x.shape, np.nan)
         with np.errstate(over="ignore"):
             norm = np.linalg.norm(d)
         if not np.isfinite(norm):  # ||d||^2 overflowed; rescale, the direction is what matters
@@ -231,7 +241,7 @@ def simplex(total: float = 1.0) -> Simplex:
     ------
     ValueError
         If ``total`` is not > 0 (the set would be empty or a single point), or, when
-        called, if ``x`` is empty.
+        called, if ``x`` is empty or not finite.
 
     Examples
     --------
@@ -280,7 +290,7 @@ def box(lower: ArrayLike, upper: ArrayLike) -> Box:
     ------
     ValueError
         If a bound contains NaN, if ``lower > upper`` anywhere, if the bounds do not
-        broadcast together or, when called, to the shape of ``x``.
+        broadcast together or, when called, to the shape of ``x``, or if ``x`` contains NaN.
     TypeError
         If a bound is not made of real numbers.
 
@@ -353,7 +363,7 @@ def ball(radius: float = 1.0, center: ArrayLike = 0.0) -> Ball:
     ------
     ValueError
         If ``radius`` is not > 0, if ``center`` is not finite or, when called, does not
-        broadcast to the shape of ``x``.
+        broadcast to the shape of ``x``, or if ``x`` is not finite.
 
     Examples
     --------
@@ -370,3 +380,38 @@ def ball(radius: float = 1.0, center: ArrayLike = 0.0) -> Ball:
     regularisation (weight decay).
     """
     return Ball(radius, center)  # type: ignore[arg-type]  # Ball.__post_init__ converts it
+
+
+def flat_projection(project: Any, x: Array, shape: tuple[int, ...]) -> Callable[[Array], Array]:
+    """``minimize``'s ``project``, checked once at x0 and adapted to flat arrays, with
+    every output checked: a projection that returns NaN or the wrong shape is named, not
+    blamed on the step (mid-run as a BadValue, which ends the run with its result)."""
+    if not callable(project):
+        raise TypeError(
+            f"project must be a callable x -> x such as descend.projections.simplex(), "
+            f"got {project!r:.60}"
+        )
+    _projected(project, x.copy(), shape, "at x0", ValueError)  # x0 stays as it was
+
+    def project_flat(x: Array) -> Array:
+        if not np.isfinite(x).all():  # the step diverged: the divergence test says so
+            return x
+        return _projected(project, x, shape, "mid-run", BadValue)
+
+    return project_flat
+
+
+def _projected(
+    project: Any, x: Array, shape: tuple[int, ...], where: str, error: type[Exception]
+) -> Array:
+    """``project(x)`` flattened, refused (as ``error``) unless finite and of x's shape."""
+    y = np.asarray(project(x.reshape(shape)), dtype=float)
+    if y.shape != shape:
+        raise error(f"project must return an array of x's shape {shape}, got shape {y.shape}")
+    if not np.isfinite(y).all():
+        raise error(
+            f"project returned {np.array2string(y, threshold=8)} for the finite point "
+            f"{np.array2string(x.reshape(shape), threshold=8)} ({where}); a projection must "
+            "return finite values"
+        )
+    return y.reshape(-1)
