@@ -121,9 +121,9 @@ class Checkpoint:
             arrays[f"parts.{name}"] = values
         if rollback is not None and rollback.step is not None:
             arrays["rollback.step"] = rollback.step
-        arrays["history"] = np.frombuffer(recorder.rows, dtype=float)
+        arrays["history"] = recorder.table()
         if recorder.x is not None:
-            arrays["history_x"] = np.array(recorder.x).reshape(len(recorder.x), -1)
+            arrays["history_x"] = recorder.x.array().reshape(len(recorder.x), -1)
         if batches is not None and batches.order is not None:
             arrays["order"] = batches.order
         meta = {

@@ -56,8 +56,9 @@ def advise(result: Result, objective: Objective) -> Result:
     """
     if result.status in _FINE or not _ADVISERS:
         return result
-    f = result.history.f * objective.sign  # as minimised
-    worse = result.status is Status.DIVERGED or not f[-1] <= f[0]
+    f = result.history.f
+    first, last = objective.sign * f[0], objective.sign * f[-1]  # as minimised
+    worse = result.status is Status.DIVERGED or not last <= first
     fun, grad = objective.user_functions() if worse else (None, None)
     counter = _Counter()
     fun, grad = counter.wrap(fun, grad)

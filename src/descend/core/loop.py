@@ -93,7 +93,6 @@ class Run:
         )
         if self.explainer is not None:
             self._value = self.explainer.watch(self._value)
-        self._rows, self._xs = recorder.rows, recorder.x  # restore() fills these same objects
 
     def restore(self, saved: Saved) -> None:
         """Take up the history, counts and batch stream of a saved run, once f at its x
@@ -187,10 +186,8 @@ class Run:
         self.started = time.perf_counter() - elapsed
         if self.best is None:
             self.best = self._best(p)
-        if p.nit == 0 and not self.recorder.rows:
-            self.recorder.rows.extend((p.f, grad_norm, p.state.lr, 0.0))
-            if self.recorder.x is not None:
-                self.recorder.x.append(p.x)  # iterates are never mutated, so no copy is needed
+        if p.nit == 0 and not len(self.recorder):
+            self.recorder.record(p.f, grad_norm, p.state.lr, 0.0, p.x)
             return self.rules.at_start(grad_norm)
         return self.rules.budget(p.nit, elapsed, grad_norm, p.nepoch)  # resumed: budget only
 
@@ -279,9 +276,7 @@ class Run:
     def _record(self, f: float, grad_norm: float, lr: float, x: Array) -> float:
         """Record: one history row (and x when recorded); the seconds since the start."""
         elapsed = _clock() - self.started
-        self._rows.extend((f, grad_norm, lr, elapsed))
-        if self._xs is not None:
-            self._xs.append(x)
+        self.recorder.record(f, grad_norm, lr, elapsed, x)
         return elapsed
 
     def _check(

@@ -177,33 +177,136 @@ class History:
         return columns
 
 
+class Rows:
+    """A growing table of float rows kept in preallocated blocks, for the recorded iterates.
+
+    Appending copies a row into the current block; a full block is followed by one twice
+    its size, up to :attr:`BLOCK_BYTES`. A list of arrays would cost about 100 bytes of
+    object per row beside the data (7x for a 2-D x), and freezing it doubles that again;
+    here the blocks hold the data alone, and :meth:`take` moves them into one array block
+    by block, so the peak is what is kept plus one block.
+    """
+
+    BLOCK_BYTES = 1 << 20
+    FIRST = 64  # rows of the first block: a short run allocates little
+
+    def __init__(self) -> None:
+        self._empty()
+
+    def _empty(self) -> None:
+        self.blocks: list[Array] = []
+        self.size = 0  # rows in the blocks before the current one
+        self._block = np.empty((0, 0))
+        self._used = self._capacity = 0  # rows of the current block
+
+    def __len__(self) -> int:
+        return self.size + self._used
+
+    def append(self, row: Array) -> None:
+        """Copy ``row`` (a flat float array, the same length every time) into the table."""
+        used = self._used
+        if used == self._capacity:
+            self._grow(row.size)
+            used = 0
+        self._block[used] = row
+        self._used = used + 1
+
+    def extend(self, rows: Array) -> None:
+        """Append every row of the 2-D array ``rows`` (to an empty table, as one block)."""
+        assert not len(self), "extend starts a table"
+        self._block = np.array(rows, dtype=float)
+        self.blocks = [self._block]
+        self._used = self._capacity = len(rows)
+
+    def array(self) -> Array:
+        """The rows as one ``(len, width)`` array (a copy: the table may grow on)."""
+        if not self.blocks:
+            return np.empty((0, 0))
+        return np.concatenate([*self.blocks[:-1], self._block[: self._used]])
+
+    def take(self) -> Array:
+        """The rows as one ``(len, width)`` array, emptying the table block by block."""
+        out = np.empty((len(self), self._block.shape[1]))
+        start = 0
+        while self.blocks:
+            block = self.blocks.pop(0)
+            rows = block[: self._used] if block is self._block else block
+            out[start : start + len(rows)] = rows
+            start += len(rows)
+        self._empty()
+        return out
+
+    def _grow(self, width: int) -> None:
+        self.size += self._used
+        cap = max(1, self.BLOCK_BYTES // (8 * max(width, 1)))
+        rows = min(cap, 2 * self._capacity if self.blocks else self.FIRST)
+        self._block = np.empty((rows, width))
+        self.blocks.append(self._block)
+        self._used, self._capacity = 0, rows
+
+
 class Recorder:
     """Collects history rows compactly: four doubles a point, and x only when asked.
 
-    The loop appends to ``rows`` (f, grad_norm, lr, time of each point, one after
-    another) and to ``x`` directly.
+    f, grad_norm, lr and the time of each point go one after another into arrays of
+    doubles of at most :attr:`CHUNK` entries each (one growing array would be copied
+    whole as it grows, and so would its freezing, for three times the history at the
+    peak); the flat iterates go into a :class:`Rows` table.
     """
 
     COLUMNS = ("f", "grad_norm", "lr", "time")
+    CHUNK = Rows.BLOCK_BYTES // 8
 
     def __init__(self, record_x: bool) -> None:
-        self.rows = array("d")  # f, grad_norm, lr, time of each point, one after another
-        self.x: list[Array] | None = [] if record_x else None
+        self._current = array("d")
+        self.chunks = [self._current]
+        self.x: Rows | None = Rows() if record_x else None
+
+    def __len__(self) -> int:
+        """Points recorded."""
+        return sum(len(chunk) for chunk in self.chunks) // len(self.COLUMNS)
+
+    def record(self, f: float, grad_norm: float, lr: float, elapsed: float, x: Array) -> None:
+        """One point's row, and its (flat) x when iterates are recorded."""
+        rows = self._current
+        rows.extend((f, grad_norm, lr, elapsed))
+        if len(rows) >= self.CHUNK:
+            self._current = array("d")
+            self.chunks.append(self._current)
+        if self.x is not None:
+            self.x.append(x)
+
+    def table(self) -> Array:
+        """The rows recorded so far, one flat array of four doubles a point (a copy)."""
+        return np.concatenate([np.frombuffer(chunk) for chunk in self.chunks])
 
     def restore(self, rows: Array, xs: Array | None) -> None:
         """Take up the records of a saved run (``xs``: one flat iterate per row)."""
-        self.rows.frombytes(np.ascontiguousarray(rows, dtype=float).tobytes())
+        flat = np.ascontiguousarray(rows, dtype=float).reshape(-1)
+        self.chunks = []
+        for start in range(0, len(flat) + 1, self.CHUNK):  # the last one has room to grow
+            self.chunks.append(array("d", flat[start : start + self.CHUNK].tobytes()))
+        self._current = self.chunks[-1]
         if self.x is not None and xs is not None:
             self.x.extend(xs)
 
     def history(
         self, sign: float, shape: tuple[int, ...], explanation: dict[str, Array] | None = None
     ) -> History:
-        """Freeze into a History; ``sign`` undoes the negation used for maximising."""
-        table = np.array(self.rows).reshape(-1, len(self.COLUMNS))
-        columns = dict(zip(self.COLUMNS, table.T.copy(), strict=True))
+        """Freeze into a History, emptying the recorder chunk by chunk so that the peak is
+        the history plus one chunk; ``sign`` undoes the negation used for maximising."""
+        x = None if self.x is None else self.x.take().reshape((len(self), *shape))
+        width = len(self.COLUMNS)
+        table = np.empty((width, len(self)))
+        start = 0
+        while self.chunks:
+            rows = np.frombuffer(self.chunks.pop(0)).reshape(-1, width)
+            table[:, start : start + len(rows)] = rows.T
+            start += len(rows)
+        self._current = array("d")
+        self.chunks.append(self._current)
+        columns = dict(zip(self.COLUMNS, table, strict=True))
         columns["f"] *= sign
-        x = None if self.x is None else np.array(self.x).reshape((len(self.x), *shape))
         return History(**columns, x=x, explanation=explanation)
 
 

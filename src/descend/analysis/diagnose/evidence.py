@@ -46,7 +46,7 @@ class Run:
         x = None if history.x is None else np.asarray(history.x, float).reshape(len(history), -1)
         optimizer = result.optimizer
         return cls(
-            f=sign * np.asarray(history.f, float),
+            f=-history.f if maximize else history.f,  # no copy of a long run's f to minimise
             grad_norm=np.asarray(history.grad_norm, float),
             lr=np.asarray(history.lr, float),
             x=x,

@@ -309,12 +309,13 @@ def _non_finite(run: Run, offer: Offer) -> Finding | None:
 
 def _rising(run: Run, curvature: Curvature, verified: str, offer: Offer) -> Finding | None:
     """f blew up or ends above its start: lr too large, or a gradient to suspect."""
-    finite = run.f[np.isfinite(run.f)]
-    rose = run.nit >= 1 and finite[-1] > finite[0]
+    finite = np.isfinite(run.f)  # a mask, not a copy of a long run's f (f[0] is finite)
+    rose = run.nit >= 1 and run.f[len(finite) - 1 - finite[::-1].argmax()] > run.f[0]
     if not (run.status is Status.DIVERGED or rose):
         return None
     lr, f0 = run.lr_used, run.f[0]
-    seen = f"{run.name} rose from {f0:.6g} to {finite.max():.6g} in {run.nit} {run.steps}"
+    highest = np.max(run.f, where=finite, initial=-np.inf)
+    seen = f"{run.name} rose from {f0:.6g} to {highest:.6g} in {run.nit} {run.steps}"
     seen += " and the run diverged" if run.status is Status.DIVERGED else ""
     factor, estimate = run.stability_factor(), curvature.value
     first = run.f[min(1, run.nit)] > f0
