@@ -199,8 +199,10 @@ def test_ctrl_c_stops_the_whole_multistart():
     def interrupt(info):
         raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt) as stop:
         dd.multistart(himmelblau, himmelblau.bounds, 5, seed=0, callback=interrupt)
+    assert [str(res.status) for res in stop.value.results] == ["interrupted"]
+    assert str(stop.value) == "interrupted after 1 of 5 runs"
 
 
 def test_the_printout_is_a_table_of_the_minima(himmelblau_40):

@@ -157,3 +157,24 @@ def test_every_combination_is_checked_before_any_run(grid, words):
     with pytest.raises((ValueError, TypeError), match=words):
         dd.sweep(fun, [1.0], method="gd", grad=lambda x: 2 * x, lr=0.1, **grid)
     assert calls == []
+
+
+def test_ctrl_c_stops_the_whole_sweep_and_keeps_the_grid_so_far():
+    seen = []
+
+    def interrupt_the_third_run(info):
+        if len(seen) == 2 and info.nit == 1:
+            raise KeyboardInterrupt
+        if info.nit == 1:
+            seen.append(info)
+
+    with pytest.raises(KeyboardInterrupt) as stop:
+        dd.sweep("(x-1)**2", [3.0], "gd", lr=[0.1, 0.2, 0.3, 0.4], max_iter=50,
+                 callback=interrupt_the_third_run)  # fmt: skip
+    partial = stop.value.partial
+    assert list(partial.results) == [(0.1,), (0.2,), (0.3,)]
+    assert [str(r.status) for r in partial.results.values()] == ["max_iter", "converged",
+                                                                 "interrupted"]  # fmt: skip
+    alone = dd.minimize("(x-1)**2", [3.0], "gd", lr=0.2, max_iter=50)
+    assert partial.results[0.2,].fun == alone.fun
+    assert repr(partial).startswith("SweepResult: 3 runs")

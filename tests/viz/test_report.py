@@ -76,7 +76,9 @@ def page(built: tuple[Path, str, str]) -> _Page:
 
 def test_demo_prints_where_the_report_is_and_shows_progress(built):
     folder, out, err = built
-    assert out.strip() == f"report: {(folder / 'index.html').resolve()}"
+    where, how = out.strip().splitlines()
+    assert where == f"report: {(folder / 'index.html').resolve()}"
+    assert how == "playground: run `descend playground --open` to steer these methods in a browser"
     steps = [line for line in err.splitlines() if line.startswith("[")]
     assert len(steps) == len(report.SECTIONS) + 1  # not a terminal: one line per section
     assert steps[0].startswith("[" + " " * 20 + "] 0/") and steps[-1].endswith("done")

@@ -9,7 +9,7 @@ import numbers
 import os
 import pickle
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from descend.core.result import Result, Status
@@ -45,12 +45,23 @@ def parsed(fun: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     return parse(fun, kwargs.pop("variables", None)), kwargs
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a batch of runs: ``results`` holds the runs that finished, in order,
+    the interrupted one last; ``partial`` what the caller made of them (a sweep's grid)."""
+
+    def __init__(self, results: list[Result], total: int) -> None:
+        super().__init__(f"interrupted after {len(results)} of {total} runs")
+        self.results, self.total = results, total
+        self.partial: Any = None
+
+
 def run_all(
     run: Callable[..., Result], tasks: Sequence[tuple[Any, ...]], workers: int, caller: str
 ) -> list[Result]:
     """``run(*task)`` for every task, in order, in ``workers`` processes when ``run`` pickles.
 
-    Serially, a run that ends "interrupted" (Ctrl-C) stops them all with KeyboardInterrupt.
+    A run that ends "interrupted" (Ctrl-C), or Ctrl-C while waiting for the processes,
+    stops them all with :class:`Interrupted` (a KeyboardInterrupt) holding what finished.
     """
     if workers > 1:
         try:
@@ -66,14 +77,27 @@ def run_all(
             )
             workers = 1
     if workers == 1:
-        results = []
-        for task in tasks:
-            results.append(run(*task))
-            if results[-1].status is Status.INTERRUPTED:  # Ctrl-C means all of it
-                raise KeyboardInterrupt
-        return results
+        return _gathered((run(*task) for task in tasks), len(tasks))
     from concurrent.futures import ProcessPoolExecutor  # 15 ms to import: only when used
 
-    with ProcessPoolExecutor(workers) as pool:
+    pool = ProcessPoolExecutor(workers)
+    try:
         chunk = max(1, len(tasks) // (4 * workers))  # a few chunks each, to balance the load
-        return list(pool.map(run, *zip(*tasks, strict=True), chunksize=chunk))
+        return _gathered(pool.map(run, *zip(*tasks, strict=True), chunksize=chunk), len(tasks))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # the workers had Ctrl-C too
+
+
+def _gathered(runs: Iterable[Result], total: int) -> list[Result]:
+    """The results one by one, until a run ends "interrupted" (Ctrl-C means all of it)."""
+    results: list[Result] = []
+    try:
+        for res in runs:
+            results.append(res)
+            if res.status is Status.INTERRUPTED:
+                raise Interrupted(results, total)
+    except Interrupted:
+        raise
+    except KeyboardInterrupt:
+        raise Interrupted(results, total) from None
+    return results

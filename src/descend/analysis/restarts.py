@@ -196,7 +196,8 @@ def multistart(
     starting a process (a tenth of a second or so); where processes are spawned rather
     than forked (Windows, macOS), ``fun`` must also be importable: defined in a module,
     not typed at the prompt. A ``callback`` runs in the worker processes. A run that
-    stops for ``KeyboardInterrupt`` (Ctrl-C) stops the whole multistart.
+    stops for ``KeyboardInterrupt`` (Ctrl-C) stops the whole multistart: the exception's
+    ``results`` are the runs that finished.
 
     A minimum's ``x`` is its best end point, so it is as accurate as the stopping
     rules make the runs; a run that stopped at ``max_iter`` on a slope can show up as a

@@ -161,6 +161,9 @@ def sweep(
         When no keyword is a grid, or a grid is empty.
     TypeError, ValueError
         As :func:`descend.minimize` for a bad value in any combination, before any run.
+    KeyboardInterrupt
+        Ctrl-C stops the whole sweep: the exception's ``partial`` is the SweepResult of
+        the runs that finished (the interrupted one among them).
 
     Examples
     --------
@@ -191,9 +194,14 @@ def sweep(
         check_run_settings(**fixed, **dict(zip(names, values, strict=True)))
     objective, shared = _runs.parsed(fun, fixed)
     tasks = [({**shared, **dict(zip(names, values, strict=True))},) for values in keys]
-    runs = _runs.run_all(
-        functools.partial(_solve, objective, x0), tasks, _runs.workers(n_jobs, len(keys)), "sweep"
-    )
+    solve, workers = functools.partial(_solve, objective, x0), _runs.workers(n_jobs, len(keys))
+    try:
+        runs = _runs.run_all(solve, tasks, workers, "sweep")
+    except _runs.Interrupted as stop:  # the grid so far goes with it
+        stop.partial = SweepResult(
+            names, grid, dict(zip(keys, stop.results, strict=False)), fun, x0, fixed
+        )
+        raise
     return SweepResult(names, grid, dict(zip(keys, runs, strict=True)), fun, x0, fixed)
 
 

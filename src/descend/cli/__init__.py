@@ -1,14 +1,15 @@
 """The ``descend`` command: a thin adapter over the public API.
 
 Exit codes: 0 when a run finished (converged, or used its budget), 1 when it
-diverged, 2 for bad input or usage (one line on stderr, no traceback), 130 when
-interrupted.
+diverged, 2 for bad input or usage (one line on stderr, no traceback; a closed
+standard output is one too), 130 when interrupted (Ctrl-C: what finished is printed
+first), 141 when the reader of a pipe went away (``descend compare | head -1``), quietly,
+as for tools that SIGPIPE ends (128 + 13).
 """
 
 from __future__ import annotations
 
-import json
-import math
+import contextlib
 import os
 import sys
 import warnings
@@ -21,6 +22,8 @@ except ImportError as error:  # pragma: no cover - click comes with the cli extr
 
 import numpy as np
 
+from descend.cli import output
+from descend.analysis._runs import Interrupted
 from descend.core.minimize import minimize
 from descend.core.optimizers import OPTIMIZERS
 from descend.core.result import Result, Status
@@ -28,6 +31,7 @@ from descend.problems.functions import ZOO
 from descend.viz import demo as demo_module
 
 EXIT_CODES = {Status.DIVERGED: 1, Status.INTERRUPTED: 130}
+BROKEN_PIPE = 141
 FIGURE_DPI = 100
 PLOT_HELP = "Write a figure (PNG, SVG or PDF): the path on the contours."
 ANIMATE_HELP = "Write an animation of the run over the contours (GIF, or MP4 with ffmpeg)."
@@ -55,6 +59,11 @@ def _output(ctx: Any, param: Any, path: str | None) -> str | None:
     if not os.access(folder, os.W_OK):
         raise click.BadParameter(f"the folder {folder!r} is not writable", param_hint=param.opts[0])
     return path
+
+
+def _output_option(flag: str, name: str, help: str) -> Any:
+    """An option naming a file to write, its folder checked before any run."""
+    return click.option(flag, name, type=click.Path(dir_okay=False), callback=_output, help=help)
 
 
 def _options(pairs: tuple[str, ...]) -> dict[str, float]:
@@ -116,79 +125,6 @@ def _settings(
     return settings
 
 
-def _summary(res: Result, names: list[str]) -> str:
-    x = np.atleast_1d(res.x)
-    coordinates = ", ".join(f"{n}={v:.10g}" for n, v in zip(names, x.ravel(), strict=False))
-    return "\n".join(
-        [
-            f"status:     {res.status}",
-            f"x:          {coordinates}",
-            f"f:          {res.fun:.10g}",
-            f"iterations: {res.nit} (f evaluated {res.nfev} times, gradient {res.ngev})",
-            f"time:       {res.elapsed * 1000:.3g} ms",
-            f"message:    {res.message}",
-            *_last_parts(res, names),
-            *(
-                f"rollback:   at update {e.nit}: {e.cause}; lr {e.lr_before:.3g} -> "
-                f"{e.lr_after:.3g}"
-                for e in res.events
-            ),
-        ]
-    )
-
-
-def _last_parts(res: Result, names: list[str]) -> list[str]:
-    """With --explain: the parts of the last update, one line each, by variable name."""
-    table = res.history.explanation
-    if not table or not res.nit:
-        return []
-    lines = [f"the last update (update {res.nit}), part by part:"]
-    for name in sorted(table):
-        row = table[name][-1]
-        if np.ndim(row) == 0:
-            lines.append(f"  {name}: {row:.6g}")
-        elif len(row) == len(names) and not name.startswith("trial"):
-            lines.append(
-                f"  {name}: " + ", ".join(f"{n}={v:.6g}" for n, v in zip(names, row, strict=True))
-            )
-        else:
-            lines.append(f"  {name}: " + ", ".join(f"{v:.6g}" for v in row[~np.isnan(row)]))
-    return lines
-
-
-def _as_json(res: Result, with_history: bool) -> str:
-    record: dict[str, Any] = {
-        "x": np.asarray(res.x).tolist(),
-        "fun": res.fun,
-        "nit": res.nit,
-        "nfev": res.nfev,
-        "ngev": res.ngev,
-        "status": str(res.status),
-        "success": res.success,
-        "message": res.message,
-        "elapsed": res.elapsed,
-        "method": res.method,
-    }
-    if with_history:
-        record["history"] = {k: v.tolist() for k, v in res.history.to_dict().items()}
-        if res.history.explanation is not None:
-            record["parts"] = {k: v.tolist() for k, v in res.history.explanation.items()}
-    if res.events:
-        record["events"] = [event._asdict() for event in res.events]
-    return json.dumps(_finite_or_null(record), allow_nan=False)
-
-
-def _finite_or_null(value: Any) -> Any:
-    """NaN and infinities as null, so that the output is strict JSON (a diverged run has them)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: _finite_or_null(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_finite_or_null(item) for item in value]
-    return value
-
-
 _run_options = [
     click.option("--lr", type=float, help="Learning rate (default: the method's own)."),
     click.option("--max-iter", type=int, help="Most updates (default 1000)."),
@@ -231,7 +167,21 @@ def _together(decorators: list[Any]) -> Any:
     return apply
 
 
-@click.group()
+class _ReaderGone(Exception):
+    """Writing met a broken pipe (a plain Exception, which click lets through to cli)."""
+
+
+class _Commands(click.Group):
+    """The command group, passing a broken pipe on rather than as click's exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise _ReaderGone from None
+
+
+@click.group(cls=_Commands)
 @click.version_option(package_name="descend")
 def main() -> None:
     """Gradient-based optimisation you can read.
@@ -259,23 +209,9 @@ _problem_options = [
 @_together(_run_options)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--with-history", is_flag=True, help="With --json: include the history.")
-@click.option(
-    "--history",
-    "history_path",
-    type=click.Path(dir_okay=False),
-    callback=_output,
-    help="Write CSV.",
-)
-@click.option(
-    "--plot", "plot_path", type=click.Path(dir_okay=False), callback=_output, help=PLOT_HELP
-)
-@click.option(
-    "--animate",
-    "animation_path",
-    type=click.Path(dir_okay=False),
-    callback=_output,
-    help=ANIMATE_HELP,
-)
+@_output_option("--history", "history_path", "Write CSV.")
+@_output_option("--plot", "plot_path", PLOT_HELP)
+@_output_option("--animate", "animation_path", ANIMATE_HELP)
 def minimize_command(
     formula: str,
     x0: str | None,
@@ -294,7 +230,7 @@ def minimize_command(
     res = problem.run(method, _settings(**run, progress=progress))
     if history_path:
         res.history.to_csv(history_path)
-    click.echo(_as_json(res, with_history) if as_json else _summary(res, problem.names))
+    click.echo(output.as_json(res, with_history) if as_json else output.summary(res, problem.names))
     if plot_path:
         _save_figure(plot_path, lambda plot, axes: _draw_run(plot, axes, problem, [res]))
     if animation_path:
@@ -308,12 +244,8 @@ def minimize_command(
 @_together(_problem_options)
 @click.option("--methods", default="gd,momentum,nesterov,adam,armijo,bb", show_default=True)
 @_together(_run_options)
-@click.option(
-    "--plot",
-    "plot_path",
-    type=click.Path(dir_okay=False),
-    callback=_output,
-    help="Write a figure: the paths on the contours and the losses, side by side.",
+@_output_option(
+    "--plot", "plot_path", "Write a figure: the paths on the contours and the losses, side by side."
 )
 def compare(
     formula: str,
@@ -343,6 +275,8 @@ def compare(
             f"{name:<9} {res.status!s:<10} {res.fun:>12.6g} {res.nit:>6} "
             f"{res.elapsed * 1000:>7.1f}ms  {x}"
         )
+        if res.status is Status.INTERRUPTED:  # one Ctrl-C stops the whole comparison
+            _interrupted(f"{len(results)} of {len(names)} methods")
     if plot_path:
         _save_figure(plot_path, lambda plot, axes: _draw_run(plot, axes, problem, results), 2)
 
@@ -375,13 +309,7 @@ def _grid(option: str) -> Any:
 @click.option("--ftol", type=float, help="Stop when |f change| < ftol.")
 @click.option("--xtol", type=float, help="Stop when the step length is <= xtol.")
 @click.option("--n-jobs", type=int, help="Processes to run the grid in (-1: one per core).")
-@click.option(
-    "--plot",
-    "plot_path",
-    type=click.Path(dir_okay=False),
-    callback=_output,
-    help="Write the grid figure.",
-)
+@_output_option("--plot", "plot_path", "Write the grid figure.")
 def sweep_command(
     formula: str,
     x0: str | None,
@@ -399,7 +327,12 @@ def sweep_command(
     problem = Problem(formula, x0, variables)
     grids = {name: values for name, values in (("lr", lr), ("momentum", momentum)) if values}
     fixed = {name: value for name, value in stopping.items() if value is not None}
-    grid = sweep(problem.fun, problem.x0, method, n_jobs=n_jobs, **grids, **fixed)
+    try:
+        grid = sweep(problem.fun, problem.x0, method, n_jobs=n_jobs, **grids, **fixed)
+    except Interrupted as stop:
+        if stop.partial is not None and stop.results:
+            click.echo(repr(stop.partial))
+        _interrupted(f"{len(stop.results)} of {stop.total} runs")
     click.echo(repr(grid))
     if plot_path:
         from descend.viz import plot
@@ -407,6 +340,12 @@ def sweep_command(
         figure = plot.sweep(grid)
         figure.savefig(plot_path, dpi=FIGURE_DPI)
         click.echo(f"figure: {plot_path}", err=True)
+
+
+def _interrupted(done: str) -> None:
+    """End a command of many runs at Ctrl-C, after what finished was printed."""
+    click.echo(f"descend: interrupted after {done} (the last one cut short)", err=True)
+    sys.exit(EXIT_CODES[Status.INTERRUPTED])
 
 
 def _draw_run(plot: Any, axes: Any, problem: Problem, results: list[Result]) -> None:
@@ -463,10 +402,36 @@ def demo(out: str | None) -> None:
 
     index = report.build(out)
     click.echo(f"report: {index.resolve()}")
+    click.echo("playground: run `descend playground --open` to steer these methods in a browser")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port to listen on (0: a free one).",
+)
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in a web browser.")
+def playground(host: str, port: int, open_browser: bool) -> None:
+    """Serve the playground: descend's own methods on your formula, live in the browser."""
+    from descend.playground.server import serve
+
+    serve(host, port, open_browser)
 
 
 def cli(argv: list[str] | None = None) -> int:
     """Run the command; bad input ends with one line on stderr and exit code 2."""
+    if sys.stdout is None or sys.stdout.closed:  # started with >&-
+        if sys.stderr is not None and not sys.stderr.closed:
+            click.echo(
+                "descend: error: standard output is closed; send it to a file or to "
+                "/dev/null (> out.txt)",
+                err=True,
+            )
+        return 2
     try:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the result's status and message say what happened
@@ -480,6 +445,8 @@ def cli(argv: list[str] | None = None) -> int:
         return 2
     except click.Abort:
         return 130
+    except (BrokenPipeError, _ReaderGone):
+        return _reader_gone()
     except (ValueError, TypeError, ImportError, OSError) as error:
         first_line = str(error).splitlines()[0].rstrip(":")  # a formula's caret stays in the API
         click.echo(f"descend: error: {first_line}", err=True)
@@ -490,10 +457,19 @@ def cli(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _reader_gone() -> int:
+    """The pipe's reader left: say nothing more, and let no flush at exit complain."""
+    with contextlib.suppress(OSError, ValueError):  # no real descriptor: nothing to redirect
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return BROKEN_PIPE
+
+
 def entry() -> None:
     """The console script."""
-    sys.exit(cli())
-
-
-if __name__ == "__main__":
-    entry()
+    code = cli()
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()  # what is still buffered may meet the broken pipe only now
+    except BrokenPipeError:
+        code = _reader_gone()
+    sys.exit(code)
