@@ -183,17 +183,23 @@ def test_infinite_input_is_refused_where_there_is_no_answer():
     np.testing.assert_array_equal(nonnegative()([np.inf, -np.inf]), [np.inf, 0.0])
 
 
-def _nan_above_half(x):
-    return np.where(x > 0.5, np.nan, x)
+def _inside(x):
+    """Where the iterates from 0 to the minimum at 2 pass, and no point x - g(x) = 4 - x
+    that gtol's projected gradient probes does."""
+    return 0.3 < x[0] < 1.9
+
+
+def _nan_inside(x):
+    return np.full(x.shape, np.nan) if _inside(x) else x
 
 
 # A projection's output is checked on every update: (project, method, what the message says).
 BAD_PROJECTIONS = [
-    (_nan_above_half, "gd", r"project returned \[nan nan\] for the finite point \[0.72 0.72"),
-    (_nan_above_half, "bb", r"project returned \[nan nan\] for the finite point"),
-    (_nan_above_half, "adam", r"project returned .*nan.* for the finite point"),
-    (lambda x: x if x[0] < 0.5 else x[:1], "gd", r"must return .* shape \(2,\), got .*\(1,\)"),
-    (lambda x: x if x[0] < 0.5 else x * np.inf, "momentum", r"project returned \[inf inf\]"),
+    (_nan_inside, "gd", r"project returned \[nan nan\] for the finite point \[0.4 0.4\]"),
+    (_nan_inside, "bb", r"project returned \[nan nan\] for the finite point"),
+    (_nan_inside, "adam", r"project returned .*nan.* for the finite point"),
+    (lambda x: x[:1] if _inside(x) else x, "gd", r"must return .* shape \(2,\), got .*\(1,\)"),
+    (lambda x: x * np.inf if _inside(x) else x, "momentum", r"project returned \[inf inf\]"),
 ]
 
 
@@ -285,3 +291,23 @@ def test_parameters_are_copied_and_frozen():
 def test_bad_arguments_are_named(make, error, match):
     with pytest.raises(error, match=match):
         make()
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("method", [None, "gd", "momentum", "adam", "armijo"])
+def test_a_constrained_minimum_converges_with_the_default_gtol(seed, method):
+    # gtol reads the projected gradient ||x - P(x - g)||, which vanishes at a constrained
+    # minimum where g does not: before, every projected run used up max_iter there.
+    rng = np.random.default_rng(seed)
+    m = rng.standard_normal((4, 4))
+    a, b = m @ m.T + 0.5 * np.eye(4), 3 * rng.standard_normal(4)
+    fun, grad = (lambda x: 0.5 * x @ a @ x - b @ x), (lambda x: a @ x - b)
+    truth = minimize(fun, np.zeros(4), jac=grad, method="L-BFGS-B", bounds=[(-0.5, 0.5)] * 4,
+                     options=dict(ftol=0, gtol=1e-14)).x  # fmt: skip
+    lr = None if method in (None, "armijo") else 0.5 / np.linalg.eigvalsh(a)[-1]
+    res = dd.minimize(fun, np.zeros(4), method, grad=grad, lr=lr, project=box(-0.5, 0.5),
+                      max_iter=20_000)  # fmt: skip
+    assert res.status == "converged", res.message
+    assert res.message.startswith("converged: projected gradient norm")
+    np.testing.assert_allclose(res.x, truth, atol=1e-6)  # gtol 1e-8 over the smallest curvature
+    assert np.any(np.abs(grad(res.x)) > 1e-3)  # a constrained minimum: g itself is not 0

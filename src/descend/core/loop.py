@@ -141,7 +141,9 @@ class Run:
                         ending = check(p, x, x_new, f_new, g_new, grad_norm, state, nit, elapsed)
                     if ending is not None and ending.status is Status.DIVERGED and self.rollback:
                         ending = self._roll_back(p, nit, ending, broke is not None)
-                        ending = ending or self.rules.budget(nit, elapsed, norm(p.g), p.nepoch)
+                        ending = ending or self.rules.budget(
+                            nit, elapsed, self._stationarity(p.x, p.g), p.nepoch
+                        )
                     if ending is not None and broke is not None:
                         break
                     if bar is not None:
@@ -182,7 +184,7 @@ class Run:
 
     def _begin(self, p: Position, elapsed: float) -> Ending | None:
         """Record the start (a fresh run) and start the clock; an ending if already over."""
-        grad_norm = norm(p.g)
+        grad_norm = self._stationarity(p.x, p.g)
         self.started = time.perf_counter() - elapsed
         if self.best is None:
             self.best = self._best(p)
@@ -270,8 +272,18 @@ class Run:
         # One sum of dot products tests f, g and x for NaN and inf at once; it overflows
         # for finite entries above ~1e154, so a failure is looked at again.
         if _isfinite(f + grad_norm + x.dot(x)):
+            if self.project is not None:
+                grad_norm = self._stationarity(x, g)
             return f, g, grad_norm, None
         return f, g, *inspect(f, g, x)
+
+    def _stationarity(self, x: Array, g: Array) -> float:
+        """What gtol reads: the gradient norm, or with a projection the projected gradient
+        norm ||x - P(x - g)||, which is 0 exactly at a constrained stationary point (where
+        the gradient itself need not vanish)."""
+        if self.project is None:
+            return norm(g)
+        return norm(x - self.project(x - g))
 
     def _record(self, f: float, grad_norm: float, lr: float, x: Array) -> float:
         """Record: one history row (and x when recorded); the seconds since the start."""

@@ -121,7 +121,9 @@ def minimize(
         Stop when ``|f_k - f_(k-1)| < ftol``, ``||g_k|| <= gtol`` or
         ``||x_k - x_(k-1)|| <= xtol``; ``None`` or ``0`` disables a rule, so
         ``gtol=0`` alone runs exactly ``max_iter`` updates. With ``data``, k counts
-        epochs and f and g are on all the data.
+        epochs and f and g are on all the data. With ``project``, gtol reads the
+        projected gradient ``||x_k - project(x_k - g_k)||`` instead, which is 0 at a
+        constrained minimum where g itself is not (SciPy's L-BFGS-B tests the same).
     time_limit : float, optional
         Seconds after which the run stops.
     maximize : bool
@@ -288,7 +290,7 @@ def minimize(
     run = Run(
         objective,
         optimizer,
-        Rules(f0=f, sign=objective.sign, **rules),
+        Rules(f0=f, sign=objective.sign, **rules, **_stationarity(project_flat)),
         project_flat,
         callback,
         Recorder(record_x),
@@ -306,6 +308,11 @@ def minimize(
         ending = Ending(Status(saved.status), saved.message)
         return advise(run.result(saved.position, ending, saved.elapsed), objective)
     return run(saved.position, saved.elapsed, progress)
+
+
+def _stationarity(project: Any) -> dict[str, str]:
+    """How the rules name what gtol reads: with a projection, the projected gradient."""
+    return {} if project is None else {"gradient": "projected gradient norm"}
 
 
 def stopping_rules(

@@ -78,7 +78,8 @@ class History:
     f : ndarray, shape (k + 1,)
         Objective values.
     grad_norm : ndarray, shape (k + 1,)
-        Euclidean norms of the gradient.
+        Euclidean norms of the gradient; with ``project=``, of the projected gradient
+        ``x - project(x - g)``, which is what gtol reads.
     lr : ndarray, shape (k + 1,)
         Step size of the update that reached each point (entry 0: the first one's).
     time : ndarray, shape (k + 1,)

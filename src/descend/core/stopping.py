@@ -49,6 +49,7 @@ class Rules:
     time_limit: float | None = None
     sign: float = 1.0  # -1 when maximising: f here is the negated objective
     epochs: int | None = None  # data mode: passes over the data
+    gradient: str = "gradient norm"  # what grad_norm is: "projected gradient norm" with project=
 
     def __post_init__(self) -> None:
         # Thresholds that a disabled rule can never meet, so that check() is one test.
@@ -69,7 +70,7 @@ class Rules:
         if self.gtol is not None and grad_norm <= self.gtol:
             return Ending(
                 Status.CONVERGED,
-                f"converged: gradient norm {grad_norm:.3g} <= gtol={self.gtol:g} at the start",
+                f"converged: {self.gradient} {grad_norm:.3g} <= gtol={self.gtol:g} at the start",
             )
         return self.budget(0, 0.0, grad_norm)
 
@@ -104,7 +105,7 @@ class Rules:
         if self.gtol is not None and grad_norm <= self.gtol:
             return Ending(
                 Status.CONVERGED,
-                f"converged: gradient norm {grad_norm:.3g} <= gtol={self.gtol:g} "
+                f"converged: {self.gradient} {grad_norm:.3g} <= gtol={self.gtol:g} "
                 f"after {self._done(nit, nepoch)}",
             )
         if self.ftol is not None and f_change < self.ftol:
@@ -131,10 +132,12 @@ class Rules:
             return Ending(
                 Status.TIME_LIMIT,
                 f"time_limit: stopped after {elapsed:.3g} s (time_limit={self.time_limit:g}) "
-                f"and {nit} updates, gradient norm {grad_norm:.3g}",
+                f"and {nit} updates, {self.gradient} {grad_norm:.3g}",
             )
         if nepoch >= self._epochs or nit >= self.max_iter:
-            unmet = f" with gradient norm {grad_norm:.3g} > gtol={self.gtol:g}" if self.gtol else ""
+            unmet = (
+                f" with {self.gradient} {grad_norm:.3g} > gtol={self.gtol:g}" if self.gtol else ""
+            )
             reached = (
                 f"epochs={self.epochs} passes over the data ({nit} updates)"
                 if nepoch >= self._epochs

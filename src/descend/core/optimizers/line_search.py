@@ -33,8 +33,14 @@ class Armijo(Optimizer):
     Each trial costs one evaluation of f; ``lr`` is the first trial at every
     update (it resets, so steps can grow again), and ``c`` is the
     sufficient-decrease constant (Nocedal & Wright, Algorithm 3.1). After
-    ``max_backtracks`` shrinks the last trial is taken anyway. With a projection
-    the condition is tested before projecting.
+    ``max_backtracks`` shrinks the last trial is taken anyway.
+
+    With ``project=`` (``minimize`` hands the projection P over through
+    :meth:`constrained`) the search runs along the projection arc instead
+    (Bertsekas, *Nonlinear Programming*, 3rd ed., section 2.3): the trials are
+    x(t) = P(x - t g), accepted when f(x(t)) <= f(x) + c g.(x(t) - x), and the step is
+    x(t) - x. Testing x - t g before projecting, as before, can accept a step that the
+    projection undoes, and stall away from the constrained minimum.
 
     >>> import numpy as np
     >>> fun = lambda x: float(x @ x)
@@ -51,6 +57,10 @@ class Armijo(Optimizer):
     c: float = 1e-4
     shrink: float = 0.5
     max_backtracks: int = 50
+    # The projection of a constrained run (None: plain backtracking); set by constrained().
+    project: Callable[[Array], Array] | None = field(
+        default=None, kw_only=True, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -62,6 +72,10 @@ class Armijo(Optimizer):
             raise ValueError(f"shrink must be in (0, 1), got {shrink!r}; 0.5 halves the step")
         _validate.count("max_backtracks", self.max_backtracks, minimum=1)
 
+    def constrained(self, project: Callable[[Array], Array]) -> Armijo:
+        """A copy that searches along the projection arc P(x - t g)."""
+        return replace(self, project=project)
+
     def init(self, x: Array) -> GDState:
         return GDState(0, self.rate(0))
 
@@ -70,8 +84,24 @@ class Armijo(Optimizer):
             raise TypeError(f"{type(self).__name__}.update needs the point x and the objective fun")
         g = self.clip(grad)
         f = fun(x) if f is None else f
+        if self.project is not None:
+            t, step = self._arc(self.project, fun, x, g, self.rate(state.t), f)
+            return step, GDState(state.t + 1, t)
         t = self.search(fun, x, g, self.rate(state.t), f)
         return -t * g, GDState(state.t + 1, t)
+
+    def _arc(
+        self, project: Callable[[Array], Array], fun: Callable[[Array], float], x: Array,
+        g: Array, t: float, f: float,
+    ) -> tuple[float, Array]:  # fmt: skip
+        """The first t in t, shrink * t, ... with f(P(x - t g)) <= f + c g.(P(x - t g) - x),
+        and its step P(x - t g) - x."""
+        for _ in range(self.max_backtracks):
+            step = project(x - t * g) - x
+            if fun(x + step) <= f + self.c * float(np.vdot(g, step)):
+                break
+            t *= self.shrink
+        return t, step
 
     def search(
         self, fun: Callable[[Array], float], x: Array, g: Array, t: float, f_ref: float
@@ -86,7 +116,8 @@ class Armijo(Optimizer):
 
     def parts(self, grad, state, new_state, step, x=None, trials=()):
         """lr (the accepted t), grad (clipped), trial_lr (the t's tried: lr, lr * shrink,
-        ..., one per trial) and trial_f (f at each): step = -lr * grad."""
+        ..., one per trial) and trial_f (f at each): step = -lr * grad, or with a
+        projection P(x - lr * grad) - x."""
         return {
             "lr": new_state.lr,
             "grad": self.clip(grad),
