@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import sys
 from collections.abc import Iterable
 from numbers import Real
 from typing import Any
@@ -82,8 +83,19 @@ def tolerance(name: str, value: Any) -> float | None:
     return number or None
 
 
+def is_sparse(value: Any) -> bool:
+    """Whether ``value`` is a SciPy sparse matrix or array, without importing SciPy
+    (whoever made one has imported it)."""
+    sparse = sys.modules.get("scipy.sparse")
+    return sparse is not None and bool(sparse.issparse(value))
+
+
 def float_array(name: str, value: Any) -> Array:
     """Return a new finite float64 array from ``value``; never a view of the caller's array."""
+    if is_sparse(value):
+        raise TypeError(
+            f"{name} is a SciPy sparse matrix; {name} needs a dense array: pass {name}.toarray()"
+        )
     try:
         raw = np.asarray(value)
     except ValueError as error:  # ragged nested lists

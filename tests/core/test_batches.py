@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scipy import sparse
 
 import descend as dd
 
@@ -174,6 +175,33 @@ def test_memmaps_and_read_only_arrays_work_and_data_is_never_written(tmp_path):
     np.testing.assert_array_equal(np.asarray(X_ro), X)
 
 
+def densified(function):
+    """``function`` of a batch whose X is handed over as a SciPy sparse matrix."""
+    return lambda w, X, y: function(w, X.toarray(), y)
+
+
+@pytest.mark.parametrize("make", [sparse.csr_matrix, sparse.csr_array])
+@pytest.mark.parametrize(
+    "options",
+    [dict(batch_size=10, shuffle=False), dict(batch_size=10, seed=1),
+     dict(batch_size=8, sampling="replacement", seed=3), dict()],
+)  # fmt: skip
+def test_a_csr_matrix_is_batched_by_rows_as_csr_and_never_written(make, options):
+    X_sparse = make(np.where(np.abs(X) < 0.7, 0.0, X))
+    before, seen = X_sparse.copy(), []
+
+    def grad(w, X, y):
+        seen.append(type(X))
+        return densified(mse_grad)(w, X, y)
+
+    dense = fit(data=(X_sparse.toarray(), Y), epochs=3, **options)
+    res = fit(data=(X_sparse, Y), epochs=3, grad=grad, **options)
+    # The same rows in the same order: the run is the dense one, bit for bit.
+    np.testing.assert_array_equal(res.x, dense.x)
+    assert set(seen) == {make}
+    assert (X_sparse != before).nnz == 0
+
+
 def test_data_mode_messages_speak_of_epochs():
     res = fit(batch_size=10, epochs=2, seed=0, lr=1e-4)
     assert res.message.startswith("max_iter: reached epochs=2 passes over the data (22 updates)")
@@ -190,6 +218,18 @@ def test_data_mode_messages_speak_of_epochs():
         (dict(data=X), TypeError, "tuple of arrays"),
         (dict(data=()), ValueError, "at least one array"),
         (dict(data=(X, np.array(["a"] * 103))), TypeError, "data[1] must hold numbers"),
+        (
+            dict(data=(sparse.coo_array(X), Y)),
+            TypeError,
+            "data[0] is a SciPy sparse matrix in COO format; data mode takes each batch's rows, "
+            "which needs CSR: pass data[0].tocsr()",
+        ),
+        (dict(data=(sparse.csc_matrix(X), Y)), TypeError, "matrix in CSC format"),
+        (
+            dict(data=(sparse.csr_array(np.where(X > 2, np.nan, X)), Y)),
+            ValueError,
+            "data[0] holds NaN",
+        ),
         (dict(batch_size=0), ValueError, "batch_size must be an integer >= 1"),
         (dict(batch_size=104), ValueError, "batch_size must be at most the number of samples"),
         (dict(batch_size=2.5), TypeError, "batch_size must be an integer"),

@@ -17,6 +17,7 @@ import numpy as np
 
 from descend import _validate
 from descend._types import Array, ArrayLike
+from descend.core.batches import as_data
 from descend.core.optimizers.registry import OPTIMIZERS
 from descend.core.result import Result, Status
 from descend.gradients.objective import Objective
@@ -299,7 +300,7 @@ def _gradient(
             grad,
             np.shape(x0),
             variables=settings.get("variables"),
-            data=() if data is None else tuple(np.asarray(a) for a in data),
+            data=() if data is None else as_data(data),
         )
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")

@@ -22,8 +22,8 @@ except ImportError as error:  # pragma: no cover - click comes with the cli extr
 
 import numpy as np
 
-from descend.cli import output
 from descend.analysis._runs import Interrupted
+from descend.cli import output
 from descend.core.minimize import minimize
 from descend.core.optimizers import OPTIMIZERS
 from descend.core.result import Result, Status

@@ -30,7 +30,10 @@ def as_data(data: Any) -> tuple[Array, ...]:
     """``data`` as a tuple of arrays sharing their first dimension, checked.
 
     Arrays and memmaps are kept as they are (never copied, never written); lists
-    become arrays. Floating-point arrays must hold only finite values.
+    become arrays. SciPy sparse matrices and arrays in CSR format are kept too, and
+    each batch is then a CSR matrix of the batch's rows (``X[rows]``), handed to ``fun``
+    and ``grad`` as such; other sparse formats, which cannot take rows cheaply, are
+    refused with the fix (``X.tocsr()``). Floating-point entries must be finite.
 
     >>> X, y = as_data(([[1.0, 2.0], [3.0, 4.0]], [0, 1]))
     >>> X.shape, y
@@ -47,13 +50,13 @@ def as_data(data: Any) -> tuple[Array, ...]:
         )
     if not data:
         raise ValueError("data must hold at least one array, got an empty tuple")
-    arrays = tuple(a if isinstance(a, np.ndarray) else np.asarray(a) for a in data)
+    arrays = tuple(_array(i, a) for i, a in enumerate(data))
     for i, a in enumerate(arrays):
         if a.ndim == 0:
             raise ValueError(f"data[{i}] must be an array with one row per sample, got a scalar")
         if a.dtype.kind not in "biufc":
             raise TypeError(f"data[{i}] must hold numbers, got dtype {a.dtype}")
-    lengths = [len(a) for a in arrays]
+    lengths = [a.shape[0] for a in arrays]
     if len(set(lengths)) > 1:
         raise ValueError(
             f"data arrays must share their first dimension (one row per sample), got lengths "
@@ -67,7 +70,23 @@ def as_data(data: Any) -> tuple[Array, ...]:
     return arrays
 
 
+def _array(i: int, a: Any) -> Array:
+    """data[i] as an array: an ndarray or a CSR matrix as it is, anything else converted."""
+    if isinstance(a, np.ndarray):
+        return a
+    if not _validate.is_sparse(a):
+        return np.asarray(a)
+    if a.format != "csr":
+        raise TypeError(
+            f"data[{i}] is a SciPy sparse matrix in {a.format.upper()} format; data mode takes "
+            f"each batch's rows, which needs CSR: pass data[{i}].tocsr() (or a dense array)"
+        )
+    return a
+
+
 def _all_finite(a: Array) -> bool:
+    if _validate.is_sparse(a):
+        return bool(np.isfinite(a.data).all())  # the stored entries; the rest are zeros
     return all(np.isfinite(a[i : i + _CHECK_ROWS]).all() for i in range(0, len(a), _CHECK_ROWS))
 
 

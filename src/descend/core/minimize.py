@@ -141,7 +141,10 @@ def minimize(
     data : tuple of arrays, optional
         ``(X, y, ...)``, arrays (or memmaps) sharing their first dimension, one row
         per sample; never modified. Each update then uses a batch of rows, and the
-        history holds one point per epoch, evaluated on all the data.
+        history holds one point per epoch, evaluated on all the data. A SciPy sparse
+        matrix or array in CSR format is taken as it is: each batch is then the CSR
+        matrix of its rows, handed to ``fun`` and ``grad`` (which must accept it); other
+        sparse formats are refused (use ``X.tocsr()``).
     batch_size : int, optional
         Rows per update: None for all of them (full batch), 1 for single samples,
         k for mini-batches (the last short batch of an epoch is kept).
@@ -290,7 +293,7 @@ def minimize(
     run = Run(
         objective,
         optimizer,
-        Rules(f0=f, sign=objective.sign, **rules, **_stationarity(project_flat)),
+        Rules(f0=f, sign=objective.sign, **rules, gradient=_gradient_name(project_flat)),
         project_flat,
         callback,
         Recorder(record_x),
@@ -310,9 +313,9 @@ def minimize(
     return run(saved.position, saved.elapsed, progress)
 
 
-def _stationarity(project: Any) -> dict[str, str]:
-    """How the rules name what gtol reads: with a projection, the projected gradient."""
-    return {} if project is None else {"gradient": "projected gradient norm"}
+def _gradient_name(project: Any) -> str:
+    """What the rules call the norm gtol reads: with a projection, the projected gradient's."""
+    return "gradient norm" if project is None else "projected gradient norm"
 
 
 def stopping_rules(
@@ -442,7 +445,7 @@ def _data_settings(
             raise TypeError("shuffle goes with data=(X, y, ...), and no data was given")
         return (), _Batching(None, None, {})
     arrays = as_data(data)
-    n = len(arrays[0])
+    n = arrays[0].shape[0]  # len() of a SciPy sparse matrix is an error
     size, shuffle, sampling, rng = check_settings(n, batch_size, shuffle, sampling, seed)
     epochs = DEFAULT_EPOCHS if epochs is None else _validate.count("epochs", epochs, minimum=1)
     batches = None if batch_size is None else Batches(n, size, shuffle, sampling, rng)

@@ -12,11 +12,14 @@ prediction. What they do alike lives here, once:
   columns' scales differ), and the decision ``X @ coef_.T + intercept_``. A subclass
   supplies ``_learn_targets``, ``_check_same_targets``, ``_encode``, ``_loss`` and
   ``_store``.
-- :func:`_scaling`: each column's shift and scale, and its magnitude.
 - :class:`_EarlyStopping`: minimize's callback that stops a run when the score on a
   held-out set has stalled, scikit-learn's rule.
 - ``_PARAMETERS`` and ``_ATTRIBUTES``: the parts of the estimators' docstrings that
   describe these shared parameters and fitted attributes.
+
+The columns' shift and scale come from :mod:`descend.models._scaling`. X may be a
+SciPy sparse matrix (any format becomes CSR, as scikit-learn's ``accept_sparse="csr"``):
+the losses' gradients are then sparse products, each mini-batch a CSR slice of rows.
 
 >>> from descend.models import LinearRegression
 >>> issubclass(LinearRegression, _LinearModel)
@@ -28,9 +31,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import warnings
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -44,13 +48,10 @@ from descend.core.optimizers import OPTIMIZERS, Optimizer
 from descend.core.result import History, Result, Status
 
 from ._losses import _Loss
+from ._scaling import _scaling
 
 Array = np.ndarray
 
-# The column statistics come from at most about this many evenly spaced rows: they only
-# condition the problem (any shift and scale give the same minimiser), and 8,192 rows
-# pin a standard deviation to within 1%, in a millisecond or two on any X.
-_SCALING_ROWS = 1 << 13
 # With scale=False: columns whose magnitudes differ by more than _SPREAD_TO_WARN warn;
 # so do those that differ by more than _SPREAD_TO_BLAME when the run ended with its
 # gradient (in standardised units) above _FAR_FROM_OPTIMUM of its start, or above tol
@@ -59,38 +60,6 @@ _SCALING_ROWS = 1 << 13
 _SPREAD_TO_WARN = 100.0
 _SPREAD_TO_BLAME = 10.0
 _FAR_FROM_OPTIMUM = 1e-2
-
-
-class _Scaling(NamedTuple):
-    """Per column: the shift and scale of x' = (x - shift) / scale, and the magnitude
-    sqrt(mean x**2) (of the raw column, for the warning about mismatched scales)."""
-
-    shift: Array
-    scale: Array
-    magnitude: Array
-
-
-def _scaling(X: Array, alpha: float, centre: bool) -> _Scaling:
-    """The standardisation of X's columns for a fit with penalty ``alpha``.
-
-    Centred on the mean when there is an intercept to absorb it (else shift 0), and
-    divided by sqrt(s**2 + alpha), s**2 the column's second moment about the shift:
-    the square root of the diagonal of the ridge Hessian, so that it becomes 1 (its
-    standard deviation when alpha = 0). A constant column keeps scale 1.
-
-    >>> shift, scale, magnitude = _scaling(np.array([[1.0, 5.0, 0.0], [3.0, 5.0, 0.0]]), 0.0, True)
-    >>> shift, scale  # the constant columns keep scale 1
-    (array([2., 5., 0.]), array([1., 1., 1.]))
-    """
-    rows = np.array(X[:: max(1, len(X) // _SCALING_ROWS)])  # a small contiguous copy
-    magnitude = np.sqrt(np.mean(rows**2, axis=0))
-    shift = rows.mean(axis=0) if centre else np.zeros(X.shape[1])
-    spread = rows.var(axis=0) if centre else magnitude**2
-    # A constant column's variance is rounding: about (n eps mean)**2 at most.
-    constant = spread <= (len(rows) * np.finfo(float).eps * np.abs(shift)) ** 2
-    scale = np.sqrt(spread + alpha)
-    scale[constant | (scale == 0)] = 1.0
-    return _Scaling(shift, scale, magnitude)
 
 
 # One base class holds fit, partial_fit and early stopping.
@@ -145,7 +114,8 @@ class _LinearModel(BaseEstimator):
         ``early_stopping``, when the score on the held-out ``validation_fraction`` has
         not improved by ``tol`` for ``n_iter_no_change`` epochs. A run that diverges,
         or runs out of epochs with ``tol`` set, warns (``ConvergenceWarning``) with the
-        run's own message, which says what to try.
+        run's own message, which says what to try. X is an array-like or a SciPy sparse
+        matrix of shape (n, d); neither is modified.
         """
         self._check_params()
         X, y = self._validate(X, y, reset=True)
@@ -208,7 +178,8 @@ class _LinearModel(BaseEstimator):
         (``ConvergenceWarning``) when it failed, or when unscaled columns made it hard."""
         loss = self._loss(X.shape[1])
         x0 = np.zeros(loss.size) if x0 is None else x0
-        batch_size = self.batch_size if self.batch_size is None else min(self.batch_size, len(X))
+        n = X.shape[0]
+        batch_size = self.batch_size if self.batch_size is None else min(self.batch_size, n)
         method = self._method()
         _warn_line_search(method, batch_size)
         # tol is a gradient tolerance, except where early stopping or partial_fit's single
@@ -314,22 +285,30 @@ class _LinearModel(BaseEstimator):
         _validate.count("n_iter_no_change", self.n_iter_no_change, minimum=1)
 
     def _validate(self, X: Any, y: Any, reset: bool) -> tuple[Array, Array]:
-        # C-contiguous float64: what the compiled kernels read without a copy.
+        # C-contiguous float64: what the compiled kernels read without a copy. A sparse
+        # X becomes CSR, whose rows a batch slices (the kernels leave it to NumPy).
         numeric = self._numeric_targets
-        return validate_data(
+        X, y = validate_data(
             self,
             X,
             y,
             reset=reset,
+            accept_sparse="csr",
             dtype=np.float64,
             order="C",
             y_numeric=numeric,
             multi_output=numeric,
         )
+        return X, (y.toarray() if sparse.issparse(y) else y)  # targets are dense numbers
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
 
     def _decision(self, X: Any) -> Array:
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = validate_data(self, X, reset=False, accept_sparse="csr", dtype=np.float64)
         return X @ self.coef_.T + self.intercept_
 
     # What a subclass provides.

@@ -23,7 +23,8 @@ Each comes twice: a compiled version (Numba, imported the first time it is neede
 so ``import descend`` never pays for it) and a plain NumPy reference with the same
 signature, which the tests hold the compiled one to and which runs whenever Numba
 is missing or the data are not C-contiguous float64 (a float32 or strided X, say;
-a memmap is fine), and for an X small enough to sit in cache whole.
+a memmap is fine), and for an X small enough to sit in cache whole. A SciPy sparse X
+never comes here: the losses take it through sparse products of their own.
 
 >>> import numpy as np
 >>> X, y = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([1.0, 1.0])

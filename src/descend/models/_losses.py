@@ -128,7 +128,7 @@ class _Loss:
 
     def value_and_grad(self, x: Array, X: Array, T: Array) -> tuple[float, Array]:
         W, b = self.unpack(x)
-        n = len(X)
+        n = X.shape[0]
         total, E = self.pointwise(X @ W.T + b, T.reshape(n, -1))
         f = total / n + 0.5 * self.alpha * float(np.vdot(W, W))
         return f, self.chain(E.T @ X / n + self.alpha * W, E.sum(axis=0) / n)
@@ -141,9 +141,11 @@ class _Loss:
 class _Squared(_Loss):
     """loss = ||z - t||^2 / 2; dloss/dz = z - t.
 
-    One target column runs through :mod:`descend.models._linear_kernels`: one read of X
-    per gradient, and for :class:`descend.GD` and :class:`descend.Momentum` a compiled
-    epoch (:meth:`epoch_kernel`, which minimize's data loop looks for).
+    One target column of a dense X runs through :mod:`descend.models._linear_kernels`:
+    one read of X per gradient, and for :class:`descend.GD` and :class:`descend.Momentum`
+    a compiled epoch (:meth:`epoch_kernel`, which minimize's data loop looks for). A
+    sparse X takes the base class's products, ``X @ W.T`` and ``E.T @ X``, and minimize's
+    own loop.
     """
 
     def pointwise(self, Z: Array, T: Array) -> tuple[float, Array]:
@@ -151,7 +153,7 @@ class _Squared(_Loss):
         return 0.5 * float(np.vdot(R, R)), R
 
     def value_and_grad(self, x: Array, X: Array, T: Array) -> tuple[float, Array]:
-        if T.ndim != 1:
+        if T.ndim != 1 or not isinstance(X, np.ndarray):  # several targets, or sparse X
             return super().value_and_grad(x, X, T)
         W, b = self.unpack(x)
         n, coef = len(X), W[0]
@@ -170,7 +172,8 @@ class _Squared(_Loss):
         kernel standardises each row as it reads it), with the optimizer's state
         carried in and out: ``t`` advances by the number of batches. None (use the
         loop) for any other optimizer, a schedule, clipping, several target columns or
-        an X that is not C-contiguous float64. ``x`` and ``state`` are not modified.
+        an X that is not C-contiguous float64 (a sparse one). ``x`` and ``state`` are not
+        modified.
         """
         kind = type(optimizer)
         if kind is not GD and kind is not Momentum:

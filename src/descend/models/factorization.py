@@ -38,13 +38,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from descend import _validate
-from descend.core.loop import Iteration
 from descend.core.minimize import minimize
 from descend.core.optimizers import GD, Optimizer
 from descend.problems import datasets
 
-from . import _factorization_kernels
-from ._factorization_inputs import _held_out, _index, _ratings, _rows, _triplets
+from . import _factorization_kernels, _ids
+from ._factorization_inputs import _held_out, _ratings, _triplets
+from ._factorization_monitor import _Monitor
 
 __all__ = ["MatrixFactorization"]
 
@@ -114,82 +114,6 @@ class _Objective:
         return params, state._replace(t=state.t + math.ceil(len(order) / size), lr=lr)
 
 
-class _Monitor:
-    """minimize's callback after each epoch: the RMSEs for ``history_``, and early stopping.
-
-    The training RMSE comes from f itself, less the penalty: mean(e**2) =
-    2 f - (reg / n) (sum_u n_u ||U[u]||**2 + sum_i n_i ||V[i]||**2) (raw predictions,
-    not clipped). The validation RMSE is of ``predict``'s clipped predictions. The run
-    stops after ``patience`` epochs in a row without a new lowest validation RMSE or,
-    without validation, without a training objective f below (1 - ``min_improvement``)
-    times its lowest; ``why`` then says which.
-    """
-
-    def __init__(
-        self,
-        objective: _Objective,
-        counts: tuple[Array, Array],
-        validation: tuple[Array, Array, Array] | None,
-        scale: tuple[float, float],
-        patience: int | None,
-        min_improvement: float | None,
-    ) -> None:
-        self.objective, self.counts, self.validation = objective, counts, validation
-        self.scale, self.patience, self.min_improvement = scale, patience, min_improvement
-        self.history: dict[str, list[float]] = {"train_rmse": [], "time": []}
-        if validation is not None:
-            self.history["validation_rmse"] = []
-        self.best, self.best_x, self.best_epoch, self.stalled = math.inf, None, 0, 0
-        self.why = ""
-
-    def __call__(self, info: Iteration) -> bool:
-        objective = self.objective
-        U, V = objective.unpack(info.x)
-        n = self.counts[0].sum()
-        penalty = self.counts[0] @ np.einsum("ij,ij->i", U, U)
-        penalty += self.counts[1] @ np.einsum("ij,ij->i", V, V)
-        self.history["train_rmse"].append(
-            math.sqrt(max(0.0, 2 * info.fun - objective.reg * penalty / n))
-        )
-        self.history["time"].append(info.elapsed)
-        if self.validation is None:
-            return self._training_stalled(info.fun, info.nepoch or 0)
-        users, items, ratings = self.validation
-        predicted = _factorization_kernels.factorization_predict(users, items, U, V, objective.mean)
-        rmse = datasets.rmse(np.clip(predicted, *self.scale), ratings)
-        self.history["validation_rmse"].append(rmse)
-        if rmse < self.best:
-            self.best, self.best_x, self.stalled = rmse, info.x.copy(), 0
-            self.best_epoch = info.nepoch or 0  # always set in data mode
-        else:
-            self.stalled += 1
-        if self.patience is None or self.stalled < self.patience:
-            return False
-        self.why = (
-            f"stopped: no lower validation RMSE in {self.stalled} epochs after epoch "
-            f"{self.best_epoch} ({self.best:.4f}), whose parameters are kept"
-        )
-        return True
-
-    def _training_stalled(self, f: float, epoch: int) -> bool:
-        """Whether f has not fallen below (1 - min_improvement) times its lowest for
-        ``patience`` epochs in a row (never, when either is None)."""
-        if self.min_improvement is None or self.patience is None:
-            return False
-        if f < self.best * (1.0 - self.min_improvement):
-            self.best, self.stalled = f, 0
-        else:
-            self.stalled += 1
-        if self.stalled < self.patience:
-            return False
-        self.why = (
-            f"stopped: the training objective fell by less than min_improvement="
-            f"{self.min_improvement:g} of its lowest ({self.best:.6g}) in {self.stalled} epochs "
-            f"in a row, after {epoch} epochs"
-        )
-        return True
-
-
 class MatrixFactorization(BaseEstimator):
     """Biased matrix factorisation (Funk SVD) for ratings, fitted by SGD through minimize.
 
@@ -244,7 +168,8 @@ class MatrixFactorization(BaseEstimator):
     Attributes
     ----------
     user_ids_, item_ids_ : ndarray
-        The distinct training ids, sorted: row k of the parameters is id k.
+        The distinct training ids, sorted: row k of the parameters is id k (integers
+        or strings, as given; after ``fit(R)``, R's rows and columns that hold ratings).
     global_mean_ : float
         mu, the mean training rating.
     user_bias_, item_bias_ : ndarray of shape (n_users,), (n_items,)
@@ -268,7 +193,13 @@ class MatrixFactorization(BaseEstimator):
     ``fit(users, items, ratings)`` takes three parallel arrays; ``fit(X, ratings)``
     with X of shape (n, 2), columns [user, item], is the same and fits scikit-learn's
     tools (``cross_val_score``, ``GridSearchCV``); ``predict`` and ``score`` take both
-    forms too. Ids may be any integers or strings: they are mapped to rows. ``score``
+    forms too. ``fit(R)`` (and ``score(R)``, ``validation=R``) takes a SciPy sparse
+    users x items matrix whose stored entries are the ratings, explicit zeros
+    included; its ids are R's row and column indices. Ids are integers (Python or
+    NumPy, or integral floats) or strings, mapped to rows, of one kind per column in a
+    fit: ``0`` and ``"0"`` together, None, NaN, fractional floats and other objects
+    are refused, and so are ids of another kind than the fit's in later calls (a string
+    on a model fitted with integer ids is not taken for an unseen id). ``score``
     returns the negative RMSE (greater is better), not R^2.
 
     Surprise's ``SVD`` makes the same updates at lr=0.005, reg=0.02 for 20 epochs
@@ -337,12 +268,13 @@ class MatrixFactorization(BaseEstimator):
         Parameters
         ----------
         users, items : array-like of shape (n,)
-            Who rated what: ids of any kind (integers, strings). Or ``fit(X, ratings)``
-            with X of shape (n, 2), columns [user, item].
+            Who rated what: integer or string ids, one kind per column. Or
+            ``fit(X, ratings)`` with X of shape (n, 2), columns [user, item]; or
+            ``fit(R)`` with R a SciPy sparse users x items matrix of ratings.
         ratings : array-like of shape (n,)
             Finite numbers.
-        validation : tuple, optional
-            ``(users, items, ratings)`` (or ``(X, ratings)``) held out: its RMSE is
+        validation : tuple or sparse matrix, optional
+            ``(users, items, ratings)`` (or ``(X, ratings)``, or R) held out: its RMSE is
             recorded after every epoch, the run stops after ``n_iter_no_change`` epochs
             without a new lowest, and the model keeps the parameters of the lowest.
 
@@ -353,13 +285,17 @@ class MatrixFactorization(BaseEstimator):
         Raises
         ------
         ValueError
-            Empty or mismatched arrays, non-finite ratings, bad hyperparameters.
+            Empty or mismatched arrays, non-finite ratings, missing or fractional ids,
+            bad hyperparameters.
+        TypeError
+            Ids that mix integers and strings, or are neither; validation ids of
+            another kind than the fit's.
         """
         self._check_params()
         users, items, ratings = _triplets(users, items, ratings, "fit")
         ratings = _ratings("ratings", ratings)
-        user_ids, u = _index(users)
-        item_ids, i = _index(items)
+        user_ids, u = _ids.index(users)
+        item_ids, i = _ids.index(items)
         if np.any(u[1:] < u[:-1]):  # grouped by user: a full pass then reads U in order
             rows = np.argsort(u, kind="stable")
             u, i, ratings = u[rows], i[rows], ratings[rows]
@@ -420,24 +356,23 @@ class MatrixFactorization(BaseEstimator):
         """Predicted ratings, clipped to ``rating_scale_``.
 
         An id not seen in training contributes nothing of its own: an unknown user
-        gets mu + b_i, an unknown item mu + b_u, both unknown mu. Takes
+        gets mu + b_i, an unknown item mu + b_u, both unknown mu; but ids of another
+        kind than the fit's (strings for integer ids) are a TypeError. Takes
         ``predict(users, items)`` or ``predict(X)`` with X of shape (n, 2).
         """
         check_is_fitted(self)
         users, items, _ = _triplets(users, items, None, "predict")
-        predicted = _factorization_kernels.factorization_predict(
-            _rows(self.user_ids_, users), _rows(self.item_ids_, items), self._U, self._V,
-            self.global_mean_,
-        )  # fmt: skip
-        return np.clip(predicted, *self.rating_scale_)
+        return self._predict(users, items, "predict")
 
     def score(self, users: Any, items: Any = None, ratings: Any = None) -> float:
         """The negative RMSE of ``predict`` on the ratings (greater is better).
 
-        Takes ``score(users, items, ratings)`` or ``score(X, ratings)``.
+        Takes ``score(users, items, ratings)``, ``score(X, ratings)`` or ``score(R)``.
         """
+        check_is_fitted(self)
         users, items, ratings = _triplets(users, items, ratings, "score")
-        return -datasets.rmse(self.predict(users, items), _ratings("ratings", ratings))
+        ratings = _ratings("ratings", ratings)
+        return -datasets.rmse(self._predict(users, items, "score"), ratings)
 
     def recommend(self, user: Any, k: int = 10, exclude_seen: bool = True) -> Array:
         """The ids of the ``k`` items of highest predicted rating for ``user``, best first.
@@ -445,12 +380,14 @@ class MatrixFactorization(BaseEstimator):
         Ranked by the raw prediction (before clipping, so that items predicted above
         the scale still rank); ties go to the lower item row. With ``exclude_seen``,
         items the user rated in training are left out, so fewer than ``k`` may come
-        back. A user not seen in training gets the items of highest bias b_i.
+        back. A user not seen in training gets the items of highest bias b_i; a user
+        id of another kind than the fit's is a TypeError.
         """
         check_is_fitted(self)
         k = _validate.count("k", k, minimum=1)
         exclude_seen = _validate.boolean("exclude_seen", exclude_seen)
-        row = _rows(self.user_ids_, np.asarray([user]))[0]
+        ids = _ids.checked([user], "user id (user)", "recommend")
+        row = _ids.rows(self.user_ids_, ids, "user ids", "recommend")[0]
         scores = self._V[:, 0].copy()
         if row >= 0:
             scores += self._V[:, 1:] @ self._U[row, 1:]
@@ -460,6 +397,15 @@ class MatrixFactorization(BaseEstimator):
         candidates = np.flatnonzero(scores > -np.inf)
         ranked = candidates[np.argsort(-scores[candidates], kind="stable")]
         return self.item_ids_[ranked[:k]]
+
+    def _predict(self, users: Array, items: Array, call: str) -> Array:
+        """``predict`` on checked ids; ``call`` names the caller in messages."""
+        predicted = _factorization_kernels.factorization_predict(
+            _ids.rows(self.user_ids_, users, "user ids", call),
+            _ids.rows(self.item_ids_, items, "item ids", call), self._U, self._V,
+            self.global_mean_,
+        )  # fmt: skip
+        return np.clip(predicted, *self.rating_scale_)
 
     def _check_params(self) -> None:
         """Check the hyperparameters minimize does not see (it checks method, lr, epochs)."""

@@ -26,7 +26,10 @@ full-batch L-BFGS (``"lbfgs"``, no learning rate), or plain SGD (``"gd"``) with 
 reaches the closed-form R^2 in 30 gradients (BB took 103). Plain or momentum
 mini-batch SGD on the squared loss runs a compiled epoch
 (``descend.models._linear_kernels.sgd_epoch``) with the same optimizer state, reading
-standardised rows without a copy of X.
+standardised rows without a copy of X. X may also be a SciPy sparse matrix, in any
+format (it becomes CSR, scikit-learn's ``accept_sparse="csr"``): the gradients are then
+sparse products and each mini-batch a CSR slice of rows, through minimize's own loop
+rather than the compiled epoch, with the dense fit's coefficients to rounding.
 
 This module holds the three estimators; their losses are in
 :mod:`descend.models._losses`, and what they share in fitting (``fit``, ``partial_fit``,
