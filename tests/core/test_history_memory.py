@@ -69,3 +69,12 @@ def test_a_long_run_peaks_at_most_twice_its_history():
     assert len(h) == 50_001 and h.x.shape == (50_001, 2)
     assert peak <= 2 * kept, (peak / kept, kept)
     assert held <= 1.1 * kept, (held / kept, kept)
+
+
+def test_a_row_without_its_x_is_dropped_at_freezing():
+    # Ctrl-C between the rows and x of a point (the sweep's interrupt met it).
+    recorder = Recorder(record_x=True)
+    recorder.record(1.0, 2.0, 0.1, 0.0, np.array([1.0, 2.0]))
+    recorder._current.extend((3.0, 4.0, 0.1, 0.5))  # the row went in, its x did not
+    history = recorder.history(1.0, (2,))
+    assert len(history) == 1 and history.x.shape == (1, 2) and history.f.tolist() == [1.0]

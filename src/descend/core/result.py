@@ -296,7 +296,9 @@ class Recorder:
     ) -> History:
         """Freeze into a History, emptying the recorder chunk by chunk so that the peak is
         the history plus one chunk; ``sign`` undoes the negation used for maximising."""
-        x = None if self.x is None else self.x.take().reshape((len(self), *shape))
+        # Ctrl-C between a point's row and its x leaves one more row: that point is dropped.
+        n = len(self) if self.x is None else min(len(self), len(self.x))
+        x = None if self.x is None else self.x.take()[:n].reshape((n, *shape))
         width = len(self.COLUMNS)
         table = np.empty((width, len(self)))
         start = 0
@@ -306,7 +308,7 @@ class Recorder:
             start += len(rows)
         self._current = array("d")
         self.chunks.append(self._current)
-        columns = dict(zip(self.COLUMNS, table, strict=True))
+        columns = dict(zip(self.COLUMNS, table[:, :n], strict=True))
         columns["f"] *= sign
         return History(**columns, x=x, explanation=explanation)
 
