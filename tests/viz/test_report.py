@@ -79,9 +79,15 @@ def test_demo_prints_where_the_report_is_and_shows_progress(built):
     where, how = out.strip().splitlines()
     assert where == f"report: {(folder / 'index.html').resolve()}"
     assert how == "playground: run `descend playground --open` to steer these methods in a browser"
-    steps = [line for line in err.splitlines() if line.startswith("[")]
-    assert len(steps) == len(report.SECTIONS) + 1  # not a terminal: one line per section
-    assert steps[0].startswith("[" + " " * 20 + "] 0/") and steps[-1].endswith("done")
+    # Not a terminal: one line per section (a log stays readable), in tqdm's format: the
+    # bar, the count, [elapsed<remaining, rate], then the section under way.
+    steps = err.splitlines()
+    total = len(report.SECTIONS)
+    assert len(steps) == total + 1 and all("\r" not in line for line in steps)
+    assert steps[0].startswith("[" + " " * 20 + f"] 0/{total} [00:00<?, ?section/s], ")
+    assert steps[0].endswith(report.SECTIONS[0][0])
+    assert steps[-1].startswith("[" + "#" * 20 + f"] {total}/{total} [")
+    assert re.search(r"s/section\], done$|section/s\], done$", steps[-1]), steps[-1]
 
 
 def test_every_section_is_there_with_its_figures(page):

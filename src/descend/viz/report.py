@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import html
 import os
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from descend._progress import bar
+from descend._progress import Bar
 from descend.analysis.diagnose import diagnose
 from descend.analysis.restarts import multistart
 from descend.analysis.sweep import sweep
@@ -351,8 +350,9 @@ def build(
 ) -> Path:
     """Run every section and write ``out/index.html`` with its figures; return its path.
 
-    With ``progress``, a bar on ``stream`` (stderr) shows the section under way: redrawn
-    in place on a terminal, one line per section elsewhere (a log stays readable).
+    With ``progress``, a tqdm bar on ``stream`` (stderr) shows the section under way, with
+    the rate and the time left: redrawn in place on a terminal (a widget in a notebook), one
+    line per section elsewhere (a log stays readable).
 
     Examples
     --------
@@ -363,21 +363,21 @@ def build(
     'index.html'
     """
     page = Page(Path(out))
-    stream = sys.stderr if stream is None else stream
     started = time.perf_counter()
+    bar = Bar(len(SECTIONS), unit="section", stream=stream) if progress else None
     body = []
     for done, (title, section) in enumerate(SECTIONS):
-        if progress:
-            _show(stream, done, title, time.perf_counter() - started)
+        if bar is not None:
+            bar.show(done, title)
         try:
             content = section(page)
         except ImportError as error:  # an extra that is not installed: say which
             content = paragraph(f"Skipped: {error}", note=True)
         body.append(f"<h2>{html.escape(title)}</h2>{content}")
     seconds = time.perf_counter() - started
-    if progress:
-        _show(stream, len(SECTIONS), "done", seconds)
-        stream.write("\n")
+    if bar is not None:
+        bar.show(len(SECTIONS), "done")
+        bar.close()
     index = page.folder / "index.html"
     index.write_text(
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
@@ -390,13 +390,3 @@ def build(
         encoding="utf-8",
     )  # fmt: skip
     return index
-
-
-def _show(stream: TextIO, done: int, title: str, elapsed: float) -> None:
-    total = len(SECTIONS)
-    line = f"{bar(done, total)} {done}/{total} {elapsed:5.1f}s  {title}"
-    if stream.isatty():
-        stream.write(f"\r{line[:100]:<100}")
-    else:
-        stream.write(line + "\n")
-    stream.flush()
