@@ -81,10 +81,15 @@ def test_json_output_is_one_object_with_the_history_on_request(capsys, tmp_path)
     assert "history" not in json.loads(out)
 
 
-def test_compare_prints_one_row_per_method(capsys):
+def test_compare_prints_one_row_per_method_then_the_best(capsys):
     code, out, _ = run(capsys, "compare", "booth", "--lr", "0.05", "--methods", "gd,adam,bb")
     lines = out.splitlines()
-    assert code == 0 and len(lines) == 4 and lines[1].startswith("gd") and lines[3].startswith("bb")
+    assert code == 0 and len(lines) == 5 and lines[1].startswith("gd") and lines[3].startswith("bb")
+    runs = {name: dd.minimize(dd.functions.booth, dd.functions.booth.x0, name,
+                              lr=0.05) for name in ("gd", "adam", "bb")}  # fmt: skip
+    assert all(res.status == "converged" for res in runs.values())
+    fastest = min(runs, key=lambda name: runs[name].nit)
+    assert lines[4] == f"best: {fastest}"
 
 
 def test_divergence_exits_1(capsys):
@@ -181,7 +186,7 @@ def test_compare_plots_paths_and_losses_side_by_side(capsys, tmp_path):
     png = tmp_path / "compare.png"
     code, out, _ = run(capsys, "compare", "booth", "--methods", "gd,bb", "--lr", "0.05",
                        "--plot", str(png))  # fmt: skip
-    assert code == 0 and len(out.splitlines()) == 3
+    assert code == 0 and len(out.splitlines()) == 4
     (width, height), _, _ = _image(png)
     assert width > 1.8 * height  # two panels
 
@@ -194,7 +199,12 @@ def test_sweep_prints_the_grid_table_and_writes_the_grid_figure(capsys, tmp_path
                        "--plot", str(png))  # fmt: skip
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].startswith("SweepResult: 6 runs, best {'lr': 0.05")
+    grid = dd.sweep("x**2 + 10*y**2", [1.0, 1.0], "momentum", lr=[0.01, 0.05, 0.2],
+                    momentum=[0.0, 0.9], max_iter=300)  # fmt: skip
+    best = grid.best
+    assert grid.best_params == {"lr": 0.05, "momentum": 0.0}
+    assert lines[0] == (f"sweep: 6 runs; best: --lr 0.05 -o momentum=0 (converged, {best.nit} "
+                        f"updates, f = {best.fun:.6g})")  # fmt: skip
     assert sum("diverged" in line for line in lines) == 2  # lr 0.2 > 2/20 with and without momentum
     assert _image(png)[2] > 100
 

@@ -78,5 +78,5 @@ def test_one_ctrl_c_stops_sweep_prints_what_finished_and_exits_130():
     child.send_signal(signal.SIGINT)
     out, err = child.communicate(timeout=60)
     assert child.returncode == 130, (out, err)
-    assert out.startswith("SweepResult: 1 runs") and "interrupted" in out
+    assert out.startswith("sweep: 1 runs; best: ") and "interrupted" in out
     assert err.strip() == "descend: interrupted after 1 of 3 runs (the last one cut short)"

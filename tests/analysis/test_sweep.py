@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import builtins
+import dataclasses
 
 import numpy as np
 import pytest
 
 import descend as dd
+from descend.analysis.sweep import best_key
+from descend.core.result import Status
 
 FORMULA = "x**2 + 10*y**2"  # curvature 20: plain GD is stable for lr < 0.1
 
@@ -26,10 +29,33 @@ def test_each_combination_is_the_run_minimize_makes() -> None:
     assert grid.fixed == {"method": "momentum", "max_iter": 150}
 
 
-def test_best_is_the_lowest_final_f_among_runs_that_did_not_diverge() -> None:
+def test_best_is_the_fewest_updates_among_converged_runs_not_the_rounding_of_f() -> None:
+    grid = dd.sweep(FORMULA, [1.0, 1.0], lr=[0.01, 0.03, 0.2], max_iter=5000)
+    slow, fast, wild = (grid.results[lr,] for lr in (0.01, 0.03, 0.2))
+    assert (str(slow.status), str(fast.status), str(wild.status)) == (
+        "converged", "converged", "diverged")  # fmt: skip
+    # Both end at f ~ 2.4e-17, the rounding of a minimum at 0: the slow run's f is lower
+    # by 6e-19, noise that picked it (947 updates) over the run of 309.
+    assert slow.fun < fast.fun and fast.nit < slow.nit
+    assert grid.best is fast and grid.best_params == {"lr": 0.03}
+
+
+def test_best_breaks_a_tie_in_updates_by_f_and_needs_a_converged_run() -> None:
+    runs = {lr: dd.minimize(FORMULA, [1.0, 1.0], "gd", lr=lr) for lr in (0.03, 0.07)}
+    assert all(res.status == "converged" for res in runs.values())
+    tied = {lr: dataclasses.replace(res, nit=100) for lr, res in runs.items()}
+    lower = min(runs, key=lambda lr: runs[lr].fun)
+    assert best_key(tied) == lower
+    stopped = {lr: dataclasses.replace(res, status=Status.MAX_ITER, nit=10 if lr == lower else 1)
+               for lr, res in runs.items()}  # fmt: skip
+    assert best_key(stopped) == lower  # none converged: the lowest f, whatever the updates
+    assert best_key({**stopped, "fast": runs[0.07]}) == "fast"  # a converged run comes first
+
+
+def test_without_a_converged_run_best_is_the_lowest_f_that_did_not_diverge() -> None:
     grid = dd.sweep(FORMULA, [1.0, 1.0], lr=[0.01, 0.05, 0.2], max_iter=100)
     statuses = {key[0]: str(res.status) for key, res in grid.results.items()}
-    assert statuses[0.2] == "diverged"  # lr 0.2 > 2/20: GD blows up along y
+    assert statuses == {0.01: "max_iter", 0.05: "max_iter", 0.2: "diverged"}
     funs = {key: res.fun for key, res in grid.results.items() if key != (0.2,)}
     assert grid.best is grid.results[min(funs, key=funs.__getitem__)]
     assert grid.best_params == {"lr": 0.05}

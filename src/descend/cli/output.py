@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from descend.cli.messages import shell
 from descend.core.result import Result
 
 
@@ -22,7 +23,7 @@ def summary(res: Result, names: list[str]) -> str:
             f"f:          {res.fun:.10g}",
             f"iterations: {res.nit} (f evaluated {res.nfev} times, gradient {res.ngev})",
             f"time:       {res.elapsed * 1000:.3g} ms",
-            f"message:    {res.message}",
+            f"message:    {shell(res.message)}",
             *_last_parts(res, names),
             *(
                 f"rollback:   at update {e.nit}: {e.cause}; lr {e.lr_before:.3g} -> "
@@ -54,6 +55,16 @@ def _last_parts(res: Result, names: list[str]) -> list[str]:
 
 def as_json(res: Result, with_history: bool) -> str:
     """One strict-JSON object: the result, and with ``with_history`` every point and part."""
+    return strict_json(record(res, with_history))
+
+
+def strict_json(value: Any) -> str:
+    """``value`` as strict JSON: NaN and infinities as null (a diverged run has them)."""
+    return json.dumps(_finite_or_null(value), allow_nan=False)
+
+
+def record(res: Result, with_history: bool) -> dict[str, Any]:
+    """The result as a dict of plain values, and with ``with_history`` every point and part."""
     record: dict[str, Any] = {
         "x": np.asarray(res.x).tolist(),
         "fun": res.fun,
@@ -62,7 +73,7 @@ def as_json(res: Result, with_history: bool) -> str:
         "ngev": res.ngev,
         "status": str(res.status),
         "success": res.success,
-        "message": res.message,
+        "message": shell(res.message),
         "elapsed": res.elapsed,
         "method": res.method,
     }
@@ -72,7 +83,7 @@ def as_json(res: Result, with_history: bool) -> str:
             record["parts"] = {k: v.tolist() for k, v in res.history.explanation.items()}
     if res.events:
         record["events"] = [event._asdict() for event in res.events]
-    return json.dumps(_finite_or_null(record), allow_nan=False)
+    return record
 
 
 def _finite_or_null(value: Any) -> Any:
