@@ -29,6 +29,7 @@ import numpy as np
 
 from descend._types import Array, ArrayLike
 
+from . import derivatives
 from .messages import too_deep
 from .parser import Expr, read
 
@@ -61,8 +62,10 @@ def parse(formula: str, variables: Sequence[str] | None = None) -> Formula:
     ValueError
         If the formula uses anything outside the grammar above, has a syntax error, is
         too long or too deeply nested, has a constant that is not a finite real number
-        (``1/0``, ``log(-1)``, ``9**9**9``), or uses a name missing from ``variables``.
-        The message names the construct and points at its position.
+        (``1/0``, ``log(-1)``, ``9**9**9``), uses a name missing from ``variables``, or
+        has a gradient too large to derive exactly (more than
+        :data:`~descend.gradients.formulas.derivatives.MAX_NODES` nodes). The message
+        names the construct and points at its position.
 
     Examples
     --------
@@ -84,8 +87,11 @@ def parse(formula: str, variables: Sequence[str] | None = None) -> Formula:
     Nothing in the text is ever run: it is parsed to a syntax tree, checked against a
     whitelist and translated to SymPy objects one node at a time. The numeric code comes
     from :func:`sympy.lambdify`, which writes Python from the SymPy expression (never from
-    the text), with the variables renamed to dummies. Parsing takes milliseconds; the
-    first call also imports SymPy (about half a second).
+    the text), with the variables renamed to dummies. The derivatives are built rule by
+    rule within a budget of nodes (:mod:`~descend.gradients.formulas.derivatives`), and
+    the Hessian only when asked for, so every step takes under a second; a Hessian over
+    the budget is refused when asked for, leaving the gradient to use. Parsing takes
+    milliseconds; the first call also imports SymPy (about half a second).
 
     SymPy simplifies as it builds, and some simplifications widen the domain:
     ``sqrt(x)**2`` and ``exp(log(x))`` become ``x``, defined for negative x too. Write
@@ -129,7 +135,7 @@ class Formula:
         self.symbols = tuple(sympy.Symbol(name, real=True) for name in variables)
         self.expr = expr
         try:
-            self.gradient_expr = _derivatives(expr, self.symbols)
+            self.gradient_expr = _guarded(text, derivatives.gradient, expr, self.symbols)
             _check_real(text, variables, expr, self.gradient_expr)
             self._value = _numeric(self.symbols, expr)
             self._gradient = _numeric(self.symbols, list(self.gradient_expr))
@@ -148,7 +154,9 @@ class Formula:
     def hessian_expr(self) -> tuple[tuple[Expr, ...], ...]:
         """Second derivatives, row i holding d²f/dv_i dv_j (derived on first use)."""
         if self._hessian is None:
-            self._hessian = tuple(_derivatives(d, self.symbols) for d in self.gradient_expr)
+            self._hessian = _guarded(
+                self.text, derivatives.hessian, self.gradient_expr, self.symbols
+            )
         return self._hessian
 
     def __call__(self, x: ArrayLike) -> Any:
@@ -174,7 +182,7 @@ class Formula:
         points, _ = self._points(x)
         if self._hessian_fn is None:
             flat = [h for row in self.hessian_expr for h in row]
-            self._hessian_fn = _numeric(self.symbols, flat, kinks=True)
+            self._hessian_fn = _numeric(self.symbols, flat)
         n = len(self.variables)
         return _stack(self._hessian_fn(*points), points).reshape((n, n, *points.shape[1:]))
 
@@ -201,6 +209,26 @@ class Formula:
         return (parse, (self.text, self.variables))  # no code is pickled, only the text
 
 
+# What to do instead of a derivative too large to derive exactly.
+_INSTEAD = {
+    "gradient": "write it as a Python function, which descend differentiates with autograd "
+    "or by differences, or in a form with fewer repeated parts",
+    "Hessian": "take differences of its gradient instead (f.grad is exact)",
+}
+
+
+def _guarded(text: str, derive: Callable[..., Any], *args: Any) -> Any:
+    """``derive(*args)``, a refusal worded for the formula and what to do instead."""
+    try:
+        return derive(*args)
+    except derivatives.TooLarge as error:
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise ValueError(
+            f"formula {shown!r} is too large to differentiate exactly: {error} "
+            f"(descend's bound on symbolic derivatives); {_INSTEAD[error.what]}"
+        ) from None
+
+
 def _check_real(
     text: str, variables: tuple[str, ...], expr: Expr, gradient: tuple[Expr, ...]
 ) -> None:
@@ -221,37 +249,10 @@ def _check_real(
                 )
 
 
-def _derivatives(expr: Expr, symbols: tuple[Expr, ...]) -> tuple[Expr, ...]:
-    """``(df/ds for s in symbols)``, exact, by SymPy's diff below sums and products."""
-    import sympy
-
-    partials = _partials(sympy, expr, frozenset(symbols))
-    return tuple(partials.get(s, sympy.S.Zero) for s in symbols)
-
-
-def _partials(sp: Any, expr: Expr, symbols: frozenset[Expr]) -> dict[Expr, Expr]:
-    """The nonzero ``df/ds``, keyed by ``s``.
-
-    Sums and products are split here, by linearity and the product rule, term by term and
-    factor by factor: SymPy's diff would differentiate every factor for every variable,
-    n² derivatives of n-term products (16 s for one of 80 factors in 160 variables).
-    """
-    if not (expr.is_Add or expr.is_Mul):
-        return {s: sp.diff(expr, s) for s in expr.free_symbols & symbols}
-    parts: dict[Expr, list[Expr]] = {}
-    args = expr.args
-    for k, arg in enumerate(args):
-        for s, d in _partials(sp, arg, symbols).items():
-            parts.setdefault(s, []).append(
-                d if expr.is_Add else sp.Mul(*args[:k], d, *args[k + 1 :])
-            )
-    return {s: sp.Add(*ds) for s, ds in parts.items()}
-
-
 # Numeric functions ----------------------------------------------------------------------
 
 
-def _numeric(symbols: tuple[Expr, ...], exprs: Any, kinks: bool = False) -> Callable[..., Any]:
+def _numeric(symbols: tuple[Expr, ...], exprs: Any) -> Callable[..., Any]:
     """NumPy code for a SymPy expression, or for a list of them.
 
     lambdify writes Python source and executes it. That source is printed from the SymPy
@@ -261,19 +262,41 @@ def _numeric(symbols: tuple[Expr, ...], exprs: Any, kinks: bool = False) -> Call
     """
     import sympy
 
-    renamed = {s: sympy.Symbol(f"_{i}", real=True) for i, s in enumerate(symbols)}
+    renamed: dict[Expr, Expr] = {s: sympy.Symbol(f"_{i}", real=True) for i, s in enumerate(symbols)}
 
     def prepared(e: Expr) -> Expr:
-        # Integers beyond 2**53 as floats: NumPy takes no Python int past int64.
-        big = {a: a.evalf(15) for a in e.atoms(sympy.Integer) if abs(a.p) > 2**53}
-        e = e.xreplace({**big, **renamed})
-        if kinks:  # d²|x|/dx² = 2 DiracDelta(x): 0 wherever it is finite
-            e = e.replace(lambda a: isinstance(a, sympy.DiracDelta), lambda a: sympy.S.Zero)
-        return e
+        """``e`` renamed, big integers as floats (NumPy takes no Python int past int64).
+
+        Rebuilt without evaluation: SymPy's xreplace evaluates every node again, and
+        with the new symbols' assumptions unknown, ``Abs`` of nested logs asks them
+        exponentially often.
+        """
+        if e in renamed:
+            return renamed[e]
+        if e.is_Integer and abs(e.p) > 2**53:
+            return e.evalf(15)
+        if not e.args:
+            return e
+        rebuilt = e.func(*map(prepared, e.args), evaluate=False)
+        renamed[e] = rebuilt
+        return rebuilt
 
     many = isinstance(exprs, list)
     exprs = [prepared(e) for e in exprs] if many else prepared(exprs)
-    return sympy.lambdify(list(renamed.values()), exprs, modules="numpy", cse=many)
+    args = [renamed[s] for s in symbols]
+    return sympy.lambdify(args, exprs, modules="numpy", cse=_shared if many else False)
+
+
+def _shared(exprs: list[Expr]) -> tuple[list[tuple[Expr, Expr]], list[Expr]]:
+    """Subtrees that occur more than once, each computed once.
+
+    SymPy's own ``cse`` also searches for common parts of sums and products first,
+    work that grows faster than the trees do; repeated subtrees are what derivatives have.
+    """
+    import sympy
+    from sympy.simplify.cse_main import tree_cse
+
+    return tree_cse(exprs, sympy.numbered_symbols("_c"), opt_subs={}, order="none")
 
 
 def _real(value: Any, x: np.ndarray) -> Any:
