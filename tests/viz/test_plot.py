@@ -231,8 +231,10 @@ def fake_sweep(fun, x0, **grid):
 def test_sweep_draws_learning_rates_across_and_momenta_down(tmp_path):
     sweep = fake_sweep(himmelblau, [0.0, 0.0], lr=(0.001, 0.01, 0.05), momentum=(0.0, 0.9))
     figure = descend.plot.sweep(sweep)
-    check_image(figure, tmp_path, size=(960, 600))
-    axes = np.array(figure.axes).reshape(2, 3)
+    check_image(figure, tmp_path, size=(900, 600))
+    *panels, colorbar = figure.axes  # one colour bar for the grid: one window, one scale
+    assert colorbar.get_title() == "f" and colorbar.get_ylabel() == ""
+    axes = np.array(panels).reshape(2, 3)
     for (i, momentum), (j, lr) in itertools.product(
         enumerate(sweep.grid["momentum"]), enumerate(sweep.grid["lr"])
     ):
@@ -243,6 +245,25 @@ def test_sweep_draws_learning_rates_across_and_momenta_down(tmp_path):
     assert "diverged" in axes[1, 2].get_title()  # lr=0.05 with momentum 0.9 blows up
     columns = {round(ax.get_position().x0, 3) for ax in axes[:, 0]}
     assert len(columns) == 1  # one learning rate per column
+    # Shared axes: every panel shows the function's window, the diverged one included,
+    # and names its axes only on the outer edge.
+    assert {(ax.get_xlim(), ax.get_ylim()) for ax in axes.flat} == {himmelblau.bounds}
+    assert [ax.get_ylabel() for ax in axes[:, 1]] == ["", ""]
+    assert [ax.get_xlabel() for ax in axes[1]] == ["x[0]"] * 3
+    # The blow-up is marked where the run leaves the window.
+    blown = sweep.results[(0.05, 0.9)].history.x
+    (x0, x1), (y0, y1) = himmelblau.bounds
+    inside = (blown[:, 0] >= x0) & (blown[:, 0] <= x1) & (blown[:, 1] >= y0) & (blown[:, 1] <= y1)
+    left = int(np.argmin(inside))
+    (cross,) = [line for line in axes[1, 2].get_lines() if line.get_marker() == "X"]
+    (point,) = cross.get_xydata()  # on the step that leaves, where it meets the edge
+    a, b = blown[left - 1], blown[left]
+    t = np.linalg.norm(point - a) / np.linalg.norm(b - a)
+    np.testing.assert_allclose(point, a + t * (b - a), atol=1e-9)
+    on_edge = np.isclose(point[0], [x0, x1]).any() or np.isclose(point[1], [y0, y1]).any()
+    assert 0 < t < 1 and on_edge
+    assert f"leaves the window at update {left}" in axes[1, 2].texts[0].get_text()
+    assert all(ax.title.get_fontsize() * 90 / 72 >= 11 for ax in axes.flat)
 
 
 def test_sweep_of_one_parameter_is_one_row_of_loss_curves():
@@ -250,7 +271,8 @@ def test_sweep_of_one_parameter_is_one_row_of_loss_curves():
     figure = descend.plot.sweep(sweep, kind="loss")
     assert len(figure.axes) == 2
     assert [ax.get_title().split("\n")[0] for ax in figure.axes] == ["lr=0.001", "lr=0.01"]
-    assert all(ax.get_ylabel() == "f − f*" for ax in figure.axes)
+    assert [ax.get_ylabel() for ax in figure.axes] == ["f − f*", ""]  # shared, named once
+    assert figure.axes[0].get_ylim() == figure.axes[1].get_ylim()
     given = Figure().subplots(1, 2)
     assert descend.plot.sweep(sweep, kind="loss", ax=given) is given[0].figure
     with pytest.raises(ValueError, match=r"ax must hold 1 x 2 axes"):
@@ -260,6 +282,20 @@ def test_sweep_of_one_parameter_is_one_row_of_loss_curves():
     wide = SimpleNamespace(names=("lr", "momentum", "beta2"), grid={}, results={}, fun=himmelblau)
     with pytest.raises(ValueError, match="one or two parameters, got 3"):
         descend.plot.sweep(wide)
+
+
+def test_a_diverged_loss_curve_is_cut_at_the_others_scale_and_marked():
+    sweep = fake_sweep(himmelblau, [4.0, 4.0], lr=(0.01, 0.1))
+    kept, blown = sweep.results[(0.01,)], sweep.results[(0.1,)]
+    assert kept.status == "converged" and blown.status == "diverged"
+    figure = descend.plot.sweep(sweep, kind="loss")
+    gap = kept.history.f - himmelblau.fmin
+    top = figure.axes[1].get_ylim()[1]
+    assert figure.axes[1].get_ylim() == (gap.min() / 3, gap.max() * 10)
+    first_above = int(np.argmax(~(blown.history.f - himmelblau.fmin <= top)))
+    (triangle,) = [line for line in figure.axes[1].get_lines() if line.get_marker() == "^"]
+    np.testing.assert_array_equal(triangle.get_xydata(), [[first_above, top]])
+    assert figure.axes[1].texts[0].get_text() == f"off the scale from update {first_above}"
 
 
 def frames(file):
@@ -288,3 +324,64 @@ def test_animate_refuses_unknown_formats(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="needs ffmpeg on the PATH"):
         descend.plot.animate(himmelblau, gd, path=tmp_path / "run.mp4")
     assert not list(tmp_path.iterdir())
+
+
+def test_every_method_differs_in_colour_and_line_style_and_legends_lie_outside():
+    from descend.viz import demo
+    from descend.viz._layout import legend_overlaps
+
+    bowl = demo.PROBLEMS[2]
+    runs = list(demo.run([bowl]))
+    methods, results = [m for _, m, _ in runs], [r for *_, r in runs]
+    assert len(methods) > 10  # more runs than matplotlib has colours
+    for ax in (descend.plot.path(bowl.fun, *results), descend.plot.loss(*results)):
+        drawn = [line for line in ax.get_lines() if line.get_label() in methods]
+        assert [line.get_label() for line in drawn] == methods
+        pairs = {(line.get_color(), line.get_linestyle()) for line in drawn}
+        assert len(pairs) == len(methods)  # no two runs look alike
+        assert legend_overlaps(ax.figure) == []  # outside the data, inside the figure
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert [label for label in legend if label in methods] == methods
+
+
+def test_the_colour_bar_is_named_once_with_round_ticks():
+    ax = descend.plot.path(rosenbrock)  # log-spaced levels
+    colorbar = ax.figure.axes[1]
+    assert colorbar.get_title() == "f" and colorbar.get_ylabel() == ""
+    ticks = colorbar.get_yticks()
+    assert len(ticks) >= 3
+    np.testing.assert_array_equal(ticks, 10.0 ** np.round(np.log10(ticks)))  # powers of 10
+    levels = ax.collections[0].levels
+    assert levels[0] <= ticks.min() and ticks.max() <= levels[-1]
+    gd, _ = himmelblau_runs()
+    ticks = descend.plot.path(himmelblau, gd).figure.axes[1].get_yticks()  # even levels
+    assert all(float(f"{t:.1g}") == t for t in ticks)  # 1, 2 or 5 times a power of ten
+    assert len(set(np.round(np.diff(ticks), 9))) == 1
+
+
+def test_the_legend_check_finds_each_kind_of_overlap_and_passes_a_clear_layout():
+    from descend.viz._layout import legend_overlaps, small_texts
+
+    def two_panels(layout):
+        figure = Figure(figsize=(8, 3), layout=layout)
+        for ax in figure.subplots(1, 2):
+            ax.plot([0, 1], [0, 1], label="run")
+            ax.set(xlabel="iteration", ylabel="f")
+        return figure, figure.axes
+
+    figure, (left, right) = two_panels(None)  # no layout engine: nothing makes room
+    left.legend(loc="upper left", bbox_to_anchor=(1.1, 1.0))  # onto its neighbour
+    right.legend(loc="center")  # on its own data
+    assert legend_overlaps(figure) == [
+        "legend 0 ('run') overlaps the data area of axes 1",
+        "legend 0 ('run') overlaps the y axis labels of axes 1",
+        "legend 1 ('run') overlaps the data area of axes 1",
+    ]
+    figure, (left, right) = two_panels("constrained")
+    for ax in (left, right):
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+    assert legend_overlaps(figure) == []  # constrained layout made room for both
+    figure.legend(left.get_lines(), ["lost"], loc="upper right", bbox_to_anchor=(0.0, 0.0))
+    assert legend_overlaps(figure) == ["legend 0 ('lost') reaches past the figure's edge"]
+    left.set_title("tiny", fontsize=6)
+    assert small_texts(figure, dpi=90) == ["'tiny' at 7.5 px"]  # 6 pt at 90 dpi

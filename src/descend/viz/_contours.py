@@ -10,6 +10,10 @@ It is NumPy alone, kept apart from the drawing so that each can be read on its o
 >>> import numpy as np
 >>> _levels(np.array([[0.0, 1.0], [2.0, 4.0]]), 5, maximize=False)
 array([0., 1., 2., 3., 4.])
+>>> _ticks(np.array([0.0, 0.013, 0.2, 3.1, 47.0, 720.0])).tolist()
+[0.1, 1.0, 10.0, 100.0]
+>>> _ticks(np.linspace(0.0, 37.3, 30)).tolist()
+[0.0, 10.0, 20.0, 30.0]
 """
 
 from __future__ import annotations
@@ -124,3 +128,24 @@ def _levels(Z: Array, levels: Levels, maximize: bool) -> Array:
     else:
         steps = np.linspace(0.0, top, levels)
     return np.sort(sign * (best + steps))
+
+
+def _ticks(levels: Array, most: int = 7) -> Array:
+    """Round values for a colour bar over ``levels``: powers of ten when the levels are
+    log-spaced and positive above the lowest (every other decade past ``most``), else 1, 2
+    or 5 times a power of ten; always inside the levels' range."""
+    from matplotlib.ticker import MaxNLocator
+
+    lo, hi = float(levels[0]), float(levels[-1])
+    above = np.diff(levels)
+    geometric = len(above) > 2 and above[-1] > 10 * above[1] > 0
+    if geometric and levels[1] > 0:
+        decades = np.arange(np.ceil(np.log10(levels[1])), np.floor(np.log10(hi)) + 1)
+        decades = decades[:: int(np.ceil(len(decades) / most)) or 1]
+        return np.asarray(10.0**decades)
+    for bins in range(most - 1, 4 * most):  # at least three ticks inside the range
+        ticks = np.asarray(MaxNLocator(nbins=bins, steps=[1, 2, 5, 10]).tick_values(lo, hi))
+        ticks = ticks[(ticks >= lo) & (ticks <= hi)]
+        if len(ticks) >= 3:
+            break
+    return ticks

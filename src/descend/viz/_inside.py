@@ -24,7 +24,8 @@ from descend.core.result import Event, Result
 from descend.problems import functions
 from descend.viz import plot
 
-from ._page import Page, paragraph, runs_table, table
+from ._page import Content, Page, paragraph, runs_table, table
+from ._scene import _legend
 
 __all__ = ["inside_the_update", "recovering"]
 
@@ -69,7 +70,7 @@ def _label(settings: dict[str, Any]) -> str:
     return f"{settings['method']} ({rest})"
 
 
-def inside_the_update(page: Page) -> str:
+def inside_the_update(page: Page) -> Content:
     """Momentum's velocity and Adam's effective learning rates, as explain=True records them."""
     momentum, adam = explained_runs()
     labels = [_label(MOMENTUM), _label(ADAM)]
@@ -87,7 +88,7 @@ def inside_the_update(page: Page) -> str:
         color=VELOCITY, angles="xy", scale_units="xy", scale=1, width=0.003, alpha=0.7,
         zorder=5, label="momentum's velocity",
     )  # fmt: skip
-    ax.legend(loc="upper right")
+    _legend(ax, "below")
     ax.set_title(f"f = {QUADRATIC}: paths, and momentum's velocity at each iterate")
 
     figure_parts, (left, right) = page.panels(2, 6.0, 4.0)
@@ -96,17 +97,20 @@ def inside_the_update(page: Page) -> str:
     left.axhline(MOMENTUM["lr"], color="C0", lw=0.8, label=f"momentum's lr, {MOMENTUM['lr']:g}")
     left.set(xlabel="update", ylabel="effective lr", yscale="log",
              title="Adam: lr / (√v̂ + ε), per coordinate")  # fmt: skip
-    left.legend()
+    _legend(left, "below")
     peak = int(np.argmax(speed))
     right.plot(updates, speed, color="C0", label="momentum: ‖v‖")
     right.plot(updates[peak], speed[peak], "o", color="C0")
     right.set(xlabel="update", ylabel="‖velocity‖ (the step's length)", yscale="log",
               title="momentum: the velocity's norm")  # fmt: skip
-    right.legend()
+    _legend(right, "below")
 
     first, last = effective[0], effective[-1]
     uphill = int(np.sum(angle > 90))
-    return "".join(
+    return Content(
+        f"Adam gives each coordinate its own step: after {len(effective)} updates the flat x "
+        f"gets {last[0] / last[1]:.3g} times the steep y's rate, while momentum's single lr "
+        f"carries {uphill} of its {len(angle)} steps uphill.",
         [
             paragraph(
                 f"{labels[0]} and {labels[1]} on f = {QUADRATIC} from {_point(START)}, "
@@ -132,7 +136,7 @@ def inside_the_update(page: Page) -> str:
                 "its inertia."
             ),
             runs_table([momentum, adam], labels),
-        ]
+        ],
     )
 
 
@@ -150,11 +154,11 @@ def _mark(ax: Any, events: tuple[Event, ...]) -> None:
                    label="rollback" if i == 0 else None)  # fmt: skip
         ax.annotate(
             f"lr → {event.lr_after:g}", (event.nit, 1), xycoords=("data", "axes fraction"),
-            xytext=(3, -12 - 12 * i), textcoords="offset points", color="C3", fontsize="small",
+            xytext=(3, -12 - 12 * i), textcoords="offset points", color="C3", fontsize=9,
         )  # fmt: skip
 
 
-def recovering(page: Page) -> str:
+def recovering(page: Page) -> Content:
     """The same too-large step, stopped at the divergence and rolled back from it."""
     runs = recovery_runs()
     stop, rollback = runs["stop"], runs["rollback"]
@@ -165,11 +169,12 @@ def recovering(page: Page) -> str:
     right.set_xscale("symlog", linthresh=20, linscale=0.8)  # the early rollbacks, apart
     right.set_xlim(0, rollback.nit * 1.05)
     _mark(right, rollback.events)
-    left.legend(loc="lower right")  # clear of the cross where it blew up
-    right.legend(loc="center right")
+    _legend(left, "below")
+    _legend(right, "below")
     right.set_xlabel("iteration (linear to 20, logarithmic beyond)")
     for ax in (left, right):
         ax.set_ylim(*_shared(stop, rollback))
+    right.set_ylabel("")  # the same f on the same scale: named once, on the left
     left.set_title("stop: the run ends where it blew up")
     right.set_title("rollback: back to the best point, lr halved")
     rows = [
@@ -179,7 +184,10 @@ def recovering(page: Page) -> str:
     ]  # fmt: skip
     stopped = stop.message.split(";")[0]
     rolled = "; ".join(_event(event) for event in rollback.events)
-    return "".join(
+    return Content(
+        f"Rolling back to the best point and halving the lr ({len(rollback.events)} times, to "
+        f"{_final_lr(rollback):g}) turns the run that diverged after {stop.nit} updates into "
+        f"one that {rollback.status} after {rollback.nit}.",
         [
             paragraph(
                 f"{label} on Rosenbrock's function from (−1.2, 1), at most "
@@ -207,7 +215,7 @@ def recovering(page: Page) -> str:
                 "and res.best_x, res.best_fun and res.best_nit hold the best point of any run.",
                 note=True,
             ),
-        ]
+        ],
     )
 
 

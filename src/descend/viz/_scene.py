@@ -3,9 +3,10 @@
 :mod:`descend.viz.plot` (``path``, ``curve``, ``sweep``) and :mod:`descend.viz.animate`
 draw runs the same way: their recorded iterates, over the contours of their objective
 in the runs' plane, with the known minima as white stars, axes named after the
-objective's variables, one legend entry a run and the history's unit ("iteration" or
-"epoch"). Those pieces live here, so that neither module imports the other;
-:mod:`descend.viz._contours` computes the contours drawn.
+objective's variables, one legend entry a run (outside still figures' axes), each run's colour and
+line style, and the history's unit ("iteration" or "epoch"). Those pieces live here, so
+that neither module imports the other; :mod:`descend.viz._contours` computes the
+contours drawn.
 """
 
 from __future__ import annotations
@@ -24,6 +25,38 @@ from descend.core.result import Result
 from ._contours import Bounds, Levels, _evaluate, _grid, _levels, _plane, _window
 
 CMAP = "YlGnBu"  # light at low f, where runs end, so their colours stand out
+COLOURS = 10  # matplotlib's default colour cycle, C0 ... C9
+LINESTYLES = ("-", "--", "-.", ":")
+# Legends go outside the axes: to the right of a loss curve's, below a contour plot's (its
+# colour bar is on the right). Below, the legend clears the tick labels and the x label by
+# this many font sizes, so the gap scales with the text.
+BELOW = 3.6
+
+
+def _style(i: int) -> dict[str, Any]:
+    """Run ``i``'s colour and line style: ``C{i mod 10}`` with the ``(i mod 4)``-th style.
+
+    Colour and style change together, so up to 20 runs differ in the pair, and the first
+    ten, which all differ in colour, differ in style from their neighbours too (C1's
+    orange, momentum in the registry's order, against C3's red, AdaGrad's).
+
+    >>> [tuple(_style(i).values()) for i in (1, 3, 11)]  # momentum, AdaGrad, the 12th run
+    [('C1', '--'), ('C3', ':'), ('C1', ':')]
+    """
+    return {"color": f"C{i % COLOURS}", "linestyle": LINESTYLES[i % len(LINESTYLES)]}
+
+
+def _legend(ax: Axes, where: str = "right") -> None:
+    """The axes' legend outside its data area: ``"right"`` of it, or ``"below"`` it."""
+    handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return
+    if where == "right":
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+    else:  # as many columns as about 70 characters of labels allow, at most 4
+        columns = min(len(handles), 4, max(1, 70 // max(len(label) for label in labels)))
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), borderaxespad=BELOW,
+                  ncols=columns)  # fmt: skip
 
 
 def _iterates(results: Sequence[Result]) -> list[Array]:
@@ -57,7 +90,7 @@ def _draw_scene(
     ax: Axes,
     fun: Callable[..., Any],
     results: Sequence[Result],
-    bounds: Bounds | None,
+    bounds: Bounds | Array | None,
     levels: Levels,
 ) -> tuple[list[Array], QuadContourSet]:
     """Contours of ``fun`` on the plane of the runs, with the known minima marked and the

@@ -25,7 +25,7 @@ except ImportError as error:  # pragma: no cover - matplotlib is in the plot ext
     raise ImportError("descend.plot needs matplotlib: pip install 'descend[plot]'") from error
 
 from ._contours import LEVELS, Bounds, Levels, _objective
-from ._scene import _draw_scene, _labels, _unit
+from ._scene import _draw_scene, _labels, _style, _unit
 
 __all__ = ["animate"]
 
@@ -98,7 +98,7 @@ def animate(
     ax = figure.subplots()
     paths, _ = _draw_scene(ax, _objective(fun), results, bounds, levels)
     lines = [
-        ax.plot([], [], ".-", color=f"C{i}", label=label, zorder=3)[0]
+        ax.plot([], [], marker=".", label=label, zorder=3, **_style(i))[0]
         for i, label in enumerate(_labels(results, labels))
     ]
     ax.legend(loc="upper right")

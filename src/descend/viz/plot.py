@@ -19,11 +19,17 @@ Every function draws on the ``ax`` it is given, or on a new
 :class:`matplotlib.figure.Figure` that pyplot does not track (so nothing is left open and
 nothing is shown: save it with ``ax.figure.savefig(...)``; Jupyter displays it), and
 returns the axes (``sweep``: the figure; ``animate``: the file written). Run ``i`` is
-drawn in matplotlib's colour ``"C{i}"`` in every figure, so the same list of results
-keeps its colours from ``path`` to ``loss``. An objective ``fun`` is a callable, a
-:mod:`descend.functions` test function or a formula string (:func:`descend.parse`); it
-is evaluated on a whole grid at once when it takes ``x`` of shape ``(n, ...)`` as those
-do, and point by point otherwise.
+drawn in matplotlib's colour ``"C{i mod 10}"`` with the ``(i mod 4)``-th of the line
+styles ``-``, ``--``, ``-.``, ``:`` in every figure, so the same list of results keeps its
+colours and styles from ``path`` to ``loss``, and up to 20 runs differ in the pair.
+Legends lie outside the data: to the right of a loss curve or a 1-D curve, below a
+contour plot (whose colour bar, with round ticks, is on its right). The figures made
+here use constrained layout, which makes room for them; on axes of your own, give their
+figure ``layout="constrained"`` (or save with ``bbox_inches="tight"``) to keep them whole.
+
+An objective ``fun`` is a callable, a :mod:`descend.functions` test function or a
+formula string (:func:`descend.parse`); it is evaluated on a whole grid at once when it
+takes ``x`` of shape ``(n, ...)`` as those do, and point by point otherwise.
 
 Layout
 ------
@@ -52,11 +58,25 @@ try:
 except ImportError as error:  # pragma: no cover - matplotlib is in the plot extra
     raise ImportError("descend.plot needs matplotlib: pip install 'descend[plot]'") from error
 
-from ._contours import GRID, LEVELS, Bounds, Levels, _evaluate, _objective, _window
-from ._scene import _draw_scene, _iterates, _labels, _mark_minima, _names, _title, _unit
+from ._contours import GRID, LEVELS, Bounds, Levels, _evaluate, _objective, _ticks, _window
+from ._scene import (
+    _draw_scene,
+    _iterates,
+    _labels,
+    _legend,
+    _mark_minima,
+    _names,
+    _style,
+    _title,
+    _unit,
+)  # fmt: skip
 from .animate import animate
 
 __all__ = ["animate", "curve", "loss", "path", "sweep"]
+
+TITLE = 10  # points, a panel's title in a grid: 12.5 px at the report's 90 dpi
+TEXT = 9  # points, notes on a panel: 11 px at 90 dpi, the smallest that reads
+BLOW_UP = "C3"  # where a diverged run leaves the window or the scale
 
 
 def path(
@@ -114,8 +134,8 @@ def path(
     """
     ax = _axes(ax)
     filled = _draw_paths(ax, _objective(fun), results, bounds, levels, labels)
-    ax.figure.colorbar(filled, ax=ax, label="f")
-    ax.legend(loc="upper right")
+    _colorbar(filled, ax)
+    _legend(ax, "below")
     return ax
 
 
@@ -183,7 +203,7 @@ def curve(
         _mark_minima(ax, np.array(minima))
     ax.set_xlim(lo, hi)
     ax.set(xlabel=_names(objective, 1)[0], ylabel="f")
-    ax.legend(loc="upper right")
+    _legend(ax)
     return ax
 
 
@@ -234,7 +254,7 @@ def loss(
         raise ValueError("loss needs at least one run to draw")
     ax = _axes(ax)
     _draw_losses(ax, results, log, labels, fmin if fmin is not None else getattr(fun, "fmin", None))
-    ax.legend(loc="upper right")
+    _legend(ax)
     return ax
 
 
@@ -245,6 +265,12 @@ def sweep(sweep_result: Any, kind: str = "path", ax: Any = None) -> Figure:
     second's (the momentum); one parameter gives one row. Each panel holds the run's
     path over the contours (``kind="path"``) or its loss curve (``kind="loss"``), titled
     with its parameter values, its final f and its status.
+
+    The panels share their axes and their window, so they compare at a glance: the
+    window of the runs that did not diverge (a test function's own window when it has
+    one), with one colour bar for all. A run that diverged is drawn in that window too,
+    with a cross where it leaves it and a note of how large f grew; its loss curve is cut
+    at the top of the others' scale, with a triangle where it leaves.
 
     Parameters
     ----------
@@ -286,28 +312,100 @@ def sweep(sweep_result: Any, kind: str = "path", ax: Any = None) -> Figure:
     columns = [(value,) for value in sweep_result.grid[names[0]]]
     rows = [(value,) for value in sweep_result.grid[names[1]]] if len(names) == 2 else [()]
     shape = (len(rows), len(columns))
-    if ax is None:
-        figure = Figure(figsize=(3.2 * shape[1], 3.0 * shape[0]), layout="constrained")
-        axes = figure.subplots(*shape, squeeze=False)
-    else:
-        axes = np.asarray(ax, dtype=object)
-        if axes.size != shape[0] * shape[1]:
-            raise ValueError(
-                f"ax must hold {shape[0]} x {shape[1]} axes (rows x columns), "
-                f"got an array of shape {axes.shape}"
-            )
-        axes = axes.reshape(shape)
+    if ax is not None and np.asarray(ax, dtype=object).size != shape[0] * shape[1]:
+        raise ValueError(
+            f"ax must hold {shape[0]} x {shape[1]} axes (rows x columns), "
+            f"got an array of shape {np.shape(ax)}"
+        )
     objective = _objective(sweep_result.fun)
-    for (i, row), (j, column) in itertools.product(enumerate(rows), enumerate(columns)):
-        key = column + row
-        result, panel = sweep_result.results[key], axes[i, j]
+    keys = [column + row for row, column in itertools.product(rows, columns)]
+    results = [sweep_result.results[key] for key in keys]
+    window = _shared_window(objective, results) if kind == "path" else None
+    shared = kind == "loss" or window is not None  # projected runs each have their plane
+    if ax is None:
+        figure = Figure(figsize=(3.0 * shape[1], 3.0 * shape[0]), layout="constrained")
+        axes = figure.subplots(*shape, squeeze=False, sharex=shared, sharey=shared)
+    else:
+        axes = np.asarray(ax, dtype=object).reshape(shape)
+    panels = list(axes.ravel())
+    for panel, key, result in zip(panels, keys, results, strict=True):
         if kind == "path":
-            _draw_paths(panel, objective, [result], None, LEVELS, None)
+            filled = _draw_paths(panel, objective, [result], window, LEVELS, None)
+            if window is not None and result.status == "diverged":
+                _mark_exit(panel, result, window)
         else:
             _draw_losses(panel, [result], True, None, getattr(objective, "fmin", None))
         values = ", ".join(f"{name}={_number(v)}" for name, v in zip(names, key, strict=True))
-        panel.set_title(f"{values}\nf={result.fun:.3g}, {result.status}", fontsize="small")
+        panel.set_title(f"{values}\nf={result.fun:.3g}, {result.status}", fontsize=TITLE)
+    if kind == "loss":
+        _clip_losses(panels, results)
+    elif window is not None:  # one window, so one set of levels: one colour bar
+        _colorbar(filled, axes)
+    if ax is None and shared:
+        for panel in panels:
+            panel.label_outer()
     return axes[0, 0].figure
+
+
+def _shared_window(fun: Callable[..., Any], results: Sequence[Result]) -> Array | None:
+    """The window every panel of a sweep shows: the test function's own, else the box of
+    the runs that did not diverge (of all, if every run did), so that one run's blow-up
+    does not shrink the others to a dot; ``None`` for runs in more than two coordinates,
+    each drawn in its own principal plane."""
+    paths = _iterates(results)
+    if not paths or paths[0].shape[1] != 2:
+        return None
+    kept = [xy for xy, r in zip(paths, results, strict=True) if r.status != "diverged"]
+    return _window(fun, None, kept or paths, 2)
+
+
+def _mark_exit(ax: Axes, result: Result, window: Array) -> None:
+    """Where a diverged run leaves the window: a cross at its last point inside, and a
+    note of the update it left at and how large f grew."""
+    xy = _iterates([result])[0]
+    inside = np.all((xy >= window[:, 0]) & (xy <= window[:, 1]), axis=1)
+    k = int(np.argmin(inside)) if not inside.all() else len(xy) - 1
+    cross = _exit(xy[max(k - 1, 0)], xy[k], window)
+    ax.plot(*cross, "X", color=BLOW_UP, ms=11, mec="white", zorder=6, clip_on=False)
+    f = result.history.f[np.isfinite(result.history.f)]
+    low = cross[1] < window[1].mean()  # the note goes to the other half, clear of the cross
+    ax.annotate(
+        f"diverged: leaves the window at update {k},\nf reaches {np.max(f):.2g}",
+        (0.5, 0.97 if low else 0.03), xycoords="axes fraction", ha="center",
+        va="top" if low else "bottom", fontsize=TEXT,
+        bbox={"boxstyle": "round", "fc": "white", "alpha": 0.85}, zorder=7,
+    )  # fmt: skip
+
+
+def _exit(inside: Array, outside: Array, window: Array) -> Array:
+    """Where the step from ``inside`` to ``outside`` crosses the edge of ``window``."""
+    step = outside - inside
+    with np.errstate(divide="ignore", invalid="ignore"):
+        edge = np.where(step > 0, window[:, 1], window[:, 0])
+        t = np.where(step != 0, (edge - inside) / step, np.inf)
+    return np.asarray(inside + min(1.0, float(t.min())) * step)
+
+
+def _clip_losses(panels: list[Axes], results: Sequence[Result]) -> None:
+    """One y range for every panel, that of the runs that did not diverge; a diverged
+    curve is cut at its top, with a triangle and a note where it leaves the scale."""
+    kept = [panel for panel, r in zip(panels, results, strict=True) if r.status != "diverged"]
+    if not kept or len(kept) == len(panels):
+        return
+    y = np.concatenate([line.get_ydata() for panel in kept for line in panel.get_lines()])
+    y = y[np.isfinite(y)]
+    low, top = (y.min() / 3, y.max() * 10) if y.min() > 0 else (y.min(), 2 * y.max())
+    for panel, result in zip(panels, results, strict=True):
+        panel.set_ylim(low, top)
+        if result.status != "diverged":
+            continue
+        f = panel.get_lines()[0].get_ydata()
+        k = int(np.argmax(~(f <= top)))  # the first value above the scale (or non-finite)
+        panel.plot(k, top, "^", color=BLOW_UP, ms=10, clip_on=False, zorder=6)
+        panel.annotate(
+            f"off the scale from update {k}", (0.5, 0.97), xycoords="axes fraction",
+            ha="center", va="top", fontsize=TEXT, color=BLOW_UP,
+        )  # fmt: skip
 
 
 def _axes(ax: Axes | None) -> Axes:
@@ -319,7 +417,7 @@ def _draw_paths(
     ax: Axes,
     fun: Callable[..., Any],
     results: Sequence[Result],
-    bounds: Bounds | None,
+    bounds: Bounds | Array | None,
     levels: Levels,
     labels: Sequence[str] | None,
 ) -> QuadContourSet:
@@ -330,13 +428,26 @@ def _draw_paths(
     return filled
 
 
+def _colorbar(filled: QuadContourSet, ax: Any) -> Any:
+    """The colour bar of ``filled`` beside ``ax`` (an axes or an array of them), its ticks
+    at round values (:func:`descend.viz._contours._ticks`), named "f" across its top: not
+    along its side, where it would read on with the y label of a panel to its right."""
+    ticks = _ticks(np.asarray(filled.levels))
+    colorbar = filled.axes.figure.colorbar(filled, ax=ax)
+    colorbar.set_ticks(list(ticks), labels=[f"{t:g}" for t in ticks])
+    colorbar.ax.set_title("f")
+    return colorbar
+
+
 def _draw_run(ax: Axes, xy: Array, i: int, label: str) -> None:
-    """Run ``i`` as its points joined by arrows, from a hollow start to a filled end."""
-    color = f"C{i}"
-    ax.plot(*xy.T, ".", color=color, markersize=4, label=label, zorder=3)
+    """Run ``i`` as its points joined by a line in its style, with faint arrows for the
+    steps' direction, from a hollow start to a filled end."""
+    style = _style(i)
+    color = style["color"]
+    ax.plot(*xy.T, marker=".", markersize=4, lw=1.3, label=label, zorder=3, **style)
     ax.quiver(
         *xy[:-1].T, *np.diff(xy, axis=0).T,
-        color=color, angles="xy", scale_units="xy", scale=1, width=0.004, zorder=3,
+        color=color, angles="xy", scale_units="xy", scale=1, width=0.004, alpha=0.35, zorder=3,
     )  # fmt: skip
     ax.plot(*xy[0], "o", markersize=8, markerfacecolor="none", markeredgecolor=color, zorder=4)
     ax.plot(*xy[-1], "o", markersize=8, color=color, markeredgecolor="white", zorder=4)
@@ -355,10 +466,11 @@ def _draw_losses(
         y = np.where(np.isfinite(f), f, np.nan)
         steps = np.arange(len(y))
         diverged = result.status == "diverged"
-        ax.plot(steps, y, color=f"C{i}", label=f"{label} (diverged)" if diverged else label)
+        style = _style(i)
+        ax.plot(steps, y, label=f"{label} (diverged)" if diverged else label, **style)
         if diverged:  # a cross where it blew up
             last = np.flatnonzero(np.isfinite(y))[-1]
-            ax.plot(steps[last], y[last], "x", color=f"C{i}", markersize=12, mew=2.5, zorder=4)
+            ax.plot(steps[last], y[last], "x", color=style["color"], ms=12, mew=2.5, zorder=4)
         drawn.append(y)
     ax.set(xlabel=_unit(results), ylabel="f" if fmin is None else "f − f*")
     values = np.concatenate(drawn)
