@@ -508,3 +508,51 @@ def test_the_variable_limit_holds_for_an_iterator_read_only_as_far_as_needed():
     with pytest.raises(ValueError, match="101 variables, more than the 100"):
         parse("a0 + a1", names)
     assert parse("x + 2*y", iter(["y", "x"])).variables == ("y", "x")
+
+
+# min and max --------------------------------------------------------------------------------
+
+MIN_MAX = [  # (formula, point, f, gradient, Hessian), by hand
+    ("max(x, 0)**2 + 3*y", [1.5, 2.0], 8.25, [3.0, 3.0], [[2.0, 0.0], [0.0, 0.0]]),
+    ("max(x, 0)**2 + 3*y", [-1.5, 2.0], 6.0, [0.0, 3.0], [[0.0, 0.0], [0.0, 0.0]]),
+    ("min(x, 1, x*y)", [0.5, -1.0], -0.5, [-1.0, 0.5], [[0.0, 1.0], [1.0, 0.0]]),
+    ("min(x, 1, x*y)", [2.0, 1.0], 1.0, [0.0, 0.0], [[0.0, 0.0], [0.0, 0.0]]),
+    ("max(x, y)", [1.0, 1.0], 1.0, [0.5, 0.5], [[0.0, 0.0], [0.0, 0.0]]),  # a tie: the mean
+    ("max(sin(x), cos(y))", [0.3, 0.2], math.cos(0.2), [0.0, -math.sin(0.2)], None),
+]
+
+
+@pytest.mark.parametrize(("text", "point", "f", "grad", "hess"), MIN_MAX)
+def test_min_and_max_take_the_slope_of_the_argument_that_wins(text, point, f, grad, hess):
+    formula = parse(text)
+    assert formula(point) == pytest.approx(f, rel=1e-15)
+    np.testing.assert_allclose(formula.grad(point), grad, rtol=1e-15, atol=0)
+    if hess is not None:
+        np.testing.assert_array_equal(formula.hessian(point), hess)
+
+
+def test_min_and_max_are_vectorised_over_a_grid_with_constants():
+    formula = parse("max(x, 0) + min(y, 1)")
+    X, Y = np.meshgrid(np.linspace(-1, 1, 5), np.linspace(0, 2, 3))
+    np.testing.assert_array_equal(formula(np.stack([X, Y])), np.maximum(X, 0) + np.minimum(Y, 1))
+    assert formula.grad(np.stack([X, Y])).shape == (2, 3, 5)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("max(x)", r"max\(\) of one argument or none at position 1; it takes two or more"),
+        ("min()", r"min\(\) of one argument or none at position 1; it takes two or more"),
+        ("sin(x, y)", r"sin\(\) with 2 arguments at position 1; it takes exactly one"),
+        ("max + x", r"'max'"),
+    ],
+)
+def test_min_and_max_need_two_arguments_and_are_not_variables(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse(text)
+
+
+def test_a_constant_min_or_max_is_valued_and_checked():
+    assert parse("max(pi, 3)*x").grad([1.0]).tolist() == [math.pi]
+    with pytest.raises(ValueError, match="constant"):
+        parse("x + max(1, log(0))")

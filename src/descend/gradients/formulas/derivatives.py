@@ -10,8 +10,10 @@ stops there with :class:`TooLarge`, after work in proportion to the budget.
 
 The rules cover what the parser makes: numbers, symbols, sums, products, powers and the
 functions of :data:`~descend.gradients.formulas.parser.FUNCTIONS`. ``d|u| = sign(u) du``
-and ``d sign(u) = 0``, so the second derivative of ``abs`` is 0, as SymPy's
-``DiracDelta`` is wherever it is finite.
+and ``d max(u, v) = H(u - v) du + H(v - u) dv`` (Heaviside's step, 1/2 at a tie, so a
+tie takes the mean of the two slopes; ``min`` likewise), and the steps' own derivatives
+are 0: the second derivative of ``abs`` or ``max`` is 0, as SymPy's ``DiracDelta`` is
+wherever it is finite.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 from .parser import Expr
 
-__all__ = ["MAX_NODES", "TooLarge", "gradient", "hessian"]
+__all__ = ["MAX_NODES", "TooLarge", "Underivable", "gradient", "hessian"]
 
 # Nodes in a gradient (all its components together) or a Hessian (its upper triangle).
 # Printing, common-subexpression elimination and compiling take about 25 µs a node here,
@@ -35,6 +37,13 @@ class TooLarge(ValueError):
     def __init__(self, what: str) -> None:
         super().__init__(f"its {what} would have more than {MAX_NODES:,} nodes")
         self.what = what
+
+
+class Underivable(ValueError):
+    """A function SymPy put in the expression that has no derivative in closed form."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"SymPy wrote it with {name}(), which has no derivative in closed form")
 
 
 def gradient(expr: Expr, symbols: tuple[Expr, ...]) -> tuple[Expr, ...]:
@@ -112,10 +121,21 @@ class _Rules:
             if s not in exponent.free_symbols:
                 return exponent * base ** (exponent - 1) * self._d(base, s)
             return expr * (self._d(exponent, s) * sp.log(base) + exponent * self._d(base, s) / base)
-        if len(args) == 1 and isinstance(expr, sp.Function):  # the chain rule
+        if isinstance(expr, (sp.re, sp.im)):  # parts of a complex value, which SymPy writes
+            return expr.func(self._d(args[0], s))  # for acos(x) and the like past |x| = 1
+        if isinstance(expr, sp.Function):  # the chain rule, through every argument
             outer = _OUTER.get(type(expr).__name__)
-            return (outer(sp, args[0]) if outer else expr.fdiff(1)) * self._d(args[0], s)
-        return sp.diff(expr, s)  # nothing the parser makes; SymPy's rule, still counted
+            if outer is not None:  # a function of args[0] (Heaviside's H0 is a number)
+                return outer(sp, args[0]) * self._d(args[0], s)
+            slopes = (
+                expr.fdiff(k + 1) * self._d(a, s) for k, a in enumerate(args) if s in a.free_symbols
+            )
+            slope = sp.Add(*self._pieces(slopes))
+        else:
+            slope = sp.diff(expr, s)  # nothing the parser makes; SymPy's rule, still counted
+        if slope.has(sp.Derivative):
+            raise Underivable(type(expr).__name__)
+        return slope
 
     def _pieces(self, pieces: Iterable[Expr]) -> list[Expr]:
         """The terms of a sum, checked against the budget one by one as they are made."""
@@ -142,4 +162,5 @@ _OUTER: dict[str, Callable[[Any, Expr], Expr]] = {
     "log": lambda sp, u: 1 / u,
     "Abs": lambda sp, u: sp.sign(u),
     "sign": lambda sp, u: sp.S.Zero,
+    "Heaviside": lambda sp, u: sp.S.Zero,
 }

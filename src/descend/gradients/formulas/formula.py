@@ -44,7 +44,9 @@ def parse(formula: str, variables: Sequence[str] | None = None) -> Formula:
     formula : str
         An expression in numbers, variables, ``+ - * / **``, parentheses, the constants
         ``pi`` and ``e`` and the functions in :data:`FUNCTIONS` (``sin``, ``exp``, ``log``,
-        ``sqrt``, ``abs``, ...); at most :data:`MAX_LENGTH` characters.
+        ``sqrt``, ``abs``, ..., and ``min`` and ``max`` of two or more arguments); at most
+        :data:`MAX_LENGTH` characters. Where ``max`` ties, its slope is the mean of the
+        tied arguments' slopes; where ``abs`` is at 0, its slope is 0.
     variables : sequence of str, optional
         The order of the variables in ``x``. Every name the formula uses must be listed;
         a listed name it does not use is allowed (its derivative is 0). Default: order of
@@ -122,9 +124,10 @@ class Formula:
     As in :mod:`descend.functions`, the first axis of ``x`` indexes the variables (a grid
     is ``np.stack([X, Y])``), unlike SciPy's one row per point. Complex ``x`` is evaluated
     in complex arithmetic, so complex-step differentiation works on formulas without
-    ``abs``. Where a formula is undefined (``log`` of a negative number) the value is
-    ``nan``, with NumPy's warning. The second derivative of ``abs`` is taken as 0.
-    A formula pickles as its text and variables, and is parsed again when loaded.
+    ``abs``, ``min`` and ``max``. Where a formula is undefined (``log`` of a negative
+    number) the value is ``nan``, with NumPy's warning. The second derivatives of
+    ``abs``, ``min`` and ``max`` are taken as 0. A formula pickles as its text and
+    variables, and is parsed again when loaded.
     """
 
     def __init__(self, text: str, variables: tuple[str, ...], expr: Expr) -> None:
@@ -227,6 +230,11 @@ def _guarded(text: str, derive: Callable[..., Any], *args: Any) -> Any:
             f"formula {shown!r} is too large to differentiate exactly: {error} "
             f"(descend's bound on symbolic derivatives); {_INSTEAD[error.what]}"
         ) from None
+    except derivatives.Underivable as error:
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise ValueError(
+            f"formula {shown!r} cannot be differentiated exactly: {error}; {_INSTEAD['gradient']}"
+        ) from None
 
 
 def _check_real(
@@ -277,6 +285,8 @@ def _numeric(symbols: tuple[Expr, ...], exprs: Any) -> Callable[..., Any]:
             return e.evalf(15)
         if not e.args:
             return e
+        if isinstance(e, sympy.Heaviside):  # SymPy prints it as a Piecewise of its argument
+            return sympy.Function("_step")(prepared(e.args[0]))
         rebuilt = e.func(*map(prepared, e.args), evaluate=False)
         renamed[e] = rebuilt
         return rebuilt
@@ -284,7 +294,13 @@ def _numeric(symbols: tuple[Expr, ...], exprs: Any) -> Callable[..., Any]:
     many = isinstance(exprs, list)
     exprs = [prepared(e) for e in exprs] if many else prepared(exprs)
     args = [renamed[s] for s in symbols]
-    return sympy.lambdify(args, exprs, modules="numpy", cse=_shared if many else False)
+    modules = [{"_step": _step}, "numpy"]
+    return sympy.lambdify(args, exprs, modules=modules, cse=_shared if many else False)
+
+
+def _step(u: Any) -> Any:
+    """Heaviside's step, 1/2 at 0: the slope of ``max(u, 0)``, a tie split evenly."""
+    return np.heaviside(u, 0.5)
 
 
 def _shared(exprs: list[Expr]) -> tuple[list[tuple[Expr, Expr]], list[Expr]]:

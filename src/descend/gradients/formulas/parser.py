@@ -28,11 +28,12 @@ import math
 import re
 import tokenize
 import warnings
-from collections.abc import Callable, Iterable, Sequence, Sized
+from collections.abc import Iterable, Sequence, Sized
 from typing import Any, NoReturn
 
 from descend._validate import closest
 
+from .constants import NotFinite, approximate
 from .messages import MAX_DEPTH, at, forbidden, position, too_deep
 
 __all__ = [
@@ -74,7 +75,10 @@ FUNCTIONS = {
     "log2": "log",
     "sqrt": "sqrt",
     "abs": "Abs",
+    "min": "Min",
+    "max": "Max",
 }
+_VARIADIC = frozenset({"min", "max"})  # functions of two or more arguments
 _LOG_BASES = {"log10": 10, "log2": 2}
 CONSTANTS = {"pi": "pi", "e": "E"}  # name in a formula -> SymPy constant
 
@@ -227,7 +231,7 @@ class _Checker:
             elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.UAdd, ast.USub)):
                 stack.append((node.operand, depth + 1))
             elif isinstance(node, ast.Call):
-                stack.append((self._call(node), depth + 1))
+                stack += [(arg, depth + 1) for arg in reversed(self._call(node))]
             elif isinstance(node, ast.Constant):
                 self._constant(node)
             elif isinstance(node, ast.Name):
@@ -237,8 +241,8 @@ class _Checker:
                 self._reject(node)
         return sorted(found)
 
-    def _call(self, node: ast.Call) -> ast.AST:
-        """The argument of a whitelisted function called by name."""
+    def _call(self, node: ast.Call) -> list[ast.expr]:
+        """The arguments of a whitelisted function called by name."""
         func = node.func
         if not isinstance(func, ast.Name):
             if type(func) in _REJECTED:
@@ -258,9 +262,11 @@ class _Checker:
                 self._reject(arg)
         if node.keywords:
             self._fail("keyword arguments; functions take one argument, as in sin(x)", node)
-        if len(node.args) != 1:
+        if name in _VARIADIC and len(node.args) < 2:
+            self._fail(f"{name}() of one argument or none; it takes two or more", node)
+        if name not in _VARIADIC and len(node.args) != 1:
             self._fail(f"{name}() with {len(node.args)} arguments; it takes exactly one", node)
-        return node.args[0]
+        return node.args
 
     def _constant(self, node: ast.Constant) -> None:
         value = node.value
@@ -387,7 +393,7 @@ class _Translator:
             if (
                 not base.free_symbols
                 and exponent.free_symbols
-                and _approximate(sp, base, self.values) < 0
+                and approximate(sp, base, self.values) < 0
             ):
                 fix = "it is real only at whole numbers; use a positive base"
                 raise ValueError(
@@ -398,11 +404,11 @@ class _Translator:
             operand = self._build(node.operand)
             return self._checked(-operand, node) if isinstance(node.op, ast.USub) else operand
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            name, arg = node.func.id, self._build(node.args[0])
+            name, args = node.func.id, [self._build(arg) for arg in node.args]
             function = getattr(sp, FUNCTIONS[name])
             if name in _LOG_BASES:
-                return self._checked(function(arg, _LOG_BASES[name]), node)
-            return self._checked(function(arg), node)
+                return self._checked(function(*args, _LOG_BASES[name]), node)
+            return self._checked(function(*args), node)
         if isinstance(node, ast.Name):
             if node.id in CONSTANTS:
                 return self._checked(getattr(sp, CONSTANTS[node.id]), node)
@@ -427,7 +433,7 @@ class _Translator:
             if op is ast.Sub:
                 term = -term
             elif op is ast.Div:
-                if not term.free_symbols and _approximate(sp, term, self.values) == 0:
+                if not term.free_symbols and approximate(sp, term, self.values) == 0:
                     raise ValueError(f"formula divides by zero {self._at(operand)}")
                 term = self._checked(sp.Pow(term, -1), operand)
             terms.append(term)
@@ -444,8 +450,8 @@ class _Translator:
             expr = expr.xreplace(big)
         if not expr.free_symbols:
             try:
-                _approximate(self.sp, expr, self.values)
-            except _NotFinite as error:
+                approximate(self.sp, expr, self.values)
+            except NotFinite as error:
                 raise ValueError(
                     f"formula has a constant that is {error} {self._at(node)}"
                 ) from None
@@ -456,55 +462,3 @@ class _Translator:
         segment = segment if len(segment) <= 40 else segment[:37] + "..."
         start = position(self.text, getattr(node, "lineno", 1), getattr(node, "col_offset", 0))
         return at(self.text, start, repr(segment), fix)
-
-
-class _NotFinite(Exception):
-    """A constant that is not a finite real number; the message says which way."""
-
-
-# Python's float functions for the SymPy functions a constant can hold.
-_TRIG = ("sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "exp", "log")
-_MATH: dict[str, Callable[[float], float]] = {name: getattr(math, name) for name in _TRIG}
-_MATH["Abs"] = abs
-_TOO_LARGE = "too large for floating point (above 1.8e308)"
-
-
-def _approximate(sp: Any, expr: Expr, values: dict[Expr, float]) -> float:
-    """A constant's value in float64 arithmetic, remembered in ``values``.
-
-    Never exact, so never slow: SymPy's evalf, asked for exp(exp(exp(10))), would try.
-    """
-    if expr in values:
-        return values[expr]
-    try:
-        if expr.is_Rational:
-            value: Any = expr.p / expr.q
-        elif expr.is_Float:
-            value = float(expr)
-        elif expr in (sp.pi, sp.E):
-            value = math.pi if expr is sp.pi else math.e
-        elif expr.is_Add:
-            value = math.fsum(_approximate(sp, a, values) for a in expr.args)
-        elif expr.is_Mul:
-            value = math.prod(_approximate(sp, a, values) for a in expr.args)
-        elif expr.is_Pow:
-            base, exponent = (_approximate(sp, a, values) for a in expr.args)
-            value = base**exponent  # complex for a negative base and a fractional exponent
-        elif type(expr).__name__ in _MATH and len(expr.args) == 1:
-            value = _MATH[type(expr).__name__](_approximate(sp, expr.args[0], values))
-        elif expr in (sp.zoo, sp.nan, sp.oo, -sp.oo):
-            raise _NotFinite("undefined (a division by zero, log(0), ...)")
-        else:
-            raise _NotFinite(f"not a real number ({expr})")
-    except OverflowError:
-        raise _NotFinite(_TOO_LARGE) from None
-    except (ZeroDivisionError, ValueError):  # math domain errors: log(-1), asin(2), 0**-1
-        raise _NotFinite(
-            "undefined (a division by zero, or a function outside its domain)"
-        ) from None
-    if isinstance(value, complex):
-        raise _NotFinite("not a real number")
-    if not math.isfinite(value):
-        raise _NotFinite(_TOO_LARGE)
-    values[expr] = value
-    return value
