@@ -8,6 +8,11 @@ Part 2 times one ``opt.update`` on a 10-million-element vector against the memor
 the bytes the rule must read and write once, at NumPy's copy bandwidth measured in the
 same run. Target: within 2.5x of the floor for GD, Momentum and Adam.
 
+Part 3 runs the same minimize from an x0 of other array namespaces (array-api-strict, and
+torch's CPU build when installed) beside NumPy, on a problem written with array-API
+functions: what the namespace path costs per iteration on the CPU, where every operation
+of array-api-strict wraps a NumPy one. It prints no target.
+
 Run: ``python benchmarks/overhead.py`` (under a minute). It prints; it asserts nothing.
 Timings alternate between the two contenders and report medians, so that a machine busy
 with other work slows both alike; on a shared machine, run it twice.
@@ -167,6 +172,40 @@ def part2():
         )
 
 
+# Part 3: the same loop from other namespaces -----------------------------------------------
+
+
+def quadratic_in(xp, n):
+    """f = 1/2 sum d (x - 1)^2 with d in [1, 10], written with array-API functions."""
+    d = xp.asarray(np.linspace(1.0, 10.0, n))
+    return (lambda x: 0.5 * xp.sum(d * (x - 1.0) ** 2)), (lambda x: d * (x - 1.0))
+
+
+def part3():
+    import importlib
+
+    import array_api_compat
+
+    spaces = {"numpy": np}
+    for name in ("array_api_strict", "torch"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        spaces[name] = array_api_compat.array_namespace(module.asarray([0.0]))
+    print("\nPart 3: µs per iteration, dd.minimize from x0 of each namespace (history on)")
+    print(f"{'n':>6} {'method':6} " + " ".join(f"{name:>17}" for name in spaces))
+    for n, method in ((2, "gd"), (2, "adam"), (1000, "adam")):
+        runs = []
+        for xp in spaces.values():
+            fun, grad = quadratic_in(xp, n)
+            x0 = xp.asarray(np.zeros(n))
+            kw = dict(grad=grad, lr=0.01, max_iter=300, gtol=0)
+            runs.append(lambda fun=fun, x0=x0, kw=kw, m=method: dd.minimize(fun, x0, m, **kw))
+        times = [t / 300 * 1e6 for t in interleaved(*runs)]
+        print(f"{n:6} {method:6} " + " ".join(f"{t:12.1f} ({t / times[0]:3.1f}x)" for t in times))
+
+
 if __name__ == "__main__":
     print(
         f"descend {dd.__version__}, NumPy {np.__version__}, Python {platform.python_version()},"
@@ -174,3 +213,4 @@ if __name__ == "__main__":
     )
     part1()
     part2()
+    part3()

@@ -12,7 +12,8 @@ import descend as dd
 from descend.cli import cli, main
 from descend.cli.messages import shell
 
-PYTHON = ("x0=", "dd.", "np.", "=[", "project=", "variables=", "method='", "lr=")
+PYTHON = ("x0=", "dd.", "np.", "=[", "project=", "variables=", "method='", "lr=", "engine=",
+          "=True", "explain=", "progress=", "on_divergence=", "clip_norm=")  # fmt: skip
 
 
 def run(capsys, *argv):
@@ -53,7 +54,8 @@ ERRORS = [
     ["minimize", "x**2", "--x0", "1", "--variables", "1x"],
     ["minimize", "x**2 + y", "--x0", "1", "--variables", "x"],
     ["minimize", "x**2 +* y", "--x0", "1,2"],
-    ["minimize", "max(x, 0)", "--x0", "1"],
+    ["minimize", "max(x)", "--x0", "1"],
+    ["minimize", "floor(x)", "--x0", "1"],
     ["minimize", "log(x)", "--x0", "-1"],
     ["minimize", "x**2", "--x0", "1", "--method", "momentum", "-o", "momentm=0.9"],
     ["minimize", "x**2", "--x0", "1", "--method", "lbfgs", "-o", "memory=2.5"],
@@ -63,7 +65,21 @@ ERRORS = [
     ["minimize", "x**2", "--x0", "1", "--gtol", "-1"],
     ["minimize", "-x**2 + x**4", "--x0", "1"],
     ["minimize", "x**2", "--x0", "1", "--nonsense"],
+    ["minimize", "x**2 + y**2", "--x0", "1,1", "--engine", "numba"],
+    ["minimize", "x**2", "--x0", "1", "--lr", "0.1", "--engine", "numba", "--explain"],
+    ["minimize", "x**2", "--x0", "1", "--lr", "0.1", "--engine", "numba", "--progress"],
+    ["minimize", "x**2", "--x0", "1", "--lr", "0.1", "--engine", "numba", "--bounds", "0,1"],
+    ["minimize", "x**2", "--x0", "1", "--lr", "0.1", "--engine", "numba", "--on-divergence",
+     "rollback"],
+    ["minimize", "x**2", "--x0", "1", "--lr", "0.1", "--engine", "numba", "-o", "clip_norm=1"],
+    ["minimize", "x**2", "--x0", "1", "--schedule", "cosine:0.1,steps=9", "--engine", "numba"],
+    ["minimize", "x**2", "--x0", "1", "--engine", "numb"],
+    ["minimize", "x**2", "--x0", "1", "--animate", "run.gif"],
+    ["minimize", "booth", "--animate", "run.png"],
+    ["minimize", "booth", "--animate", "no-such-folder/run.gif"],
     ["compare", "x**2", "--x0", "1", "--methods", "gd,adma"],
+    ["compare", "booth", "--animate", "run.txt"],
+    ["sweep", "x**2", "--x0", "1", "--method", "bb", "--lr", "0.1,0.2", "--engine", "numba"],
     ["sweep", "x**2", "--x0", "1"],
     ["sweep", "x**2", "--x0", "1", "-g", "lr"],
     ["sweep", "x**2", "--x0", "1", "--lr", "0.1,fast"],

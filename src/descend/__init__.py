@@ -26,6 +26,7 @@ from .analysis.lr_finder import LRFinderResult, find_lr
 from .analysis.restarts import Minimum, MultistartResult, multistart
 from .analysis.sweep import SweepResult, sweep
 from .core import projections, schedules
+from .core.engines import register_engine
 from .core.loop import Iteration
 from .core.minimize import maximize, minimize
 from .core.optimizers import (
@@ -47,6 +48,7 @@ from .core.optimizers import (
     ScheduleFreeSGD,
 )
 from .core.result import History, Result, Status
+from .engines import dask as _dask_engine  # noqa: F401  (registers itself; imports no Dask)
 from .gradients.formulas import Formula, parse
 from .gradients.numeric import check_grad, numeric_grad
 from .problems import datasets, functions
@@ -107,6 +109,9 @@ _MODULES = {
     "report": "descend.viz.report",
     "schedules": "descend.core.schedules",
 }
+
+# engine="numba": the compiled loop, loaded (with Numba) only when a run asks for it.
+register_engine("numba", lambda: importlib.import_module("descend.engines.compiled").ENGINE)
 
 
 def __getattr__(name: str) -> ModuleType:

@@ -1,4 +1,5 @@
-"""Many runs of ``minimize`` at once: in worker processes, or one after another.
+"""Many runs of ``minimize`` at once: in worker processes, as tasks on a Dask cluster
+(``n_jobs=client``, a ``distributed.Client``), or one after another.
 
 Shared by :func:`descend.multistart` and :func:`descend.sweep`.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import numbers
 import os
 import pickle
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -15,12 +17,18 @@ from typing import Any
 from descend.core.result import Result, Status
 
 
-def workers(n_jobs: Any, n_runs: int) -> int:
-    """The number of processes: 1 for None, all cores for -1, never more than the runs."""
+def workers(n_jobs: Any, n_runs: int) -> Any:
+    """The number of processes: 1 for None, all cores for -1, never more than the runs;
+    or a ``distributed.Client``, as it is, whose cluster runs the runs as tasks."""
     if n_jobs is None:
         return 1
+    if _is_client(n_jobs):
+        return n_jobs
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral):
-        raise TypeError(f"n_jobs must be None or an integer, got {n_jobs!r}")
+        raise TypeError(
+            f"n_jobs must be None or an integer, got {n_jobs!r:.60}; or a distributed.Client "
+            "to run the runs as tasks on its cluster"
+        )
     n_jobs = int(n_jobs)
     if n_jobs == 0 or n_jobs < -1:
         raise ValueError(
@@ -55,14 +63,22 @@ class Interrupted(KeyboardInterrupt):
         self.partial: Any = None
 
 
+def _is_client(n_jobs: Any) -> bool:
+    distributed = sys.modules.get("distributed")  # a Client exists only once it is imported
+    return distributed is not None and isinstance(n_jobs, distributed.Client)
+
+
 def run_all(
-    run: Callable[..., Result], tasks: Sequence[tuple[Any, ...]], workers: int, caller: str
+    run: Callable[..., Result], tasks: Sequence[tuple[Any, ...]], workers: Any, caller: str
 ) -> list[Result]:
-    """``run(*task)`` for every task, in order, in ``workers`` processes when ``run`` pickles.
+    """``run(*task)`` for every task, in order, in ``workers`` processes when ``run`` pickles,
+    or as tasks of the cluster when ``workers`` is a ``distributed.Client``.
 
     A run that ends "interrupted" (Ctrl-C), or Ctrl-C while waiting for the processes,
     stops them all with :class:`Interrupted` (a KeyboardInterrupt) holding what finished.
     """
+    if _is_client(workers):
+        return _on_cluster(workers, run, tasks)
     if workers > 1:
         try:
             pickle.dumps(run)
@@ -86,6 +102,18 @@ def run_all(
         return _gathered(pool.map(run, *zip(*tasks, strict=True), chunksize=chunk), len(tasks))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)  # the workers had Ctrl-C too
+
+
+def _on_cluster(
+    client: Any, run: Callable[..., Result], tasks: Sequence[tuple[Any, ...]]
+) -> list[Result]:
+    """The runs as tasks of ``client``'s cluster (cloudpickle sends lambdas too), their
+    results taken in order; those not done are cancelled when the batch stops early."""
+    futures = client.map(run, *zip(*tasks, strict=True), pure=False)
+    try:
+        return _gathered((future.result() for future in futures), len(tasks))
+    finally:
+        client.cancel([future for future in futures if not future.done()])
 
 
 def _gathered(runs: Iterable[Result], total: int) -> list[Result]:

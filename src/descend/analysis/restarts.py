@@ -125,7 +125,7 @@ def multistart(
     bounds: Sequence[tuple[float, float]] | ArrayLike,
     n_starts: int = 10,
     seed: int | np.random.SeedSequence | np.random.Generator | None = None,
-    n_jobs: int | None = None,
+    n_jobs: Any = None,
     *,
     cluster_tol: float = CLUSTER_TOL,
     **minimize_kwargs: Any,
@@ -161,11 +161,12 @@ def multistart(
     seed : int, SeedSequence, Generator or None
         Makes the starts, and in data mode each run's own seed (spawned from it, one
         per start), repeatable; a Generator is used (and advanced) as is.
-    n_jobs : int or None
+    n_jobs : int, distributed.Client or None
         Processes to run the starts in: None or 1 for one after another in this
         process, k for k processes, -1 for one per core. ``fun`` and the keywords must
         pickle to go to other processes; when they do not (a lambda, a local
-        function), the starts run one after another, with a warning.
+        function), the starts run one after another, with a warning. A
+        ``distributed.Client`` sends the starts to its cluster as Dask tasks.
     cluster_tol : float
         The share of the box's diagonal within which end points are one minimum
         (default 1e-3).

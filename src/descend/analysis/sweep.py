@@ -156,7 +156,7 @@ def sweep(
     x0: ArrayLike,
     method: str | Optimizer | Sequence[str | Optimizer] = "gd",
     *,
-    n_jobs: int | None = None,
+    n_jobs: Any = None,
     **parameters: Any,
 ) -> SweepResult:
     """Run :func:`descend.minimize` for every combination of the parameters given as lists.
@@ -170,11 +170,13 @@ def sweep(
     ----------
     fun, x0, method
         As for :func:`descend.minimize`.
-    n_jobs : int or None
+    n_jobs : int, distributed.Client or None
         Processes to run the combinations in: None or 1 for one after another in this
         process, k for k processes, -1 for one per core. ``fun`` and the keywords must
         pickle to go to other processes; when they do not (a lambda), the runs go one
-        after another, with a warning. The results are the same either way.
+        after another, with a warning. A ``distributed.Client`` sends the runs to its
+        cluster as Dask tasks (cloudpickle sends lambdas too). The results are the same
+        every way.
     **parameters
         Grids and fixed keywords of :func:`descend.minimize` (``data`` and ``variables``
         are never grids).

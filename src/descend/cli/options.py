@@ -66,6 +66,37 @@ def output_option(flag: str, name: str, help: str) -> Any:
     return click.option(flag, name, type=click.Path(dir_okay=False), callback=_output, help=help)
 
 
+def _animation(ctx: Any, param: Any, path: str | None) -> str | None:
+    """An animation's file: its folder, and a format that can be written, checked before
+    the run (GIF through Pillow; MP4 needs ffmpeg)."""
+    path = _output(ctx, param, path)
+    if path is None:
+        return None
+    hint = f"'{param.opts[0]}'"
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in (".gif", ".mp4"):
+        raise click.BadParameter(
+            f"an animation is written as .gif or .mp4, got {path!r}", param_hint=hint
+        )
+    if suffix == ".mp4":
+        from matplotlib import animation
+
+        if not animation.writers.is_available("ffmpeg"):
+            raise click.BadParameter(
+                f"writing {path!r} needs ffmpeg on the PATH; install ffmpeg, or write a .gif",
+                param_hint=hint,
+            )
+    return path
+
+
+def animation_option(help: str) -> Any:
+    """``--animate FILE``: an animation of the runs to write, checked before any run."""
+    return click.option(
+        "--animate", "animation_path", type=click.Path(dir_okay=False), callback=_animation,
+        metavar="FILE.gif", help=help,
+    )  # fmt: skip
+
+
 def _kind(annotation: Any) -> type:
     """bool, int, str or float: what a setting annotated so is written as."""
     text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")

@@ -24,7 +24,7 @@ def summary(res: Result, names: list[str]) -> str:
             f"iterations: {res.nit} (f evaluated {res.nfev} times, gradient {res.ngev})",
             f"time:       {res.elapsed * 1000:.3g} ms",
             f"message:    {shell(res.message)}",
-            *_last_parts(res, names),
+            *last_parts(res, names),
             *(
                 f"rollback:   at update {e.nit}: {e.cause}; lr {e.lr_before:.3g} -> "
                 f"{e.lr_after:.3g}"
@@ -34,12 +34,13 @@ def summary(res: Result, names: list[str]) -> str:
     )
 
 
-def _last_parts(res: Result, names: list[str]) -> list[str]:
-    """With --explain: the parts of the last update, one line each, by variable name."""
+def last_parts(res: Result, names: list[str], run: str = "the") -> list[str]:
+    """With --explain: the parts of the last update, one line each, by variable name,
+    under a line that names the ``run`` (``the``, or a method in a comparison)."""
     table = res.history.explanation
     if not table or not res.nit:
         return []
-    lines = [f"the last update (update {res.nit}), part by part:"]
+    lines = [f"{run} last update (update {res.nit}), part by part:"]
     for name in sorted(table):
         row = table[name][-1]
         if np.ndim(row) == 0:

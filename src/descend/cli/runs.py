@@ -14,8 +14,9 @@ from descend.analysis.lr_finder import find_lr
 from descend.analysis.sweep import best_key
 from descend.cli import options, output
 from descend.cli.messages import Choice, shell
-from descend.cli.options import output_option, together
+from descend.cli.options import animation_option, counted, output_option, together
 from descend.cli.problem import FormulaCommand, Problem
+from descend.core.engines import engine_names
 from descend.core.optimizers import OPTIMIZERS
 from descend.core.result import Result, Status
 
@@ -36,6 +37,14 @@ _stopping_options = [
     click.option("--ftol", type=float, help="Stop when |f change| < ftol."),
     click.option("--xtol", type=float, help="Stop when the step length is <= xtol."),
 ]
+_engine_option = click.option(
+    "--engine",
+    type=Choice(list(engine_names())),
+    default="python",
+    show_default=True,
+    help="How the loop runs: numba compiles it whole (a run it cannot compile is refused, "
+    "saying why); auto: numba where it can and it pays, else python.",
+)
 _hyperparameter_option = click.option(
     "-o",
     "--option",
@@ -71,7 +80,8 @@ _run_options = [
         "--explain",
         is_flag=True,
         help="Record the parts of every update (velocity, moments, effective lr, ...): the "
-        "last update's are printed, every update's go to --history and --json --with-history.",
+        "last update's are printed (each run's in compare), every update's go to --history "
+        "(and to minimize's --json --with-history).",
     ),
     click.option(
         "--on-divergence",
@@ -85,6 +95,7 @@ _run_options = [
         default="last",
         help="Report the last point (default) or the best one seen.",
     ),
+    _engine_option,
     _hyperparameter_option,
 ]
 
@@ -120,7 +131,8 @@ def _run(problem: Problem, method: str | None, settings: dict[str, Any], said: b
 
 
 # minimize's keywords that find_lr does not take (it sets the lr and the budget itself).
-_OWN = ("lr", "max_iter", "gtol", "ftol", "xtol", "progress", "explain", "on_divergence", "keep")
+_OWN = ("lr", "max_iter", "gtol", "ftol", "xtol", "progress", "explain", "on_divergence", "keep",
+        "engine")  # fmt: skip
 
 
 @click.command("minimize", cls=FormulaCommand)
@@ -142,7 +154,7 @@ _OWN = ("lr", "max_iter", "gtol", "ftol", "xtol", "progress", "explain", "on_div
 @click.option("--with-history", is_flag=True, help="With --json: include the history.")
 @output_option("--history", "history_path", "Write CSV.")
 @output_option("--plot", "plot_path", PLOT_HELP)
-@output_option("--animate", "animation_path", ANIMATE_HELP)
+@animation_option(ANIMATE_HELP)
 def minimize_command(
     formula: str,
     x0: str | None,
@@ -158,7 +170,11 @@ def minimize_command(
 ) -> None:
     """Minimise FORMULA from --x0 and print what happened."""
     problem = Problem(formula, x0, variables)
-    progress = force_progress or (not as_json and sys.stdout.isatty() and sys.stderr.isatty())
+    _check_animation(problem, animation_path)
+    drawn = run["engine"] == "python"  # the compiled loop draws no progress bar
+    progress = force_progress or (
+        drawn and not as_json and sys.stdout.isatty() and sys.stderr.isatty()
+    )
     res = _run(problem, method, _settings(problem, **run, progress=progress), not as_json)
     if history_path:
         res.history.to_csv(history_path)
@@ -166,9 +182,7 @@ def minimize_command(
     if plot_path:
         _save_figure(plot_path, lambda plot, axes: _draw_run(plot, axes, problem, [res]))
     if animation_path:
-        from descend.viz import plot
-
-        click.echo(f"animation: {plot.animate(problem.fun, res, path=animation_path)}", err=True)
+        _animate(problem, [res], animation_path)
     sys.exit(EXIT_CODES.get(res.status, 0))
 
 
@@ -183,6 +197,7 @@ def minimize_command(
 @output_option(
     "--plot", "plot_path", "Write a figure: the paths on the contours and the losses, side by side."
 )
+@animation_option("Write an animation of every run moving over the contours (GIF, or MP4).")
 def compare(
     formula: str,
     x0: str | None,
@@ -191,11 +206,13 @@ def compare(
     as_json: bool,
     history_path: str | None,
     plot_path: str | None,
+    animation_path: str | None,
     **run: Any,
 ) -> None:
     """Run several methods on FORMULA and print their results side by side, then the best:
     the fewest updates among the runs that converged (the lowest f when none did)."""
     problem = Problem(formula, x0, variables)
+    _check_animation(problem, animation_path)
     settings = _settings(problem, **run, progress=False)
     names = [m.strip() for m in methods.split(",")]
     unknown = [name for name in names if name not in OPTIMIZERS]
@@ -226,10 +243,15 @@ def compare(
         click.echo(output.strict_json({"best": best, "runs": runs}))
     else:
         click.echo(f"best: {best or 'none (every run diverged)'}")
+        for name, res in results.items():  # with --explain
+            for line in output.last_parts(res, problem.names, f"{name}'s"):
+                click.echo(line)
     if plot_path:
         _save_figure(
             plot_path, lambda plot, axes: _draw_run(plot, axes, problem, list(results.values())), 2
         )
+    if animation_path:
+        _animate(problem, list(results.values()), animation_path)
 
 
 def _histories(results: dict[str, Result], path: str) -> None:
@@ -266,6 +288,7 @@ def _grid(option: str) -> Any:
     help="A grid of any setting: -g beta1=0.8,0.9 -g memory=3,10.",
 )
 @together(_stopping_options)
+@_engine_option
 @_hyperparameter_option
 @click.option("--n-jobs", type=int, help="Processes to run the grid in (-1: one per core).")
 @output_option("--plot", "plot_path", "Write the grid figure.")
@@ -280,7 +303,7 @@ def sweep_command(
     hyperparameters: tuple[str, ...],
     n_jobs: int | None,
     plot_path: str | None,
-    **stopping: Any,
+    **settings: Any,
 ) -> None:
     """Run METHOD on FORMULA for every combination of the grids; print the table and the best
     (the fewest updates among the runs that converged, the lowest f when none did)."""
@@ -289,7 +312,7 @@ def sweep_command(
     problem = Problem(formula, x0, variables)
     named: dict[str, Any] = {n: v for n, v in (("lr", lr), ("momentum", momentum)) if v}
     named.update(options.grids(grids))
-    fixed = {name: value for name, value in stopping.items() if value is not None}
+    fixed = {name: value for name, value in settings.items() if value is not None}
     fixed.update(options.hyperparameters(hyperparameters))
     if not named:
         raise click.UsageError(
@@ -331,6 +354,22 @@ def _interrupted(done: str) -> None:
     """End a command of many runs at Ctrl-C, after what finished was printed."""
     click.echo(f"descend: interrupted after {done} (the last one cut short)", err=True)
     sys.exit(EXIT_CODES[Status.INTERRUPTED])
+
+
+def _check_animation(problem: Problem, path: str | None) -> None:
+    """Refuse ``--animate`` before any run when there is no plane to draw the path on."""
+    if path is not None and len(problem.names) < 2:
+        raise click.UsageError(
+            f"--animate draws paths over the contours of 2 or more variables, and the formula "
+            f"has {counted(problem.names)}; --plot draws its curve"
+        )
+
+
+def _animate(problem: Problem, results: list[Result], path: str) -> None:
+    """Write the animation of ``results`` over the contours of the problem to ``path``."""
+    from descend.viz import plot
+
+    click.echo(f"animation: {plot.animate(problem.fun, *results, path=path)}", err=True)
 
 
 def _draw_run(plot: Any, axes: Any, problem: Problem, results: list[Result]) -> None:

@@ -7,11 +7,21 @@ replacement (``sampling="replacement"``). The epoch's row order, the random
 generator's state and the loop's cursor (how many of the epoch's batches are done)
 are the whole position in the stream, which is what a checkpoint saves to resume
 mid-epoch.
+
+Data held elsewhere, such as a Dask array's row blocks, is read by an *engine* that a
+layer above core registers here (:func:`register_data_engine`; ``descend.engines.dask``
+does it on import), as :mod:`descend.core.extensions` lets analysis register its
+adviser: core never imports it. The engine hands the loop readers that fetch a batch's
+rows block by block, and ``Batches(..., blocks=...)`` then keeps every batch inside as
+few blocks as it can: the epoch visits the blocks in a random order and the rows of
+each block in a random order, so that one or two blocks are read at a time.
 """
 
 from __future__ import annotations
 
 import math
+import sys
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,21 +29,71 @@ import numpy as np
 from descend import _validate
 from descend._types import Array
 
-__all__ = ["Batches", "as_data", "check_settings"]
+__all__ = [
+    "Batches",
+    "DataLost",
+    "as_data",
+    "check_settings",
+    "engine_data",
+    "register_data_engine",
+]
 
 SAMPLINGS = (None, "replacement")
 # Rows checked for NaN and infinity at a time: a memmap is read once, in pieces.
 _CHECK_ROWS = 1 << 16
+
+# engine(fun, grad, data, persist) -> (fun, grad, readers), or None for data it does not
+# take. The readers have shape, ndim, dtype, ``row_blocks`` (the rows of each block) and
+# ``reader[rows]`` (a NumPy batch); fun and grad called with all the readers are the
+# objective on all the data, called with a batch they are the user's own.
+DataEngine = Callable[[Any, Any, Sequence[Any], bool], "tuple[Any, Any, tuple[Any, ...]] | None"]
+_DATA_ENGINES: list[DataEngine] = []
+
+
+class DataLost(RuntimeError):
+    """An engine's data could not be read mid-run (a Dask worker died): the loop may
+    catch it, as it is core's, to say how far the run got."""
+
+
+def register_data_engine(engine: DataEngine) -> None:
+    """Have ``engine`` take the data it recognises from now on (once, however often called)."""
+    if engine not in _DATA_ENGINES:
+        _DATA_ENGINES.append(engine)
+
+
+def engine_data(fun: Any, grad: Any, data: Any, persist: Any = False) -> tuple[Any, Any, Any]:
+    """``fun``, ``grad`` and ``data`` as the loop will see them: as they are for arrays in
+    memory; for Dask arrays, the registered engine's objective and block readers.
+
+    ``persist=True`` keeps Dask data in the cluster's memory for the run (it must fit).
+    """
+    if _validate.boolean("persist", persist) and data is None:
+        raise TypeError("persist goes with data=(X, y, ...) of Dask arrays, and no data was given")
+    if not isinstance(data, (tuple, list)):
+        return fun, grad, data  # None, or a mistake that as_data names
+    for engine in _DATA_ENGINES:
+        taken = engine(fun, grad, data, persist)
+        if taken is not None:
+            return taken
+    dask_array = sys.modules.get("dask.array")
+    if dask_array is not None and any(isinstance(a, dask_array.Array) for a in data):
+        raise TypeError(
+            "data holds Dask arrays, and descend's Dask engine is not loaded: import "
+            "descend.engines.dask first (it needs dask[array] and distributed)"
+        )
+    return fun, grad, data
 
 
 def as_data(data: Any) -> tuple[Array, ...]:
     """``data`` as a tuple of arrays sharing their first dimension, checked.
 
     Arrays and memmaps are kept as they are (never copied, never written); lists
-    become arrays. SciPy sparse matrices and arrays in CSR format are kept too, and
-    each batch is then a CSR matrix of the batch's rows (``X[rows]``), handed to ``fun``
-    and ``grad`` as such; other sparse formats, which cannot take rows cheaply, are
-    refused with the fix (``X.tocsr()``). Floating-point entries must be finite.
+    become arrays; a Dask engine's block readers (see :func:`engine_data`) are kept
+    unread. SciPy sparse matrices and arrays in CSR format are kept too, and each batch
+    is then a CSR matrix of the batch's rows (``X[rows]``), handed to ``fun`` and
+    ``grad`` as such; other sparse formats, which cannot take rows cheaply, are refused
+    with the fix (``X.tocsr()``). Floating-point entries must be finite (Dask data is
+    not read to check: a NaN there shows as a diverged run).
 
     >>> X, y = as_data(([[1.0, 2.0], [3.0, 4.0]], [0, 1]))
     >>> X.shape, y
@@ -65,14 +125,14 @@ def as_data(data: Any) -> tuple[Array, ...]:
     if lengths[0] == 0:
         raise ValueError("data is empty: its arrays have 0 rows")
     for i, a in enumerate(arrays):
-        if a.dtype.kind in "fc" and not _all_finite(a):
+        if a.dtype.kind in "fc" and not hasattr(a, "row_blocks") and not _all_finite(a):
             raise ValueError(f"data[{i}] holds NaN or infinite values; remove or impute them first")
     return arrays
 
 
 def _array(i: int, a: Any) -> Array:
     """data[i] as an array: an ndarray or a CSR matrix as it is, anything else converted."""
-    if isinstance(a, np.ndarray):
+    if isinstance(a, np.ndarray) or hasattr(a, "row_blocks"):
         return a
     if not _validate.is_sparse(a):
         return np.asarray(a)
@@ -96,6 +156,16 @@ class Batches:
     >>> batches = Batches(5, batch_size=2, shuffle=False)
     >>> [batches.rows(i) for i in range(batches.per_epoch)]
     [slice(0, 2, None), slice(2, 4, None), slice(4, 5, None)]
+
+    With ``blocks`` (the rows of each block, in order), a shuffled epoch is the blocks
+    in the order ``rng.permutation(len(blocks))``, each block's rows in the order
+    ``rng.permutation(rows)`` drawn as the block comes up, and the batches are cut from
+    that sequence (a batch may span the end of one block and the start of the next):
+
+    >>> batches = Batches(7, 2, blocks=(4, 3), rng=np.random.default_rng(0))
+    >>> batches.start_epoch()
+    >>> batches.order  # block 0's rows 0-3, shuffled, then block 1's rows 4-6
+    array([2, 0, 1, 3, 6, 5, 4])
     """
 
     def __init__(
@@ -105,7 +175,15 @@ class Batches:
         shuffle: bool = True,
         sampling: str | None = None,
         rng: np.random.Generator | None = None,
+        blocks: Sequence[int] | None = None,
     ) -> None:
+        if blocks is not None and sampling == "replacement":
+            raise ValueError(
+                "sampling='replacement' draws every batch from all the blocks of the data, "
+                "reading many blocks per update; with data in blocks (Dask arrays) use "
+                "sampling=None: the blocks, and the rows within each, are shuffled"
+            )
+        self.blocks = None if blocks is None else np.asarray(blocks, dtype=np.int64)
         self.n = n
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -119,6 +197,11 @@ class Batches:
         """Draw the epoch's rows (nothing to draw when they come in order)."""
         if self.sampling == "replacement":
             self.order, self.drawn = self.rng.integers(0, self.n, size=self.n), True
+        elif self.shuffle and self.blocks is not None:
+            starts = np.concatenate([[0], np.cumsum(self.blocks)[:-1]])
+            rows = [starts[b] + self.rng.permutation(self.blocks[b])
+                    for b in self.rng.permutation(len(self.blocks))]  # fmt: skip
+            self.order, self.drawn = np.concatenate(rows), True
         elif self.shuffle:
             self.order, self.drawn = self.rng.permutation(self.n), True
         else:

@@ -8,6 +8,10 @@ the random generator's state, the stopping rules' reference value, the rollbacks
 and a description of the problem that a resume must match).
 Floats pass through JSON as their shortest round-trip repr, so nothing is rounded.
 
+The arrays of a run whose x is of another namespace (torch, CuPy, ...) are saved as
+float64 NumPy arrays and brought back to x's namespace, dtype and device on resume
+(:func:`on_device`): float32 and float64 both pass through float64 exactly.
+
 It is written to a temporary file beside the target, flushed and fsynced, then
 renamed over it: a crash at any moment leaves either the old checkpoint or the new
 one, never half of one.
@@ -26,8 +30,10 @@ import numpy as np
 
 from descend._types import Array
 from descend.core.batches import Batches
+from descend.core.namespaces import from_host, to_host
 from descend.core.recovery import Best, Rollback
 from descend.core.result import Event, Recorder
+from descend.gradients.numeric import is_foreign
 
 __all__ = ["Checkpoint", "Position"]
 
@@ -105,11 +111,11 @@ class Checkpoint:
         parts: dict[str, Array] | None = None,
     ) -> None:
         """Write the run's state atomically."""
-        arrays: dict[str, np.ndarray] = {"x": p.x, "g": p.g}
+        arrays: dict[str, np.ndarray] = {"x": _host(p.x), "g": _host(p.g)}
         numbers = _split_state("state", p.state, arrays)
         best_meta = None
         if best is not None:
-            arrays["best.x"], arrays["best.g"] = best.x, best.g
+            arrays["best.x"], arrays["best.g"] = _host(best.x), _host(best.g)
             order, drawn, rng = best.stream or (None, False, None)
             if order is not None:
                 arrays["best.order"] = order
@@ -120,7 +126,7 @@ class Checkpoint:
         for name, values in (parts or {}).items():
             arrays[f"parts.{name}"] = values
         if rollback is not None and rollback.step is not None:
-            arrays["rollback.step"] = rollback.step
+            arrays["rollback.step"] = _host(rollback.step)
         arrays["history"] = recorder.table()
         if recorder.x is not None:
             arrays["history_x"] = recorder.x.array().reshape(len(recorder.x), -1)
@@ -272,11 +278,39 @@ def _split_state(prefix: str, state: Any, arrays: dict[str, np.ndarray]) -> dict
     """Put the arrays of an optimizer state in ``arrays`` (as ``prefix.name``); its numbers."""
     numbers: dict[str, Any] = {}
     for name, value in state._asdict().items():
-        if isinstance(value, np.ndarray):
-            arrays[f"{prefix}.{name}"] = value
+        if isinstance(value, np.ndarray) or is_foreign(value):
+            arrays[f"{prefix}.{name}"] = _host(value)
         else:
             numbers[name] = value
     return numbers
+
+
+def _host(value: Any) -> np.ndarray:
+    """An array to save: itself for NumPy, else a float64 NumPy copy (exact for float32)."""
+    return value if isinstance(value, np.ndarray) else to_host(value).astype(np.float64)
+
+
+def on_device(saved: Saved, like: Any, template: Any) -> None:
+    """Bring the arrays of ``saved`` (NumPy, as loaded) to the namespace, dtype and device
+    of ``like`` (the run's x) and, for the optimizer state, of ``template`` (a fresh state
+    of the run): each field that is an array of x's namespace there becomes one again."""
+
+    def state(s: Any) -> Any:
+        fields = {
+            name: from_host(getattr(s, name), value)
+            for name, value in template._asdict().items()
+            if is_foreign(value)
+        }
+        return s._replace(**fields)
+
+    p = saved.position
+    p.x, p.g, p.state = from_host(p.x, like), from_host(p.g, like), state(p.state)
+    if saved.best is not None:
+        b = saved.best
+        x, g = from_host(b.x, like), from_host(b.g, like)
+        saved.best = b._replace(x=x, g=g, state=state(b.state))
+    count, step = saved.reversals
+    saved.reversals = (count, None if step is None else from_host(step, like))
 
 
 def _join_state(

@@ -21,13 +21,14 @@ import numpy as np
 from descend._progress import Progress
 from descend._types import Array
 from descend.core.batches import Batches
-from descend.core.checkpoint import Checkpoint, Position, Saved
+from descend.core.checkpoint import Checkpoint, Position, Saved, on_device
 from descend.core.explain import Explainer
 from descend.core.extensions import advise
 from descend.core.iteration import NO_EXTRAS, Extras, Iteration
+from descend.core.namespaces import namespace, read, reshaped
 from descend.core.optimizers import Optimizer
 from descend.core.recovery import Best
-from descend.core.result import Event, Recorder, Result, Status
+from descend.core.result import DeviceRows, Event, Recorder, Result, Status
 from descend.core.stopping import Ending, Rules, inspect, no_step, non_finite, norm
 from descend.gradients.objective import BadValue, Objective, Remembering
 
@@ -93,10 +94,26 @@ class Run:
         )
         if self.explainer is not None:
             self._value = self.explainer.watch(self._value)
+        self._step_norm = lambda x, x_prev: norm(x - x_prev)  # what xtol reads
+        if objective.xp is not np:  # x of another namespace: read f and the norms at once
+            if extras.explain:
+                raise ValueError(
+                    f"explain=True records the parts of each update with NumPy, and x0 is "
+                    f"of {objective.xp.__name__}; pass x0 as a NumPy array to explain the run"
+                )
+            self._evaluate = self._evaluate_foreign  # type: ignore[method-assign]
+            if not optimizer.trial_gradients:
+                self._value_and_grad = objective.device_value_and_grad  # type: ignore[attr-defined]
+            if recorder.x is not None:
+                recorder.x = DeviceRows()
+            self._step_norm = lambda x, x_prev: self.last_step  # read with f by evaluate
 
     def restore(self, saved: Saved) -> None:
         """Take up the history, counts and batch stream of a saved run, once f at its x
         (between epochs, where it is known) shows that it was made with this objective."""
+        if self.objective.xp is not np:  # the file holds NumPy arrays: back to x's device
+            like = self.objective._like  # type: ignore[attr-defined]
+            on_device(saved, like, self.optimizer.init(namespace(like).reshape(like, (-1,))))
         at, sign = saved.position, self.objective.sign
         now = self.objective.value(at.x) if at.cursor == 0 else at.f  # its count is restored
         if now != at.f and not math.isnan(at.f):
@@ -185,7 +202,7 @@ class Run:
     def _begin(self, p: Position, elapsed: float) -> Ending | None:
         """Record the start (a fresh run) and start the clock; an ending if already over."""
         grad_norm = self._stationarity(p.x, p.g)
-        self.started = time.perf_counter() - elapsed
+        self.started, self.last_x = time.perf_counter() - elapsed, p.x
         if self.best is None:
             self.best = self._best(p)
         if p.nit == 0 and not len(self.recorder):
@@ -277,6 +294,20 @@ class Run:
             return f, g, grad_norm, None
         return f, g, *inspect(f, g, x)
 
+    def _evaluate_foreign(self, x: Any) -> tuple[float, Any, float, str | None]:
+        """Evaluate for x of another namespace: f, ||g||^2, ||x||^2, with a projection the
+        projected gradient's, and with xtol the step's (from the point evaluated last) come
+        from x's device in one transfer, the update's one read."""
+        f, g = self._value_and_grad(x)
+        pg: Any = x - self.project(x - g) if self.project else 0.0
+        step = x - self.last_x
+        f, gg, xx, pp, ss = read(f, g @ g, x @ x, pg @ pg if self.project else 0.0,
+                                 step @ step if self.rules.xtol else 0.0)  # fmt: skip
+        self.last_x, self.last_step = x, _sqrt(ss)
+        if _isfinite(f + _sqrt(gg) + xx):
+            return f, g, _sqrt(pp if self.project else gg), None
+        return f, g, *inspect(f, g, x)
+
     def _stationarity(self, x: Array, g: Array) -> float:
         """What gtol reads: the gradient norm, or with a projection the projected gradient
         norm ||x - P(x - g)||, which is 0 exactly at a constrained stationary point (where
@@ -306,7 +337,7 @@ class Run:
         """Check: move ``p`` from ``x_prev`` (where the pass began; mini-batch updates have
         moved ``p.x`` since) to the new point and test the stopping rules on the change."""
         rules = self.rules
-        step_norm = norm(x - x_prev) if rules.xtol is not None else math.inf
+        step_norm = self._step_norm(x, x_prev) if rules.xtol is not None else math.inf
         f_change = abs(f - p.f)
         # A mini-batch pass stopped by max_iter inside an epoch does not end it.
         batches = self.batches
@@ -395,6 +426,7 @@ class Run:
         rollback.events.append(Event(nit, "rollback", cause, lr_before, lr_after, best.nit, nepoch))
         state = rollback.rescaled(self.optimizer, best.state, rollback.lr_factor)
         p.x, p.f, p.g, p.state, p.nit, p.cursor = best.x, best.f, best.g, state, nit, 0
+        self.last_x = best.x
         if self.batches is not None and best.stream is not None:
             self.batches.restore(*best.stream)
         rollback.restart()
@@ -449,9 +481,9 @@ class Run:
             with contextlib.suppress(KeyboardInterrupt, BadValue):  # f and g at x returned
                 f, g = objective.value_and_grad(x)
         return Result(
-            x=x.reshape(shape),
+            x=reshaped(x, shape),
             fun=sign * f,
-            grad=np.asarray(sign * g).reshape(shape),
+            grad=reshaped(np.asarray(sign * g) if objective.xp is np else sign * g, shape),
             nit=p.nit,
             nfev=objective.nfev,
             ngev=objective.ngev,
@@ -465,7 +497,7 @@ class Run:
             optimizer=self.optimizer,
             nepoch=p.nepoch if self.data_mode else None,
             maximize=sign < 0,
-            best_x=best.x.reshape(shape),
+            best_x=reshaped(best.x, shape),
             best_fun=sign * best.f,
             best_nit=best.nit,
             events=() if self.rollback is None else tuple(self.rollback.events),
@@ -473,7 +505,10 @@ class Run:
 
 
 def _read_only(v: Array, shape: tuple[int, ...]) -> Array:
-    """A view in the user's shape that the callback cannot write through."""
+    """A view in the user's shape that the callback cannot write through (another
+    namespace's array has no such flag: the view is handed over as it is)."""
+    if not isinstance(v, np.ndarray):
+        return reshaped(v, shape)
     view = v.reshape(shape)
     view.flags.writeable = False
     return view

@@ -13,10 +13,12 @@ import numpy as np
 
 from descend import _validate
 from descend._types import Array, ArrayLike, Projection
-from descend.core.batches import Batches, as_data, check_settings
+from descend.core.batches import Batches, as_data, check_settings, engine_data
 from descend.core.checkpoint import Checkpoint, Position, describe_optimizer
+from descend.core.engines import select_engine
 from descend.core.extensions import advise
 from descend.core.loop import Extras, Iteration, Run
+from descend.core.namespaces import ForeignObjective, is_numpy, namespace, start_point
 from descend.core.optimizers import Optimizer, make_optimizer
 from descend.core.projections import flat_projection
 from descend.core.recovery import ON_DIVERGENCE, Rollback
@@ -33,7 +35,7 @@ MINIMIZE_KEYWORDS = (
     "grad", "variables", "lr", "max_iter", "ftol", "gtol", "xtol", "time_limit", "maximize",
     "project", "callback", "record_x", "data", "batch_size", "epochs", "shuffle", "sampling",
     "seed", "checkpoint", "checkpoint_every", "resume", "progress", "explain", "on_divergence",
-    "lr_factor", "rise_factor", "max_rollbacks", "keep", "callback_every",
+    "lr_factor", "rise_factor", "max_rollbacks", "keep", "callback_every", "persist", "engine",
 )  # fmt: skip
 # Passes over the data when data is given and epochs is not.
 DEFAULT_EPOCHS = 100
@@ -66,6 +68,7 @@ def minimize(
     shuffle: bool = True,
     sampling: str | None = None,
     seed: int | np.random.Generator | None = None,
+    persist: bool = False,
     checkpoint: str | os.PathLike[str] | None = None,
     checkpoint_every: int | None = None,
     resume: bool = False,
@@ -77,6 +80,7 @@ def minimize(
     max_rollbacks: int = 10,
     keep: str = "last",
     callback_every: str = "epoch",
+    engine: str = "python",
     **hyperparameters: Any,
 ) -> Result:
     """Minimise ``fun`` from ``x0`` by a gradient method, recording every step.
@@ -144,7 +148,8 @@ def minimize(
         history holds one point per epoch, evaluated on all the data. A SciPy sparse
         matrix or array in CSR format is taken as it is: each batch is then the CSR
         matrix of its rows, handed to ``fun`` and ``grad`` (which must accept it); other
-        sparse formats are refused (use ``X.tocsr()``).
+        sparse formats are refused (use ``X.tocsr()``). Dask arrays are read block by
+        block, never whole: see :mod:`descend.engines.dask` for what fun and grad return.
     batch_size : int, optional
         Rows per update: None for all of them (full batch), 1 for single samples,
         k for mini-batches (the last short batch of an epoch is kept).
@@ -157,6 +162,9 @@ def minimize(
     seed : int or numpy.random.Generator, optional
         Makes shuffling and sampling repeatable; a Generator is used (and advanced)
         as is.
+    persist : bool
+        With Dask arrays in ``data``: keep them in the cluster's memory for the run
+        (``dask.persist``), when they fit; by default every pass reads them afresh.
     checkpoint : str or path, optional
         A file to save the run to, atomically (``.npz`` with JSON metadata): every
         ``checkpoint_every`` updates, at the end, and when interrupted. Its folder is
@@ -204,6 +212,10 @@ def minimize(
         In data mode, call ``callback`` after every epoch (default), with f and the
         gradient on all the data, or after every batch update, with the batch's
         (``info.batch`` is True). Without data every update is both.
+    engine : {"python", "numba", "auto"}
+        ``"numba"`` runs the whole loop compiled (see :mod:`descend.engines.compiled` for what
+        it compiles; it refuses callback, checkpoint, data, explain, rollback, progress,
+        project, time_limit, schedules and clip_norm); ``"auto"``: numba where it can and pays.
     **hyperparameters
         Passed to the optimizer: ``momentum``, ``beta1``, ``beta2``, ``eps``,
         ``rho``, ``weight_decay``, ``clip_norm``, ...; an unknown name is a TypeError.
@@ -247,8 +259,9 @@ def minimize(
     >>> res.nit, res.nepoch, res.history.x
     (6, 2, array([0.      , 3.625   , 4.078125]))
     """
-    x_start = _validate.float_array("x0", x0)
+    x_start = start_point("x0", x0)  # NumPy as ever; another namespace stays in it
     shape = x_start.shape
+    fun, grad, data = engine_data(fun, grad, data, persist)  # Dask arrays: block readers
     arrays, batching = _data_settings(data, batch_size, epochs, shuffle, sampling, seed)
     rules = stopping_rules(max_iter, ftol, gtol, xtol, time_limit, batching.epochs)
     max_iter = None if rules["max_iter"] == sys.maxsize else rules["max_iter"]
@@ -265,7 +278,7 @@ def minimize(
             f"pairs are misled by mini-batch noise), got batch_size={batch_size!r}; use "
             "batch_size=None, or a stochastic method such as 'adam', 'dog' or 'prodigy'"
         )
-    x = x_start.reshape(-1)
+    x = namespace(x_start).reshape(x_start, (-1,))
     project_flat = None if project is None else flat_projection(project, x, shape)
     if project_flat is not None:
         optimizer = optimizer.constrained(project_flat)
@@ -277,7 +290,7 @@ def minimize(
     maximize = _validate.boolean("maximize", maximize)
     progress = _validate.boolean("progress", progress)
     if record_x is None:
-        record_x = x_start.size <= RECORD_X_MAX_SIZE
+        record_x = x.shape[0] <= RECORD_X_MAX_SIZE
     record_x = _validate.boolean("record_x", record_x)
     extras = _extras(explain, on_divergence, lr_factor, rise_factor, max_rollbacks, keep,
                      callback_every)  # fmt: skip
@@ -288,8 +301,13 @@ def minimize(
     if extras.rollback is not None:
         problem.update(on_divergence="rollback", **extras.rollback.settings())
     saver = _checkpoint(checkpoint, checkpoint_every, resume, problem)
-    objective = Objective(fun, grad, shape, maximize=maximize, variables=variables, data=arrays)
+    kind = Objective if is_numpy(x) else ForeignObjective
+    objective = kind(fun, grad, shape, maximize=maximize, variables=variables, data=arrays)
+    compiled = select_engine(engine, objective, optimizer, rules, callback=callback, data=data,
+        checkpoint=checkpoint, progress=progress, project=project, extras=extras)  # fmt: skip
     f, g = objective.start(x)
+    if compiled is not None:
+        return compiled(objective, optimizer, rules, x, f, g, record_x, extras.keep)
     run = Run(
         objective,
         optimizer,
@@ -448,7 +466,8 @@ def _data_settings(
     n = arrays[0].shape[0]  # len() of a SciPy sparse matrix is an error
     size, shuffle, sampling, rng = check_settings(n, batch_size, shuffle, sampling, seed)
     epochs = DEFAULT_EPOCHS if epochs is None else _validate.count("epochs", epochs, minimum=1)
-    batches = None if batch_size is None else Batches(n, size, shuffle, sampling, rng)
+    blocks = getattr(arrays[0], "row_blocks", None)  # Dask data: batches keep to its blocks
+    batches = None if batch_size is None else Batches(n, size, shuffle, sampling, rng, blocks)
     problem = dict(
         data=[[list(a.shape), str(a.dtype)] for a in arrays],
         batch_size=None if batch_size is None else size,

@@ -37,6 +37,7 @@ Beck, A. (2017). *First-Order Methods in Optimization*, SIAM, chapter 6
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +46,8 @@ import numpy as np
 
 from descend._types import Array, ArrayLike
 from descend._validate import float_array, positive
+from descend.core.namespaces import check_same, copy, device, from_host, namespace
+from descend.gradients.numeric import is_foreign
 from descend.gradients.objective import BadValue
 
 __all__ = ["Ball", "Box", "NonNegative", "Simplex", "ball", "box", "nonnegative", "simplex"]
@@ -101,6 +104,8 @@ class Simplex:
         object.__setattr__(self, "total", positive("total", self.total))
 
     def __call__(self, x: ArrayLike) -> Array:
+        if is_foreign(x):
+            return self._foreign(x)
         x = _as_vector(x, infinite=False)
         if x.size == 0:
             raise ValueError("x must not be empty: the simplex has no point of dimension 0")
@@ -116,6 +121,19 @@ class Simplex:
         rho = np.flatnonzero(u - css / j > 0)[-1]  # number of positive entries, minus one
         tau = css[rho] / (rho + 1)
         return np.maximum(x - tau, 0.0)
+
+    def _foreign(self, x: Any) -> Any:
+        """The same steps in x's namespace, on its device, with no value read back (and so
+        no shortcut for a point already on the simplex)."""
+        xp = namespace(x)
+        x = x - xp.max(x)
+        u = xp.flip(xp.sort(xp.reshape(x, (-1,))))
+        css = xp.cumulative_sum(u) - self.total
+        index = xp.arange(u.shape[0], device=device(x))
+        j = xp.astype(index + 1, x.dtype)
+        rho = xp.max(xp.where(u - css / j > 0, index, xp.zeros_like(index)))
+        tau = xp.take(css, xp.reshape(rho, (1,)))[0] / xp.astype(rho + 1, x.dtype)
+        return xp.maximum(x - tau, 0.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,6 +164,13 @@ class Box:
         object.__setattr__(self, "upper", _frozen(upper))
 
     def __call__(self, x: ArrayLike) -> Array:
+        if is_foreign(x):  # on x's device
+            v: Any = x
+            _fits(v, lower=self.lower, upper=self.upper)
+            bounds = [
+                b if isinstance(b, float) else from_host(b, v) for b in (self.lower, self.upper)
+            ]
+            return namespace(v).clip(v, *bounds)
         x = _as_vector(x)
         _fits(x, lower=self.lower, upper=self.upper)
         return np.clip(x, self.lower, self.upper)
@@ -182,6 +207,8 @@ class NonNegative:
     """Projection onto the nonnegative orthant ``{y : y >= 0}``; see :func:`nonnegative`."""
 
     def __call__(self, x: ArrayLike) -> Array:
+        if is_foreign(x):
+            return namespace(x).maximum(x, 0.0)
         return np.maximum(_as_vector(x), 0.0)
 
 
@@ -197,6 +224,14 @@ class Ball:
         object.__setattr__(self, "center", _frozen(float_array("center", self.center)))
 
     def __call__(self, x: ArrayLike) -> Array:
+        if is_foreign(x):  # on x's device, with no value read back
+            v: Any = x
+            _fits(v, center=self.center)
+            xp, c = namespace(v), self.center
+            center = c if isinstance(c, float) else from_host(c, v)
+            d = v - center
+            norm = xp.sqrt(xp.sum(d * d))
+            return xp.where(norm <= self.radius, v, center + d * (self.radius / norm))
         x = _as_vector(x, infinite=False)
         _fits(x, center=self.center)
         d = x - self.center
@@ -391,7 +426,9 @@ def flat_projection(project: Any, x: Array, shape: tuple[int, ...]) -> Callable[
             f"project must be a callable x -> x such as descend.projections.simplex(), "
             f"got {project!r:.60}"
         )
-    _projected(project, x.copy(), shape, "at x0", ValueError)  # x0 stays as it was
+    _projected(project, copy(x), shape, "at x0", ValueError)  # x0 stays as it was
+    if not isinstance(x, np.ndarray):
+        return functools.partial(_foreign_projected, project, shape)
 
     def project_flat(x: Array) -> Array:
         if not np.isfinite(x).all():  # the step diverged: the divergence test says so
@@ -405,6 +442,12 @@ def _projected(
     project: Any, x: Array, shape: tuple[int, ...], where: str, error: type[Exception]
 ) -> Array:
     """``project(x)`` flattened, refused (as ``error``) unless finite and of x's shape."""
+    if not isinstance(x, np.ndarray):
+        y = _foreign_projected(project, shape, x)
+        if not bool(namespace(y).all(namespace(y).isfinite(y))):
+            raise error(f"project returned {y!r:.80} for the finite point x0; a projection "
+                        "must return finite values")  # fmt: skip
+        return y
     y = np.asarray(project(x.reshape(shape)), dtype=float)
     if y.shape != shape:
         raise error(f"project must return an array of x's shape {shape}, got shape {y.shape}")
@@ -415,3 +458,14 @@ def _projected(
             "return finite values"
         )
     return y.reshape(-1)
+
+
+def _foreign_projected(project: Any, shape: tuple[int, ...], x: Any) -> Any:
+    """``project(x)`` for x of another namespace, flattened: in x's namespace, on its device
+    and of its shape (checked without reading a value; a non-finite one ends the run as
+    divergence, by the loop's test)."""
+    xp = namespace(x)
+    y = check_same("project", project(xp.reshape(x, shape)), x)
+    if y.shape != shape:
+        raise BadValue(f"project must return an array of x's shape {shape}, got shape {y.shape}")
+    return xp.reshape(y, (-1,))

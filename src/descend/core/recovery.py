@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 from descend import _validate
 from descend._types import Array, LearningRate
+from descend.core.namespaces import dot
 from descend.core.optimizers import Optimizer
 from descend.core.result import Event, Status
 from descend.core.stopping import Ending
@@ -137,7 +138,7 @@ class Rollback:
             at_best, done, least = best.nit, nit, STALL[0]
             start = max(at_best, last.nit) if last else at_best
         settled = f - best.f <= NOISE * (abs(best.f) + f0 - best.f)  # at its floor
-        turned = self.step is not None and float(step.dot(self.step)) < 0
+        turned = self.step is not None and dot(step, self.step) < 0
         self.step = step
         self.reversals = self.reversals + 1 if turned and not settled and f > best.f else 0
         # A bounce is not a blow-up: with no rollbacks left, the run goes on as it is.

@@ -12,6 +12,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from descend._types import Array
+from descend.core.namespaces import namespace, to_host
+from descend.gradients.numeric import is_foreign
 
 __all__ = ["Event", "History", "Result", "Status"]
 
@@ -246,6 +248,37 @@ class Rows:
         self._used, self._capacity = 0, rows
 
 
+class DeviceRows:
+    """The recorded iterates of an x of another namespace: kept on its device while the
+    run goes (no transfer inside the loop) and brought to NumPy in one transfer when the
+    history is frozen or saved, so that ``History.x`` is a NumPy array like the rest."""
+
+    def __init__(self) -> None:
+        self.head = np.empty((0, 0))  # rows restored from a checkpoint, on the host
+        self.rows: list[Any] = []
+
+    def __len__(self) -> int:
+        return len(self.head) + len(self.rows)
+
+    def append(self, row: Any) -> None:
+        self.rows.append(row)
+
+    def extend(self, rows: Array) -> None:
+        self.head = np.array(rows, dtype=float)
+
+    def array(self) -> Array:
+        if not self.rows:
+            return self.head
+        xp = namespace(self.rows[0])
+        tail = to_host(xp.stack(self.rows)).astype(float)
+        return np.concatenate([self.head, tail]) if len(self.head) else tail
+
+    def take(self) -> Array:
+        out = self.array()
+        self.head, self.rows = np.empty((0, 0)), []
+        return out
+
+
 class Recorder:
     """Collects history rows compactly: four doubles a point, and x only when asked.
 
@@ -261,7 +294,7 @@ class Recorder:
     def __init__(self, record_x: bool) -> None:
         self._current = array("d")
         self.chunks = [self._current]
-        self.x: Rows | None = Rows() if record_x else None
+        self.x: Rows | DeviceRows | None = Rows() if record_x else None
 
     def __len__(self) -> int:
         """Points recorded."""
@@ -398,9 +431,9 @@ class Result:
                 "status": str(self.status),
                 "success": str(self.success),
                 "message": self.message,
-                "x": np.array2string(np.asarray(self.x), separator=", "),
+                "x": np.array2string(_printable(self.x), separator=", "),
                 "fun": f"{self.fun:.10g}",
-                "grad": np.array2string(np.asarray(self.grad), separator=", "),
+                "grad": np.array2string(_printable(self.grad), separator=", "),
                 "nit": str(self.nit),
                 "nfev": str(self.nfev),
                 "ngev": str(self.ngev),
@@ -420,3 +453,8 @@ class Result:
         return "\n".join(
             f"{key.rjust(width)}: {value.replace(chr(10), indent)}" for key, value in rows.items()
         )
+
+
+def _printable(v: Any) -> Array:
+    """``v`` as a NumPy array to print (an array of another namespace read from its device)."""
+    return to_host(v) if is_foreign(v) else np.asarray(v)

@@ -23,6 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from descend._types import Array
+from descend.core.namespaces import namespace
 from descend.core.result import Status
 
 # f above its start by a million times its scale is divergence, not a bumpy descent:
@@ -174,7 +175,15 @@ def no_step(nit: int, method: str, grad_norm: float, why: str) -> Ending:
 
 
 def norm(v: Array) -> float:
-    """Euclidean norm of a flat array: one dot product, rescaled if that overflows."""
+    """Euclidean norm of a flat array (of any namespace): one dot product, rescaled if
+    that overflows."""
+    if not isinstance(v, np.ndarray):
+        xp = namespace(v)
+        norm = math.sqrt(float(v @ v))
+        if norm == math.inf and bool(xp.all(xp.isfinite(v))):
+            largest = float(xp.max(xp.abs(v)))
+            norm = largest * math.sqrt(float((v / largest) @ (v / largest)))
+        return norm
     with np.errstate(over="ignore"):
         norm = math.sqrt(v.dot(v))
     if norm == math.inf and np.isfinite(v).all():  # finite entries above ~1e154
@@ -186,10 +195,11 @@ def norm(v: Array) -> float:
 def inspect(f: float, g: Array, x: Array) -> tuple[float, str | None]:
     """The exact gradient norm, and which of f, x or the gradient is not finite (or None)."""
     broke = None
-    if not np.isfinite(x).all():
+    xp = namespace(x)
+    if not bool(xp.all(xp.isfinite(x))):
         broke = "x"
     elif not math.isfinite(f):
         broke = "f"
-    elif not np.isfinite(g).all():
+    elif not bool(xp.all(xp.isfinite(g))):
         broke = "the gradient"
     return norm(g), broke

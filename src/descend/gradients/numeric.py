@@ -18,6 +18,7 @@ from collections.abc import Callable
 from numbers import Real
 from typing import Any
 
+import array_api_compat
 import numpy as np
 
 from descend._types import Array, ArrayLike
@@ -25,7 +26,7 @@ from descend._validate import closest, float_array, positive
 
 from .richardson import FIRST_STEP_FLOOR, FIRST_STEP_FRACTION, richardson
 
-__all__ = ["METHODS", "check_grad", "numeric_grad"]
+__all__ = ["METHODS", "check_grad", "is_foreign", "numeric_grad"]
 
 METHODS = ("central", "forward", "complex", "richardson")
 
@@ -94,7 +95,10 @@ def numeric_grad(
         a float64 array of ``x``'s shape (0-d for a scalar ``x``); for ``method="complex"``
         a complex128 array, and it must then return a complex number.
     x : float, list or array
-        The point, of any shape; integers are promoted to float64. Never modified.
+        The point, of any shape; integers are promoted to float64. Never modified. An
+        array of another array-API namespace (torch, CuPy, JAX, array-api-strict) is
+        differentiated in it and on its device, by central differences with the default
+        step only, and the gradient comes back of its type.
     *args
         Extra arguments passed on to ``fun``.
     method : {"central", "forward", "complex", "richardson"}, default "central"
@@ -167,6 +171,8 @@ def numeric_grad(
     if not callable(fun):
         raise TypeError(f"fun must be callable as fun(x, *args), got {fun!r:.80}")
     method = _check_method(method)
+    if not isinstance(x, np.ndarray) and is_foreign(x):
+        return _foreign_central(fun, x, args, method, step)
     point = float_array("x", x)
     h = _steps(point, method, step)
     if method == "complex":
@@ -357,6 +363,44 @@ def _differences(
             grad[i] = (f_plus - f0) / hi
         flat[i] = xi
     return grad.reshape(work.shape)
+
+
+def is_foreign(value: Any) -> bool:
+    """Whether ``value`` is an array of another library than NumPy that descend computes
+    with in its own namespace (a Dask array is read into NumPy instead)."""
+    return (
+        not isinstance(value, (np.ndarray, np.generic))
+        and array_api_compat.is_array_api_obj(value)
+        and not array_api_compat.is_dask_array(value)
+    )
+
+
+def _foreign_central(
+    fun: Callable[..., Any], x: Any, args: tuple[Any, ...], method: str, step: Any
+) -> Any:
+    """Central differences for an x of another namespace, in it and on its device, with
+    NumPy's steps and quotients (so float64 input gives NumPy's numbers): no value is read
+    back from the device, the 2n values of f stay there until the gradient is stacked."""
+    if method != "central" or step is not None:
+        raise ValueError(
+            f"for x of {type(x).__name__} numeric_grad takes method='central' with its default "
+            f"step, got method={method!r}, step={step!r}; for the others pass a NumPy x"
+        )
+    xp, device = array_api_compat.array_namespace(x), array_api_compat.device(x)
+    flat = xp.reshape(x, (-1,))
+    # NumPy's step for float64 (the same number); float32's own eps^(1/3) for float32.
+    c = float(xp.finfo(x.dtype).eps) ** (1 / 3)
+    h = (flat + c * xp.maximum(xp.abs(flat), 1.0)) - flat
+    index, zero = xp.arange(flat.shape[0], device=device), xp.zeros_like(h)
+    grad = []
+    for i in range(flat.shape[0]):
+        e = xp.where(index == i, h, zero)
+        plus, minus = flat + e, flat - e
+        f_plus = fun(xp.reshape(plus, x.shape), *args)
+        f_minus = fun(xp.reshape(minus, x.shape), *args)
+        quotient = (f_plus - f_minus) / (plus[i] - minus[i])
+        grad.append(xp.asarray(quotient, dtype=x.dtype, device=device))
+    return xp.reshape(xp.stack(grad), x.shape)
 
 
 def _complex_step(fun: Callable[..., Any], x: Array, h: Array, args: tuple[Any, ...]) -> Array:

@@ -24,6 +24,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import array_api_compat
 import numpy as np
 
 from descend._types import Array
@@ -58,13 +59,15 @@ class Objective:
         variables: Sequence[str] | None = None,
         data: tuple[Array, ...] = (),
     ) -> None:
+        self.formula: Any = None  # a parsed formula, which evaluates with NumPy
+        self.xp: Any = np  # x's namespace (another in descend.core.namespaces.ForeignObjective)
         if isinstance(fun, str):
             if data:
                 raise TypeError(
                     "data needs fun to be a function fun(x, *batch); a formula has no data "
                     "arguments"
                 )
-            fun = _formula(fun, grad, variables, shape)
+            fun = self.formula = _formula(fun, grad, variables, shape)
         elif variables is not None:
             raise TypeError("variables goes with a formula string; fun here is a function")
         if grad is None and callable(getattr(fun, "grad", None)):
@@ -378,6 +381,13 @@ class Remembering:
         self.answer: tuple[float, Array] = (math.nan, np.empty(0))
 
     def __call__(self, x: Array) -> tuple[float, Array]:
-        if self.x is None or not np.array_equal(x, self.x):
+        if self.x is None or not _same_point(x, self.x):
             self.answer, self.x = self.pair(x), x
         return self.answer
+
+
+def _same_point(x: Any, y: Any) -> bool:
+    """Whether two flat points are equal, in their namespace (read from x's device)."""
+    if isinstance(x, np.ndarray):
+        return np.array_equal(x, y)
+    return x.shape == y.shape and bool(array_api_compat.array_namespace(x).all(x == y))

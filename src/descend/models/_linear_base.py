@@ -46,9 +46,10 @@ from descend.core.loop import Iteration
 from descend.core.minimize import minimize
 from descend.core.optimizers import OPTIMIZERS, Optimizer
 from descend.core.result import History, Result, Status
+from descend.engines import dask as _dask
 
-from ._losses import _Loss
-from ._scaling import _scaling
+from ._losses import _Loss, _PerBlock
+from ._scaling import _SCALING_ROWS, _scaling
 
 Array = np.ndarray
 
@@ -93,7 +94,9 @@ class _LinearModel(BaseEstimator):
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 5,
         random_state: int | np.random.RandomState | None = None,
+        persist: bool = False,
     ) -> None:
+        self.persist = persist
         self.scale = scale
         self.method = method
         self.lr = lr
@@ -115,12 +118,17 @@ class _LinearModel(BaseEstimator):
         not improved by ``tol`` for ``n_iter_no_change`` epochs. A run that diverges,
         or runs out of epochs with ``tol`` set, warns (``ConvergenceWarning``) with the
         run's own message, which says what to try. X is an array-like or a SciPy sparse
-        matrix of shape (n, d); neither is modified.
+        matrix of shape (n, d); neither is modified. X and y may be Dask arrays: each
+        pass then reads them block by block (``persist=True`` keeps them in the
+        cluster's memory), the loss summed over the blocks.
         """
         self._check_params()
-        X, y = self._validate(X, y, reset=True)
-        self._learn_targets(y, classes=None)
-        self._scaling = _scaling(X, self.alpha, self.fit_intercept)
+        on_blocks = _dask.is_dask(X, y)
+        X, y = self._dask_inputs(X, y) if on_blocks else self._validate(X, y, reset=True)
+        labels = _dask.distinct(y) if on_blocks and not self._numeric_targets else y
+        self._learn_targets(labels, classes=None)
+        rows = _dask.sample_rows(X, _SCALING_ROWS) if on_blocks else X  # the same rows
+        self._scaling = _scaling(rows, self.alpha, self.fit_intercept)
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         self.validation_scores_ = self.best_validation_score_ = None
@@ -190,9 +198,10 @@ class _LinearModel(BaseEstimator):
         standard = self._loss(X.shape[1], standardised=True)
         if gtol is not None and not loss.standardised:
             gtol = gtol / _chain_norm(standard)
-        T = self._encode(y)
+        on_blocks = _dask.is_dask(X)
+        T = _dask.map_rows(self._encode, y) if on_blocks else self._encode(y)
         res = minimize(
-            loss,
+            _PerBlock(loss, n) if on_blocks else loss,
             x0,
             method,
             grad=loss.grad,
@@ -204,6 +213,7 @@ class _LinearModel(BaseEstimator):
             seed=seed,
             gtol=gtol,
             callback=stopper,
+            persist=self.persist,
         )
         hint, unmet = ("", False)
         if not (loss.standardised or partial):
@@ -248,7 +258,11 @@ class _LinearModel(BaseEstimator):
         spread = float(magnitudes.max() / magnitudes.min()) if len(magnitudes) else 1.0
         # Both gradients in standardised units: f's slope per standard deviation of a column.
         end = _standard_grad_norm(loss, standard, np.asarray(res.grad))
-        start = _standard_grad_norm(loss, standard, loss.grad(x0, X, T))
+        if _dask.is_dask(X):  # one pass over the blocks
+            g0 = _dask.total(_PerBlock(loss, X.shape[0]).per_block, x0, X, T)[1]
+        else:
+            g0 = loss.grad(x0, X, T)
+        start = _standard_grad_norm(loss, standard, g0)
         unmet = res.status == "converged" and self.tol is not None and end > self.tol
         far = end > max(self.tol or 0.0, _FAR_FROM_OPTIMUM * start)
         blame = spread > _SPREAD_TO_WARN or (spread > _SPREAD_TO_BLAME and (far or unmet))
@@ -285,6 +299,11 @@ class _LinearModel(BaseEstimator):
         _validate.count("n_iter_no_change", self.n_iter_no_change, minimum=1)
 
     def _validate(self, X: Any, y: Any, reset: bool) -> tuple[Array, Array]:
+        if _dask.is_dask(X, y):  # fit takes them before this; partial_fit would gather them
+            raise TypeError(
+                "partial_fit takes arrays in memory, got a Dask array; pass its blocks one "
+                "by one (X.blocks[i].compute()), or fit the whole Dask array with fit"
+            )
         # C-contiguous float64: what the compiled kernels read without a copy. A sparse
         # X becomes CSR, whose rows a batch slices (the kernels leave it to NumPy).
         numeric = self._numeric_targets
@@ -300,6 +319,21 @@ class _LinearModel(BaseEstimator):
             multi_output=numeric,
         )
         return X, (y.toarray() if sparse.issparse(y) else y)  # targets are dense numbers
+
+    def _dask_inputs(self, X: Any, y: Any) -> tuple[Any, Any]:
+        """Dask X (n, d) and y, checked as far as their shapes go, without reading them."""
+        if self.early_stopping:
+            raise ValueError(
+                "early_stopping holds out rows of X in memory, and X here is a Dask array; "
+                "split off a validation set yourself, or use early_stopping=False"
+            )
+        _validate.boolean("persist", self.persist)
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D, (samples, features), got shape {X.shape}")
+        if X.dtype != np.float64:
+            X = X.astype(np.float64)
+        self.n_features_in_ = X.shape[1]
+        return X, y
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -458,6 +492,9 @@ _PARAMETERS = """
     n_iter_no_change : int, default=5
     random_state : int, RandomState or None
         Seeds the shuffling of mini-batches and the validation split.
+    persist : bool, default=False
+        With Dask arrays X and y, keep them in the cluster's memory for the fit (they
+        must fit); by default every pass reads them afresh, block by block.
 """
 
 _ATTRIBUTES = """

@@ -21,6 +21,8 @@ chain rule,
   loop a compiled epoch of GD or heavy-ball steps.
 - :class:`_Logistic` and :class:`_Softmax`: the binary and multinomial cross-entropy of
   :class:`descend.models.LogisticRegression`.
+- :class:`_PerBlock`: any of them on data in blocks (Dask arrays), whose sums over the
+  blocks :mod:`descend.engines.dask` adds up.
 
 They live apart from the estimators (:mod:`descend.models.linear`), which pick one,
 encode the targets for it, hand it to :func:`descend.minimize` and unpack its solution.
@@ -216,3 +218,23 @@ class _Softmax(_Loss):
     def pointwise(self, Z: Array, T: Array) -> tuple[float, Array]:
         log_p = log_softmax(Z, axis=1)
         return -float(np.vdot(T, log_p)), np.exp(log_p) - T
+
+
+class _PerBlock:
+    """A loss on data in blocks of rows (Dask arrays), as :mod:`descend.engines.dask` sums it.
+
+    On a mini-batch it is the loss itself, the batch's mean (as with NumPy data);
+    ``per_block`` gives a block of n_b of the n rows its share n_b / n of the block's
+    mean loss and of the penalty, so that the shares add up over the blocks to L.
+    """
+
+    def __init__(self, loss: _Loss, n: int) -> None:
+        self.loss, self.n, self.grad = loss, n, loss.grad
+
+    def __call__(self, x: Array, X: Array, T: Array) -> float:
+        return self.loss(x, X, T)
+
+    def per_block(self, x: Array, X: Array, T: Array) -> tuple[float, Array]:
+        f, g = self.loss.value_and_grad(x, X, T)
+        share = X.shape[0] / self.n
+        return share * f, share * g

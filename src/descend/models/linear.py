@@ -252,6 +252,7 @@ class LogisticRegression(_Classifier):
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 5,
         random_state: int | np.random.RandomState | None = None,
+        persist: bool = False,
     ) -> None:
         super().__init__(
             method=method,
@@ -266,6 +267,7 @@ class LogisticRegression(_Classifier):
             validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change,
             random_state=random_state,
+            persist=persist,
         )
 
     def predict_proba(self, X: Any) -> Array:
@@ -341,6 +343,7 @@ class LinearClassifier(_Classifier):
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 5,
         random_state: int | np.random.RandomState | None = None,
+        persist: bool = False,
     ) -> None:
         self.loss = loss
         super().__init__(
@@ -356,6 +359,7 @@ class LinearClassifier(_Classifier):
             validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change,
             random_state=random_state,
+            persist=persist,
         )
 
     def _check_params(self) -> None:

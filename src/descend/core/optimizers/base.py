@@ -37,6 +37,7 @@ import numpy as np
 
 from descend import _validate
 from descend._types import Array, LearningRate
+from descend.core.namespaces import namespace
 
 __all__ = ["Optimizer"]
 
@@ -102,6 +103,9 @@ class Optimizer:
         """``grad`` scaled to norm at most ``clip_norm`` (unchanged when it is shorter)."""
         if self.clip_norm is None:
             return grad
+        if not isinstance(grad, np.ndarray):  # on its device, without reading the norm
+            xp, c = namespace(grad), self.clip_norm
+            return grad * (c / xp.maximum(xp.sqrt(grad @ grad), c))
         norm = math.sqrt(float(np.vdot(grad, grad)))
         return grad * (self.clip_norm / norm) if norm > self.clip_norm else grad
 

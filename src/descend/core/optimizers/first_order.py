@@ -27,6 +27,7 @@ import numpy as np
 
 from descend import _validate
 from descend._types import Array, LearningRate
+from descend.core.namespaces import namespace, zeros_like
 
 from .base import Optimizer
 
@@ -42,7 +43,7 @@ _BLOCK = 1 << 13
 
 def _elementwise(rule: Callable[..., tuple[Array, ...]], *arrays: Array) -> tuple[Array, ...]:
     """Apply ``rule`` to same-shaped arrays, in cache-sized blocks when they are long."""
-    if arrays[0].size <= 2 * _BLOCK:
+    if not isinstance(arrays[0], np.ndarray) or arrays[0].size <= 2 * _BLOCK:
         return rule(*arrays)
     flat = [np.ravel(a) for a in arrays]
     outputs: list[Array] = []
@@ -121,7 +122,7 @@ class Momentum(Optimizer):
         _validate.in_unit_interval("momentum", self.momentum)
 
     def init(self, x: Array) -> MomentumState:
-        return MomentumState(0, self.rate(0), np.zeros_like(x, dtype=float))
+        return MomentumState(0, self.rate(0), zeros_like(x))
 
     def update(self, grad, state, x=None, fun=None, f=None):
         lr, mu = self.rate(state.t), self.momentum
@@ -198,14 +199,14 @@ class AdaGrad(Optimizer):
         _validate.positive("eps", self.eps, EPS_FIX)
 
     def init(self, x: Array) -> AdaGradState:
-        return AdaGradState(0, self.rate(0), np.zeros_like(x, dtype=float))
+        return AdaGradState(0, self.rate(0), zeros_like(x))
 
     def update(self, grad, state, x=None, fun=None, f=None):
-        lr, eps = self.rate(state.t), self.eps
+        lr, eps, sqrt = self.rate(state.t), self.eps, namespace(grad).sqrt
 
         def rule(g, G):
             G = G + g**2
-            return -lr * g / (np.sqrt(G) + eps), G
+            return -lr * g / (sqrt(G) + eps), G
 
         step, G = _elementwise(rule, self.clip(grad), state.G)
         return step, AdaGradState(state.t + 1, lr, G)
@@ -214,7 +215,7 @@ class AdaGrad(Optimizer):
         """lr, grad (clipped), accumulator (the new G) and effective_lr = lr / (sqrt(G) +
         eps): step = -effective_lr * grad."""
         lr, G = new_state.lr, new_state.G
-        effective_lr = lr / (np.sqrt(G) + self.eps)
+        effective_lr = lr / (namespace(G).sqrt(G) + self.eps)
         return {"lr": lr, "grad": self.clip(grad), "accumulator": G, "effective_lr": effective_lr}
 
 
@@ -248,14 +249,14 @@ class RMSProp(Optimizer):
         _validate.positive("eps", self.eps, EPS_FIX)
 
     def init(self, x: Array) -> RMSPropState:
-        return RMSPropState(0, self.rate(0), np.zeros_like(x, dtype=float))
+        return RMSPropState(0, self.rate(0), zeros_like(x))
 
     def update(self, grad, state, x=None, fun=None, f=None):
-        lr, rho, eps = self.rate(state.t), self.rho, self.eps
+        lr, rho, eps, sqrt = self.rate(state.t), self.rho, self.eps, namespace(grad).sqrt
 
         def rule(g, v):
             v = rho * v + (1 - rho) * g**2
-            return -lr * g / (np.sqrt(v) + eps), v
+            return -lr * g / (sqrt(v) + eps), v
 
         step, v = _elementwise(rule, self.clip(grad), state.v)
         return step, RMSPropState(state.t + 1, lr, v)
@@ -264,7 +265,7 @@ class RMSProp(Optimizer):
         """lr, grad (clipped), second_moment (the new v) and effective_lr = lr / (sqrt(v) +
         eps): step = -effective_lr * grad."""
         lr, v = new_state.lr, new_state.v
-        effective_lr = lr / (np.sqrt(v) + self.eps)
+        effective_lr = lr / (namespace(v).sqrt(v) + self.eps)
         return {"lr": lr, "grad": self.clip(grad), "second_moment": v, "effective_lr": effective_lr}
 
 
@@ -306,8 +307,7 @@ class Adam(Optimizer):
         _validate.positive("eps", self.eps, EPS_FIX)
 
     def init(self, x: Array) -> AdamState:
-        zeros = np.zeros_like(x, dtype=float)
-        return AdamState(0, self.rate(0), zeros, zeros.copy())
+        return AdamState(0, self.rate(0), zeros_like(x), zeros_like(x))
 
     def update(self, grad, state, x=None, fun=None, f=None):
         lr, beta1, beta2, eps = self.rate(state.t), self.beta1, self.beta2, self.eps
@@ -316,12 +316,12 @@ class Adam(Optimizer):
         # lr_t * m / (sqrt(v) + eps_t) equals lr * m_hat / (sqrt(v_hat) + eps) exactly in
         # real arithmetic, and saves three passes over the arrays.
         c1, c2 = 1 - beta1**t, math.sqrt(1 - beta2**t)
-        lr_t, eps_t = lr * c2 / c1, eps * c2
+        lr_t, eps_t, sqrt = lr * c2 / c1, eps * c2, namespace(grad).sqrt
 
         def rule(g, m, v):
             m = beta1 * m + (1 - beta1) * g  # first moment
             v = beta2 * v + (1 - beta2) * (g * g)  # second moment
-            return -lr_t * m / (np.sqrt(v) + eps_t), m, v
+            return -lr_t * m / (sqrt(v) + eps_t), m, v
 
         step, m, v = _elementwise(rule, self.clip(grad), state.m, state.v)
         return step, AdamState(t, lr, m, v)
@@ -336,7 +336,7 @@ class Adam(Optimizer):
         # As update folds it, lr sqrt(c2) / (sqrt(v) + eps sqrt(c2)): the same number as
         # lr / (sqrt(v / c2) + eps) in real arithmetic, and the update's to the last bits.
         root = math.sqrt(c2)
-        effective_lr = lr * root / (np.sqrt(v) + self.eps * root)
+        effective_lr = lr * root / (namespace(v).sqrt(v) + self.eps * root)
         return {
             "lr": lr,
             "grad": self.clip(grad),

@@ -16,10 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
-import numpy as np
-
 from descend import _validate
 from descend._types import Array, LearningRate
+from descend.core.namespaces import copy, dot, namespace, vector_norm, zeros_like
 
 from .base import Optimizer
 from .first_order import EPS_FIX
@@ -104,16 +103,16 @@ class DoG(Optimizer):
         _validate.nonnegative("weight_decay", self.weight_decay, DECAY_FIX)
 
     def init(self, x: Array) -> DoGState:
-        x0 = np.array(x, dtype=float)
-        return DoGState(0, math.nan, x0, self.r_epsilon * (1 + float(np.linalg.norm(x0))), self.eps)
+        x0 = copy(x)
+        return DoGState(0, math.nan, x0, self.r_epsilon * (1 + vector_norm(x0)), self.eps)
 
     def update(self, grad, state, x=None, fun=None, f=None):
         x = _point(self, x)
         g = self.clip(grad)
         if self.weight_decay:
             g = g + self.weight_decay * x
-        rbar = max(state.rbar, float(np.linalg.norm(x - state.x0)))  # the farthest from x0 so far
-        G = state.G + float(np.vdot(g, g))  # eps + sum of ||g_i||^2
+        rbar = max(state.rbar, vector_norm(x - state.x0))  # the farthest from x0 so far
+        G = state.G + dot(g, g)  # eps + sum of ||g_i||^2
         eta = self.rate(state.t) * rbar / math.sqrt(G)
         return -eta * g, DoGState(state.t + 1, eta, state.x0, rbar, G)
 
@@ -238,8 +237,8 @@ class Prodigy(Optimizer):
         return ((1 - self.beta2**k) ** 0.5) / (1 - self.beta1**k)
 
     def init(self, x: Array) -> ProdigyState:
-        x0 = np.array(x, dtype=float)
-        zeros = np.zeros_like(x0)
+        x0 = copy(x)
+        zeros = zeros_like(x0)
         lr = self.d0 * self.rate(0) * self._bias(1)
         return ProdigyState(0, lr, self.d0, self.d0, 0.0, x0, zeros, zeros, zeros)
 
@@ -251,20 +250,21 @@ class Prodigy(Optimizer):
         g = self.clip(grad)
         if self.weight_decay and not self.decouple:
             g = g + self.weight_decay * x
-        r = beta3 * state.r + (d / d0) * dlr * float(np.vdot(g, state.x0 - x))
+        r = beta3 * state.r + (d / d0) * dlr * dot(g, state.x0 - x)
         m = beta1 * state.m + (d * (1 - beta1)) * g  # first moment, in units of d
         v = beta2 * state.v + (d * d * (1 - beta2)) * (g * g)  # second moment, of d**2
         s = beta3 * state.s + ((d / d0) * (d if self.safeguard_warmup else dlr)) * g
-        norm_s = float(np.abs(s).sum())
+        xp = namespace(s)
+        norm_s = float(xp.sum(xp.abs(s)))
         if norm_s == 0:  # no gradient yet: no estimate and no step, as prodigyopt does
             kept = ProdigyState(state.t + 1, dlr, d, state.d_max, state.r, state.x0, m, v, s)
-            return np.zeros_like(g), kept
+            return zeros_like(g), kept
         d_hat = self.d_coef * r / norm_s
         if d == d0:
             d = max(d, d_hat)
         d_max = max(state.d_max, d_hat)
         d = min(d_max, d * self.growth_rate)  # d_{k+1}
-        denom = np.sqrt(v) + d * self.eps
+        denom = xp.sqrt(v) + d * self.eps
         step = -dlr * m / denom if beta1 > 0 else (-dlr * d) * g / denom
         if self.weight_decay and self.decouple:
             step = step - (self.weight_decay * dlr) * x
@@ -277,10 +277,11 @@ class Prodigy(Optimizer):
         x, lr, d, v = _point(self, x), new_state.lr, new_state.d, new_state.v
         g = self.clip(grad)
         g = g + self.weight_decay * x if self.weight_decay and not self.decouple else g
-        moved = self.decouple and new_state.s.any()  # no step while every gradient is 0
-        decay = -(self.weight_decay * lr) * x if moved else np.zeros_like(x)
+        xp = namespace(v)
+        moved = self.decouple and bool(xp.any(new_state.s != 0))  # no step while every g is 0
+        decay = -(self.weight_decay * lr) * x if moved else zeros_like(x)
         parts = {"lr": lr, "grad": g, "d": d, "d_max": new_state.d_max, "decay": decay}
-        eff = lr / (np.sqrt(v) + d * self.eps)
+        eff = lr / (xp.sqrt(v) + d * self.eps)
         return parts | {"first_moment": new_state.m, "second_moment": v, "effective_lr": eff}
 
 
@@ -434,8 +435,7 @@ class ScheduleFreeSGD(_ScheduleFree):
         return self.momentum
 
     def init(self, x: Array) -> ScheduleFreeState:
-        x0 = np.array(x, dtype=float)
-        return ScheduleFreeState(0, self._gamma(0), x0, x0.copy(), 0.0, 0.0)
+        return ScheduleFreeState(0, self._gamma(0), copy(x), copy(x), 0.0, 0.0)
 
     def _direction(self, g, y, state):
         return (g + self.weight_decay * y if self.weight_decay else g), ()
@@ -502,12 +502,11 @@ class ScheduleFreeAdamW(_ScheduleFree):
         return self.beta1
 
     def init(self, x: Array) -> ScheduleFreeAdamWState:
-        x0 = np.array(x, dtype=float)
-        return ScheduleFreeAdamWState(0, self._gamma(0), x0, x0.copy(), 0.0, 0.0, np.zeros_like(x0))
+        return ScheduleFreeAdamWState(0, self._gamma(0), copy(x), copy(x), 0.0, 0.0, zeros_like(x))
 
     def _direction(self, g, y, state):
         v = self.beta2 * state.v + (1 - self.beta2) * (g * g)
-        u = g / (np.sqrt(v / (1 - self.beta2 ** (state.t + 1))) + self.eps)
+        u = g / (namespace(v).sqrt(v / (1 - self.beta2 ** (state.t + 1))) + self.eps)
         return (u + self.weight_decay * y if self.weight_decay else u), (v,)
 
     def parts(self, grad, state, new_state, step, x=None, trials=()):

@@ -17,6 +17,7 @@ import numpy as np
 
 from descend import _validate
 from descend._types import Array, LearningRate
+from descend.core.namespaces import copy, dot, zeros_like
 
 from .base import Optimizer, trial_values
 from .first_order import GDState
@@ -98,7 +99,7 @@ class Armijo(Optimizer):
         and its step P(x - t g) - x."""
         for _ in range(self.max_backtracks):
             step = project(x - t * g) - x
-            if fun(x + step) <= f + self.c * float(np.vdot(g, step)):
+            if fun(x + step) <= f + self.c * dot(g, step):
                 break
             t *= self.shrink
         return t, step
@@ -107,7 +108,7 @@ class Armijo(Optimizer):
         self, fun: Callable[[Array], float], x: Array, g: Array, t: float, f_ref: float
     ) -> float:
         """The first t in t, shrink * t, ... with fun(x - t g) <= f_ref - c t ||g||**2."""
-        slope = float(np.vdot(g, g))
+        slope = dot(g, g)
         for _ in range(self.max_backtracks):
             if fun(x - t * g) <= f_ref - self.c * t * slope:
                 break
@@ -254,11 +255,10 @@ class BB(Armijo):
         return replace(self, project=project)
 
     def init(self, x: Array) -> BBState | SPGState:  # type: ignore[override]
-        x = np.asarray(x, dtype=float)
-        start = (0, self.rate(0), x.copy(), np.zeros_like(x), np.full(self.memory, -np.inf))
+        start = (0, self.rate(0), copy(x), zeros_like(x), np.full(self.memory, -np.inf))
         if self.project is None:
             return BBState(*start)
-        return SPGState(*start, math.nan, np.zeros_like(x), math.nan)
+        return SPGState(*start, math.nan, zeros_like(x), math.nan)
 
     def update(self, grad, state, x=None, fun=None, f=None):
         if x is None or fun is None:
@@ -272,16 +272,16 @@ class BB(Armijo):
         if self.project is not None:
             return self._spg(self.project, grad, g, state, x, fun, f, t, f_recent)
         t = self.search(fun, x, g, t, float(f_recent.max()))
-        return -t * g, BBState(state.t + 1, t, np.array(x, dtype=float), g, f_recent)
+        return -t * g, BBState(state.t + 1, t, copy(x), g, f_recent)
 
     def _secant(self, state: Any, x: Array, g: Array) -> tuple[float, Array | None, Array | None]:
         """The first trial step: (s . s) / (s . y) clamped, with the pair s, y it came from,
         or lr and no pair (None, None) on the first update or without positive curvature."""
         if state.t > 0:
             s, y = x - state.x_prev, g - state.g_prev
-            sy = float(np.vdot(s, y))
+            sy = dot(s, y)
             if sy > 0:
-                return min(max(float(np.vdot(s, s)) / sy, self.min_step), self.max_step), s, y
+                return min(max(dot(s, s) / sy, self.min_step), self.max_step), s, y
         return self.rate(state.t), None, None
 
     def parts(self, grad, state, new_state, step, x=None, trials=()):
@@ -303,8 +303,8 @@ class BB(Armijo):
             "lr": new_state.lr,
             "grad": g,
             "bb_lr": t,
-            "s": np.zeros_like(g) if s is None else s,
-            "y": np.zeros_like(g) if y is None else y,
+            "s": zeros_like(g) if s is None else s,
+            "y": zeros_like(g) if y is None else y,
             "f_max": float(new_state.f_recent.max()),
             "trial_f": trial_values(trials),
         }
@@ -312,7 +312,7 @@ class BB(Armijo):
             return parts | {"trial_lr": self._backtracks(t, len(trials))}
         # The lambdas follow from the trials' f exactly as the search chose them.
         d, f = new_state.d, float(new_state.f_recent[state.t % self.memory])
-        slope, lams = float(np.vdot(g, d)), [1.0]
+        slope, lams = dot(g, d), [1.0]
         for _, f_trial in trials[:-1]:
             lams.append(_cut(lams[-1], f_trial, f, slope, self.shrink))
         return parts | {
@@ -326,7 +326,7 @@ class BB(Armijo):
         """SPG2's step from x with spectral step t: lambda d and the new state."""
         f_max = float(f_recent.max())
         d = project(x - t * g) - x
-        slope = float(np.vdot(g, d))  # <= -||d||**2 / t: d descends unless it is 0
+        slope = dot(g, d)  # <= -||d||**2 / t: d descends unless it is 0
         lam = 1.0
         for _ in range(self.max_backtracks):
             f_trial = fun(x + lam * d)
@@ -334,8 +334,8 @@ class BB(Armijo):
                 break
             lam = _cut(lam, f_trial, f, slope, self.shrink)
         pg = project(x - grad) - x
-        pg_norm = math.sqrt(float(np.vdot(pg, pg)))
-        x_prev = np.array(x, dtype=float)
+        pg_norm = math.sqrt(dot(pg, pg))
+        x_prev = copy(x)
         return lam * d, SPGState(state.t + 1, lam * t, x_prev, g, f_recent, pg_norm, d, lam)
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from descend import _validate
 from descend._types import Array, LearningRate
+from descend.core.namespaces import device, dot, namespace, zeros_like
 
 from .base import Optimizer, trial_values
 from .wolfe import strong_wolfe
@@ -128,9 +129,14 @@ class LBFGS(Optimizer):
             raise ValueError(f"curvature_tol must be in [0, 1), got {tol!r}; 1e-8 is customary")
 
     def init(self, x: Array) -> LBFGSState:
-        n = np.size(x)
-        empty = np.empty((0, n))
-        return LBFGSState(0, self.rate(0), empty, empty, np.empty(0), 0, np.zeros(n), 0)
+        xp = namespace(x)
+        if xp is np:
+            n = np.size(x)
+            empty = np.empty((0, n))
+            return LBFGSState(0, self.rate(0), empty, empty, np.empty(0), 0, np.zeros(n), 0)
+        # Another namespace: the pairs stay on x's device, their 1 / (y . s) on the host.
+        empty = xp.empty((0, x.shape[0]), dtype=x.dtype, device=device(x))
+        return LBFGSState(0, self.rate(0), empty, empty, np.empty(0), 0, zeros_like(x), 0)
 
     def constrained(self, project: Any) -> Optimizer:
         raise ValueError(
@@ -142,18 +148,18 @@ class LBFGS(Optimizer):
     def update(self, grad, state, x=None, fun=None, f=None):
         if x is None or fun is None:
             raise TypeError("LBFGS.update needs the point x and fun returning (f, gradient)")
-        g = np.asarray(grad, dtype=float)
+        g = np.asarray(grad, dtype=float) if isinstance(grad, np.ndarray) else grad
         f = fun(x)[0] if f is None else f
         s, y, rho = state.s, state.y, state.rho
         d = self.direction(g, s, y, rho)
-        slope = float(g.dot(d))
+        slope = dot(g, d)
         if not slope < 0:  # not a descent direction: forget the curvature, go downhill
-            s, y, rho = s[:0], y[:0], rho[:0]
-            d, slope = -g, -float(g.dot(g))
-        used = len(s)
+            s, y, rho = s[:0, ...], y[:0, ...], rho[:0]
+            d, slope = -g, -dot(g, g)
+        used = s.shape[0]
 
         def no_step(evals: int, why: str) -> tuple[Array, LBFGSState]:
-            return np.zeros_like(g), LBFGSState(
+            return zeros_like(g), LBFGSState(
                 state.t + 1, 0.0, s, y, rho, evals, d, used, stalled=why
             )
 
@@ -168,16 +174,16 @@ class LBFGS(Optimizer):
             if search.f_min - f <= _NOISE * abs(f):  # only rounding stood in the way
                 return no_step(evals, "rounding")
             if used:  # the memory misled the search: retry along steepest descent once
-                retry = self.update(grad, state._replace(s=s[:0], y=y[:0], rho=rho[:0]), x, fun, f)
+                forget = state._replace(s=s[:0, ...], y=y[:0, ...], rho=rho[:0])
+                retry = self.update(grad, forget, x, fun, f)
                 return retry[0], retry[1]._replace(evals=retry[1].evals + evals, retried=evals)
             return no_step(evals, "no_decrease")
         step = trial.alpha * d
         s_new, y_new = step, trial.g - g
-        sy = float(s_new.dot(y_new))
-        if sy > self.curvature_tol * math.sqrt(s_new.dot(s_new) * y_new.dot(y_new)):
-            first = max(0, len(s) + 1 - self.memory)  # the oldest pair kept
-            s = np.concatenate([s[first:], s_new[None]])
-            y = np.concatenate([y[first:], y_new[None]])
+        sy = dot(s_new, y_new)
+        if sy > self.curvature_tol * math.sqrt(dot(s_new, s_new) * dot(y_new, y_new)):
+            first = max(0, used + 1 - self.memory)  # the oldest pair kept
+            s, y = _appended(s[first:, ...], s_new), _appended(y[first:, ...], y_new)
             rho = np.append(rho[first:], 1.0 / sy)
         return step, LBFGSState(state.t + 1, trial.alpha, s, y, rho, evals, d, used)
 
@@ -217,8 +223,17 @@ class LBFGS(Optimizer):
     @staticmethod
     def direction(g: Array, s: Array, y: Array, rho: Array) -> Array:
         """d = -H g by the two-loop recursion over the pairs (oldest first in s, y)."""
-        if len(s) == 0:
+        if s.shape[0] == 0:
             return -g
+        if not isinstance(g, np.ndarray):  # on g's device: the products stay 0-D arrays
+            a = [0.0] * s.shape[0]
+            for i in range(s.shape[0] - 1, -1, -1):  # newest to oldest
+                a[i] = float(rho[i]) * (s[i, :] @ g)
+                g = g - a[i] * y[i, :]
+            r = g * ((s[-1, :] @ y[-1, :]) / (y[-1, :] @ y[-1, :]))  # H_0 = γ I
+            for i in range(s.shape[0]):  # oldest to newest
+                r = r + s[i, :] * (a[i] - float(rho[i]) * (y[i, :] @ r))
+            return -r
         q = g.copy()
         a = np.empty(len(s))
         for i in range(len(s) - 1, -1, -1):  # newest to oldest
@@ -229,3 +244,11 @@ class LBFGS(Optimizer):
             b = rho[i] * y[i].dot(r)
             r += s[i] * (a[i] - b)
         return -r
+
+
+def _appended(pairs: Array, row: Array) -> Array:
+    """``pairs`` with ``row`` as a new last row, in their namespace."""
+    if isinstance(pairs, np.ndarray):
+        return np.concatenate([pairs, row[None]])
+    xp = namespace(pairs)
+    return xp.concat([pairs, xp.expand_dims(row, axis=0)])

@@ -24,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from descend._types import Array
+from descend.core.namespaces import dot
 
 __all__ = ["Search", "Trial", "strong_wolfe"]
 
@@ -82,7 +83,7 @@ def strong_wolfe(
         evals += 1
         f, g = pair(x + alpha * d)  # the very sum the caller's step reproduces
         f_min = min(f_min, f)
-        return Trial(alpha, f, float(g.dot(d)) if math.isfinite(f) else math.nan, g)
+        return Trial(alpha, f, dot(g, d) if math.isfinite(f) else math.nan, g)
 
     start = Trial(0.0, f0, slope0, np.empty(0))
     previous, alpha = start, alpha0

@@ -1,0 +1,160 @@
+"""The compiled engine against the Python loop and a hand-written NumPy loop, per update.
+
+For each problem and rule (GD and Adam on 2-D Rosenbrock as a formula and as
+``dd.functions.rosenbrock``, a 100-D quadratic and Himmelblau), three contenders make the
+same updates with the history on (x and f recorded every update):
+
+- ``dd.minimize(..., engine="python")``, the default loop;
+- ``dd.minimize(..., engine="numba")``, the whole loop compiled (already compiled: the
+  first call is made before timing);
+- a lean NumPy loop a tutorial would write: ``x = x - lr * grad(x)``, appending x and f.
+
+Each is timed at two lengths and charged the difference per extra update, so that the
+fixed cost of a call (parsing a formula, checking arguments, the diagnosis of a run that
+ends at max_iter) is left out; the numba engine's fixed cost is printed beside it.
+It prints ns per update and the ratios, then the compiled engine's start-up: the first
+compile of a new (formula, method) in a fresh cache folder, and the load of that cache by
+a new process (both in a subprocess, so that Numba's own start is counted as a user meets
+it; ``import numba`` alone is shown for scale).
+
+Run: ``python benchmarks/compiled.py`` (about a minute). It prints; it asserts nothing.
+Targets (issue 16): GD <= 50 ns and Adam <= 100 ns per update on 2-D Rosenbrock.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+import descend as dd
+
+# Updates of the short and the long timed run: the Python loops make fewer, and so does
+# the compiled one on the 100-D problem (whose recorded x take 800 bytes an update).
+NUMBA_UPDATES = (100_000, 1_100_000)
+NUMBA_UPDATES_100D = (10_000, 110_000)
+PYTHON_UPDATES = (2_000, 12_000)
+REPEATS = 5  # alternating rounds; the median is reported
+ROSENBROCK = "100*(y - x**2)**2 + (1-x)**2"
+
+
+def interleaved(*runs):
+    """Median seconds of each run, timed in turn: a, b, c, a, b, c, ..."""
+    times = [[] for _ in runs]
+    for _ in range(REPEATS):
+        for run, spent in zip(runs, times, strict=True):
+            start = time.perf_counter()
+            run()
+            spent.append(time.perf_counter() - start)
+    return [statistics.median(spent) for spent in times]
+
+
+def hand_loop(f, grad, x0, method, lr, n):
+    """The NumPy loop for GD or Adam (beta1 0.9, beta2 0.999, eps 1e-8), x and f kept."""
+    x = np.array(x0, dtype=float)
+    m, v = np.zeros_like(x), np.zeros_like(x)
+    xs, fs = [x], [f(x)]
+    for t in range(1, n + 1):
+        g = grad(x)
+        if method == "gd":
+            x = x - lr * g
+        else:
+            m = 0.9 * m + 0.1 * g
+            v = 0.999 * v + 0.001 * g * g
+            x = x - lr * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+        xs.append(x)
+        fs.append(f(x))
+    return x
+
+
+def quadratic_100():
+    rng = np.random.default_rng(0)
+    M = rng.standard_normal((100, 100))
+    return dd.functions.quadratic(M @ M.T / 100 + np.eye(100), rng.standard_normal(100))
+
+
+def per_update():
+    """ns per update of the three contenders on every problem and rule."""
+    quad = quadratic_100()
+    formula = dd.parse(ROSENBROCK)
+    problems = [
+        ("rosenbrock formula", ROSENBROCK, formula, [-1.2, 1.0], {"gd": 1e-3, "adam": 1e-2}),
+        ("rosenbrock zoo", dd.functions.rosenbrock, dd.functions.rosenbrock, [-1.2, 1.0],
+         {"gd": 1e-3, "adam": 1e-2}),
+        ("quadratic 100-D", quad, quad, np.zeros(100), {"gd": 0.1, "adam": 1e-2}),
+        ("himmelblau", dd.functions.himmelblau, dd.functions.himmelblau, [0.0, 0.0],
+         {"gd": 1e-3, "adam": 1e-2}),
+    ]  # fmt: skip
+    print(f"ns per update, history with x on; median of {REPEATS}")
+    print(f"{'problem':20} {'rule':5} {'python':>9} {'numba':>8} {'numpy':>9} "
+          f"{'py/numba':>9} {'numpy/numba':>12} {'numba call':>11}")  # fmt: skip
+    for name, fun, plain, x0, rates in problems:
+        for method, lr in rates.items():
+            settings = dict(lr=lr, gtol=0, record_x=True)
+            dd.minimize(fun, x0, method, engine="numba", max_iter=1, **settings)  # compiled
+
+            def python(n, fun=fun, x0=x0, method=method, settings=settings):
+                return lambda: dd.minimize(fun, x0, method, max_iter=n, **settings)
+
+            def numba(n, fun=fun, x0=x0, method=method, settings=settings):
+                return lambda: dd.minimize(fun, x0, method, engine="numba", max_iter=n, **settings)
+
+            def numpy(n, plain=plain, x0=x0, method=method, lr=lr):
+                return lambda: hand_loop(plain, plain.grad, x0, method, lr, n)
+
+            (n1, n2), (m1, m2) = (
+                PYTHON_UPDATES,
+                NUMBA_UPDATES_100D if quad is fun else NUMBA_UPDATES,
+            )
+            t = interleaved(python(n1), python(n2), numba(m1), numba(m2), numpy(n1), numpy(n2))
+            py, nb, hand = (
+                (t[1] - t[0]) / (n2 - n1),
+                (t[3] - t[2]) / (m2 - m1),
+                (t[5] - t[4]) / (n2 - n1),
+            )
+            (fixed,) = interleaved(numba(1))  # a call of one update: parsing, checks, result
+            print(f"{name:20} {method:5} {1e9 * py:9.0f} {1e9 * nb:8.1f} {1e9 * hand:9.0f} "
+                  f"{py / nb:8.0f}x {hand / nb:11.0f}x {1e3 * fixed:8.1f} ms")  # fmt: skip
+
+
+START = """
+import time
+started = time.perf_counter()
+import descend as dd
+res = dd.minimize({formula!r}, [1.0, 1.0, 1.0], "adam", lr=0.01, engine="numba")
+print(time.perf_counter() - started)
+"""
+
+
+def start_up():
+    """Seconds to the end of a short compiled run in a new process: a first compile in
+    a fresh cache folder, then the same run again (loaded from the cache)."""
+    # A formula no earlier run has compiled, so that the first call compiles.
+    formula = f"(x - {time.time_ns() % 997})**2 + (y*z - 1)**2 + z**4"
+    code = START.format(formula=formula)
+    baseline = "import time; s = time.perf_counter(); import numba, descend, sympy\n"
+    baseline += "print(time.perf_counter() - s)"
+    with tempfile.TemporaryDirectory() as folder:
+        env = dict(os.environ, DESCEND_CACHE_DIR=folder)
+
+        def seconds(source):
+            out = subprocess.run([sys.executable, "-c", source], env=env, check=True,
+                                 capture_output=True, text=True)  # fmt: skip
+            return float(out.stdout.split()[-1])
+
+        first, cached, imports = seconds(code), seconds(code), seconds(baseline)
+    print("\nstart-up in a new process (short Adam run on a new formula, 3 variables):")
+    print(
+        f"  first compile {first:.2f} s, loaded from the cache {cached:.2f} s; "
+        f"of which importing numba, descend and sympy {imports:.2f} s"
+    )
+
+
+if __name__ == "__main__":
+    per_update()
+    start_up()

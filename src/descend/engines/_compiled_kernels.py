@@ -1,0 +1,179 @@
+"""The compiled (Numba) measurements the whole-loop engine shares: dot products, norms and
+the finiteness test, each the same operations as the NumPy call of the Python loop.
+
+Imported only when a compiled run is built (by :mod:`descend.engines.compiled` and the
+modules it generates), so that ``import descend`` never imports Numba.
+
+:func:`dot` is inlined into its callers (``inline="always"``): a call with arrays costs
+reference counts, 10 ns a call, as much as a 2-D update's arithmetic; the helpers for the
+rare paths (a norm that overflows, a non-finite value) are called, to compile faster.
+Nothing here is cached on disk (no ``cache=True``): the generated loop that calls these
+is, with their machine code linked into its own. Numba checks a cached function against
+its own file only, so a cache of these next to the package would outlive a change to a
+helper they call, and load stale code.
+
+Matching NumPy bit for bit
+--------------------------
+``a.dot(b)`` on float64 vectors is OpenBLAS's ``ddot``. On x86-64 with FMA its kernel
+sums blocks of 16 in four vector accumulators and the rest one by one, each term fused
+into the sum (``s = fma(a[i], b[i], s)``). A call of ``np.dot`` from Numba reaches the
+same ``ddot`` (25 ns a call, most of a 2-D update), so :func:`dot` calls it for 16 terms
+or more and below that runs the fused loop inline, when :func:`fused_tail` finds at
+import that the library sums that way; elsewhere it always calls ``np.dot``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import math
+
+import numpy as np
+from llvmlite import binding, ir
+from numba import njit, types
+from numba.core.extending import intrinsic
+
+__all__ = ["BLOCK", "FUSED", "dot", "finite", "fma", "norm", "pairwise_sum", "power", "which_broke"]
+
+# Below this many terms OpenBLAS's ddot sums one term at a time.
+BLOCK = 16
+
+
+@intrinsic
+def fma(typingctx, a, b, c):
+    """``a * b + c`` with one rounding (LLVM's ``llvm.fma.f64``)."""
+    sig = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context, builder, signature, args):
+        double = ir.DoubleType()
+        fnty = ir.FunctionType(double, [double, double, double])
+        function = builder.module.declare_intrinsic("llvm.fma", [double], fnty)
+        return builder.call(function, args)
+
+    return sig, codegen
+
+
+# The C library's pow under a name LLVM does not know: as "pow" (or Numba's ``**``) LLVM
+# rewrites pow(a, 2.0) as a * a, which differs from pow in the last bit now and then,
+# while NumPy's scalar ``a**2`` and Python's call pow itself.
+_LIBM = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
+binding.add_symbol("descend_pow", ctypes.cast(_LIBM.pow, ctypes.c_void_p).value)
+
+
+@intrinsic
+def power(typingctx, a, b):
+    """``a ** b`` as NumPy's scalars and Python's floats compute it: the C library's pow
+    (either argument may be an integer; both are taken as float64)."""
+    sig = types.float64(a, b)
+
+    def codegen(context, builder, signature, args):
+        double = ir.DoubleType()
+        fnty = ir.FunctionType(double, [double, double])
+        function = builder.module.globals.get("descend_pow") or ir.Function(
+            builder.module, fnty, "descend_pow"
+        )
+        base, exponent = (
+            context.cast(builder, value, t, types.float64)
+            for value, t in zip(args, signature.args, strict=True)
+        )
+        return builder.call(function, [base, exponent])
+
+    return sig, codegen
+
+
+def fused_tail() -> bool:
+    """Whether NumPy's dot of fewer than :data:`BLOCK` terms is the fused sum, checked on
+    random vectors of every such length against exact rational arithmetic."""
+    from fractions import Fraction
+
+    rng = np.random.default_rng(0)
+    for n in range(2, BLOCK):
+        for _ in range(20):
+            a, b = rng.standard_normal(n), rng.standard_normal(n)
+            s = 0.0
+            for i in range(n):
+                s = float(Fraction(a[i]) * Fraction(b[i]) + Fraction(s))
+            if s != float(a.dot(b)):
+                return False
+    return True
+
+
+FUSED = fused_tail()
+
+
+@njit(error_model="numpy", inline="always")
+def dot(a, b):
+    """``a.dot(b)`` as NumPy computes it (see the module docstring)."""
+    n = a.size
+    if n >= BLOCK or not FUSED:
+        return np.dot(a, b)
+    s = 0.0
+    for i in range(n):
+        s = fma(a[i], b[i], s)
+    return s
+
+
+# Loops rather than array expressions below: the same arithmetic, compiled in a fraction
+# of the time.
+
+
+@njit(error_model="numpy")
+def finite(v):
+    """``np.isfinite(v).all()``."""
+    for i in range(v.size):  # noqa: SIM110  # all() of a generator does not compile
+        if not math.isfinite(v[i]):
+            return False
+    return True
+
+
+@njit(error_model="numpy")
+def norm(v):
+    """:func:`descend.core.stopping.norm`: one dot product, rescaled if that overflows."""
+    r = math.sqrt(dot(v, v))
+    if r == math.inf and finite(v):  # finite entries above ~1e154
+        largest = 0.0
+        for i in range(v.size):
+            largest = max(largest, abs(v[i]))
+        w = np.empty(v.size)
+        for i in range(v.size):
+            w[i] = v[i] / largest
+        r = largest * math.sqrt(dot(w, w))
+    return r
+
+
+@njit(error_model="numpy")
+def which_broke(f, g, x):
+    """:func:`descend.core.stopping.inspect`'s verdict as a code: 1 for x, 2 for f, 3 for
+    the gradient (tested in that order), 0 when all are finite."""
+    if not finite(x):
+        return 1
+    if not math.isfinite(f):
+        return 2
+    if not finite(g):
+        return 3
+    return 0
+
+
+@njit(error_model="numpy")
+def pairwise_sum(a, start, n):
+    """``a[start:start + n].sum()`` as NumPy adds it: one by one below 8 terms, in eight
+    interleaved partial sums up to 128, halves (a multiple of 8) above."""
+    if n < 8:
+        s = 0.0  # NumPy starts from -0.0; for float64 terms the sums agree
+        for i in range(start, start + n):
+            s += a[i]
+        return s
+    if n <= 128:
+        r = a[start : start + 8].copy()
+        i = 8
+        while i < n - n % 8:
+            for j in range(8):
+                r[j] += a[start + i + j]
+            i += 8
+        s = (r[0] + r[1] + (r[2] + r[3])) + (r[4] + r[5] + (r[6] + r[7]))
+        for k in range(start + i, start + n):
+            s += a[k]
+        return s
+    half = n // 2
+    half -= half % 8
+    return pairwise_sum(a, start, half) + pairwise_sum(a, start + half, n - half)

@@ -1,0 +1,298 @@
+"""engine="numba": the whole loop compiled gives the Python engine's run.
+
+Every compiled optimizer is run against the Python loop on the test functions of
+descend.functions, on 20 formulas and on njit functions, for up to 1,000 updates; the
+iterates, f and the gradient norms agree to 1e-12 (bit for bit wherever NumPy and the
+compiled code call the same operations), and the status, message, nit and counts are
+the same. Each (objective, method) pair compiles once (about a second and a half), so
+the table rotates the methods over the formulas rather than taking every pair.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import descend as dd
+
+numba = pytest.importorskip("numba")
+from descend.engines import compiled  # noqa: E402
+
+METHODS = {
+    "gd": dict(lr=1e-3),
+    "momentum": dict(lr=1e-3, momentum=0.9),
+    "nesterov": dict(lr=1e-3, momentum=0.8),
+    "adagrad": dict(lr=0.1),
+    "rmsprop": dict(lr=1e-3, rho=0.95),
+    "adam": dict(lr=1e-2),
+    "adamw": dict(lr=1e-2, weight_decay=0.05),
+    "armijo": dict(lr=1.0),
+}
+NAMES = list(METHODS)
+
+# (formula, x0): smooth, rational, transcendental, non-smooth, one to 40 variables.
+FORMULAS = [
+    ("(x-1)**2 + 3*y**2", [3.0, 4.0]),
+    ("100*(y - x**2)**2 + (1-x)**2", [-1.2, 1.0]),
+    ("(x**2 + y - 11)**2 + (x + y**2 - 7)**2", [0.5, 0.5]),
+    ("x**4 - 3*x**3 + 2", 3.0),
+    ("exp(x) - 2*x", 1.5),
+    ("sin(x) + cos(y) + 0.1*(x**2 + y**2)", [1.0, 1.0]),
+    ("log(1 + x**2) + log(1 + y**2)", [0.7, -0.4]),
+    ("sqrt(1 + x**2) + sqrt(1 + (y-2)**2)", [1.0, 0.5]),
+    ("abs(x - 0.5) + y**2", [2.0, 1.0]),
+    ("x**2/(1 + y**2) + y**2", [1.0, 1.0]),
+    ("tanh(x)**2 + (y - 1)**4", [0.8, 2.0]),
+    ("cosh(x) + sinh(y)**2", [1.0, 0.5]),
+    ("atan(x)**2 + asin(y/2)**2", [1.0, 1.0]),
+    ("(x + 2*y - 7)**2 + (2*x + y - 5)**2", [0.0, 0.0]),
+    ("x**2 + y**2 + z**2 + x*y*z", [0.5, -0.3, 0.2]),
+    ("0.5*x**2 + 2*y**2 + 4.5*z**2 - x*y", [1.0, 1.0, 1.0]),
+    ("e**(x*y) + pi*x**2", [0.3, 0.4]),
+    ("(1.5 - x + x*y)**2 + (2.25 - x + x*y**2)**2 + (2.625 - x + x*y**3)**2", [1.0, 1.0]),
+    ("x**(-2) + x**2", 2.0),
+    ("20 + x**2 - 10*cos(2*pi*x) + y**2 - 10*cos(2*pi*y)", [0.2, -0.1]),
+    ("log10(x**2 + 1) + log2(y**2 + 1) + tan(0.1*x)", [1.0, 2.0]),
+    # 40 variables: more than Python passes as separate arguments.
+    (" + ".join(f"(v{i} - {i % 3})**2" for i in range(40)), list(np.linspace(-1, 1, 40))),
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cache(tmp_path_factory):
+    """A fresh cache folder for the generated modules of this file."""
+    folder = tmp_path_factory.mktemp("descend-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DESCEND_CACHE_DIR", str(folder))
+        yield folder
+
+
+# NumPy computes these with its own SIMD code (sin and cos too, on CPUs with AVX-512),
+# the compiled loop with the C library's: they may differ in the last bit. Elsewhere both
+# call the same operations (pow, sqrt, BLAS's ddot), so the runs agree bit for bit.
+INEXACT = ("exp", "log", "tan", "sin", "cos", "e**")
+
+
+def exact(fun):
+    """Whether the compiled run must equal the Python one bit for bit."""
+    if isinstance(fun, str):
+        return not any(name in fun for name in INEXACT)
+    return fun is not dd.functions.rastrigin  # its cos and sin
+
+
+def agree(got, want, bitwise, what):
+    """got equals want bit for bit, or to 1e-12 of the largest magnitude it holds."""
+    assert np.shape(got) == np.shape(want), what
+    if bitwise:
+        np.testing.assert_array_equal(got, want, err_msg=what)
+    else:
+        finite = np.abs(np.asarray(want))[np.isfinite(want)]
+        scale = finite.max() if finite.size else 0.0
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * scale, err_msg=what)
+
+
+def same_run(fun, x0, method, **kwargs):
+    """Run both engines and check they agree; the compiled Result."""
+    a = dd.minimize(fun, x0, method, **kwargs)
+    b = dd.minimize(fun, x0, method, engine="numba", **kwargs)
+    assert (b.status, b.message, b.nit) == (a.status, a.message, a.nit)
+    assert (b.nfev, b.ngev, b.method) == (a.nfev, a.ngev, a.method)
+    bitwise = exact(fun)
+    for name in ("x", "fun", "grad"):
+        agree(getattr(b, name), getattr(a, name), bitwise, name)
+    if bitwise:  # else f's last bits may pick another of nearly equal points as the best
+        assert (b.best_nit, b.best_fun) == (a.best_nit, a.best_fun)
+        agree(b.best_x, a.best_x, bitwise, "best_x")
+    for name in ("f", "grad_norm", "lr", "x"):
+        got, want = getattr(b.history, name), getattr(a.history, name)
+        if want is None:
+            assert got is None
+        else:
+            agree(got, want, bitwise, f"history.{name}")
+    assert b.history.time[0] == 0.0 and np.all(np.diff(b.history.time) >= 0)
+    return b
+
+
+@pytest.mark.parametrize("method", NAMES)
+def test_every_method_on_the_rosenbrock_formula(method):
+    b = same_run(FORMULAS[1][0], FORMULAS[1][1], method, max_iter=1000, **METHODS[method])
+    assert b.nit == 1000 and b.status == "max_iter"
+
+
+@pytest.mark.parametrize("k", range(len(FORMULAS)), ids=[f[:60] for f, _ in FORMULAS])
+def test_formulas(k):
+    formula, x0 = FORMULAS[k]
+    method = NAMES[k % len(NAMES)]
+    same_run(formula, x0, method, max_iter=1000, **METHODS[method])
+
+
+@pytest.mark.parametrize("method", NAMES)
+def test_every_method_on_the_zoo_rosenbrock(method):
+    same_run(dd.functions.rosenbrock, [-1.2, 1.0], method, max_iter=1000, **METHODS[method])
+
+
+def quadratic_100():
+    rng = np.random.default_rng(3)
+    M = rng.standard_normal((100, 100))
+    return dd.functions.quadratic(M @ M.T / 100 + np.eye(100), rng.standard_normal(100))
+
+
+@pytest.mark.parametrize(
+    ("fun", "x0", "method"),
+    [
+        (dd.functions.beale, [1.0, 1.0], "adam"),
+        (dd.functions.booth, [0.0, 0.0], "momentum"),
+        (dd.functions.himmelblau, [0.0, 0.0], "gd"),
+        (dd.functions.rastrigin, [0.2, -0.1, 0.3], "nesterov"),
+        (dd.functions.rosenbrock, np.linspace(-1, 1, 20), "rmsprop"),
+        (quadratic_100(), np.zeros(100), "adagrad"),
+        (quadratic_100(), np.zeros(100), "gd"),
+    ],
+    ids=["beale", "booth", "himmelblau", "rastrigin-3", "rosenbrock-20", "quadratic-100",
+         "quadratic-100-gd"],
+)  # fmt: skip
+def test_zoo(fun, x0, method):
+    same_run(fun, x0, method, max_iter=1000, **METHODS[method])
+
+
+@numba.njit
+def njit_fun(x):
+    return (x[0] - 1.0) ** 2 + 10.0 * (x[1] + 0.5) ** 2 + np.sum(x[2:] ** 2)
+
+
+@numba.njit
+def njit_grad(x):
+    g = 2.0 * x
+    g[0] = 2.0 * (x[0] - 1.0)
+    g[1] = 20.0 * (x[1] + 0.5)
+    return g
+
+
+@pytest.mark.parametrize("method", ["gd", "adam"])
+def test_njit_functions(method):
+    same_run(njit_fun, [3.0, 2.0, 1.0], method, grad=njit_grad, max_iter=1000, **METHODS[method])
+
+
+def test_convergence_and_the_other_rules_end_the_run_alike():
+    # gtol: converged early; ftol and xtol: their own words; keep and maximize too.
+    f = "(x-1)**2 + 3*y**2"
+    b = same_run(f, [3.0, 4.0], "gd", lr=0.1)
+    assert b.status == "converged" and 0 < b.nit < 1000
+    assert "gtol" in same_run(f, [3.0, 4.0], "gd", lr=0.1, gtol=1e-4).message
+    assert "ftol" in same_run(f, [3.0, 4.0], "gd", lr=0.1, ftol=1e-6).message
+    assert "xtol" in same_run(f, [3.0, 4.0], "gd", lr=0.1, xtol=1e-6).message
+    same_run(f, [3.0, 4.0], "gd", lr=0.1, keep="best", record_x=False)
+    m = same_run("-(x-1)**2 - 3*y**2", [3.0, 4.0], "gd", lr=0.1, maximize=True)
+    assert m.maximize and m.fun == pytest.approx(0.0, abs=1e-12)
+
+
+def test_the_start_alone_and_divergence():
+    f = "(x-1)**2 + 3*y**2"
+    assert same_run(f, [1.0, 0.0], "gd", lr=0.1).nit == 0  # converged at the start
+    assert same_run(f, [3.0, 4.0], "gd", lr=0.1, max_iter=0).nit == 0
+    grew = same_run(f, [3.0, 4.0], "gd", lr=1.0)  # |1 - 6 lr| = 5: f grows 25x a step
+    assert grew.status == "diverged" and "grew" in grew.message
+    broke = same_run("exp(x**2)", 2.0, "gd", lr=1.0)  # exp overflows to inf
+    assert broke.status == "diverged" and "non-finite" in broke.message
+    # More updates than the first block of history rows: the history grows.
+    long = same_run(f, [3.0, 4.0], "gd", lr=1e-4, max_iter=3000)
+    assert long.nit == 3000 and len(long.history.f) == 3001
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        (dict(callback=lambda info: None), "callback="),
+        (dict(checkpoint="run.npz"), "checkpoint="),
+        (dict(explain=True), "explain=True"),
+        (dict(on_divergence="rollback"), "on_divergence='rollback'"),
+        (dict(progress=True), "progress=True"),
+        (dict(project=dd.projections.box(-5, 5)), "project="),
+        (dict(time_limit=10.0), "time_limit="),
+        (dict(lr=dd.schedules.exponential(0.1, 0.99)), "schedule"),
+        (dict(clip_norm=1.0), "clip_norm="),
+    ],
+)
+def test_what_it_refuses(kwargs, words, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    kwargs = {"lr": 0.1, **kwargs}
+    with pytest.raises(ValueError, match="engine='numba' cannot run this problem") as error:
+        dd.minimize("(x-1)**2 + y**2", [3.0, 4.0], "gd", engine="numba", **kwargs)
+    assert words in str(error.value) and "engine='python'" in str(error.value)
+    # auto runs the Python loop instead, as if no engine was named.
+    res = dd.minimize("(x-1)**2 + y**2", [3.0, 4.0], "gd", engine="auto", **kwargs)
+    assert res.status in ("converged", "stopped", "time_limit", "max_iter")
+
+
+def test_what_it_cannot_compile():
+    cases = [
+        (dict(fun=lambda x: x @ x, grad=lambda x: 2 * x), "is a Python function"),
+        (dict(method="lbfgs"), "method 'lbfgs' is not compiled"),
+        (dict(method="bb"), "'gd', 'momentum'"),
+        (dict(fun=njit_fun, grad=lambda x: 2 * x), "grad must be a numba.njit function"),
+        (dict(fun=dd.functions.booth, grad=lambda x: dd.functions.booth.grad(x)), "grad= for"),
+        (dict(method=type("MyGD", (dd.GD,), {})(lr=0.1)), "method MyGD is not compiled"),
+    ]
+    for change, words in cases:
+        settings = dict(fun="(x-1)**2 + y**2", method="gd", lr=0.1) | change
+        with pytest.raises(ValueError, match="cannot run this problem") as error:
+            dd.minimize(settings.pop("fun"), [3.0, 4.0], engine="numba", **settings)
+        assert words in str(error.value)
+    x, y = np.ones((5, 2)), np.ones(5)
+    with pytest.raises(ValueError, match="data="):
+        dd.minimize(lambda w, X, y: 0.0, [0.0, 0.0], "gd", grad=lambda w, X, y: w, data=(x, y),
+                    lr=0.1, engine="numba")  # fmt: skip
+    with pytest.raises(ValueError, match="engine must be 'python', 'numba', 'auto', got 'numpy'"):
+        dd.minimize("x**2", 1.0, "gd", lr=0.1, engine="numpy")
+
+
+def test_without_numba_it_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "numba", None)  # import numba now fails
+    with pytest.raises(ValueError, match=r"pip install 'descend\[fast\]'"):
+        dd.minimize("(x-1)**2", 3.0, "gd", lr=0.1, max_iter=10**6, engine="numba")
+    res = dd.minimize("(x-1)**2", 3.0, "gd", lr=0.1, max_iter=10**6, engine="auto")
+    assert res.status == "converged"  # auto fell back to Python without a word
+
+
+def test_auto_compiles_only_when_it_pays(monkeypatch):
+    calls = []
+    monkeypatch.setattr(compiled.CompiledRun, "loop", lambda self: calls.append(self) or
+                        compiled._LOADED.get(self.key) or _loaded(self))  # fmt: skip
+    f = "(x-1)**2 + 3*y**2"
+    dd.minimize(f, [3.0, 4.0], "momentum", lr=0.01, max_iter=100, engine="auto")
+    assert not calls  # 100 updates do not repay a compile
+    dd.minimize(f, [3.0, 4.0], "momentum", lr=0.01, max_iter=10**6, engine="auto")
+    assert len(calls) == 1
+    # Compiled in this process now: even a short run takes the compiled loop.
+    dd.minimize(f, [3.0, 4.0], "momentum", lr=0.01, max_iter=100, engine="auto")
+    assert len(calls) == 2
+
+
+def _loaded(run):
+    compiled._LOADED[run.key] = compiled._load(run.source, run.path, run.user)
+    return compiled._LOADED[run.key]
+
+
+def test_a_new_process_loads_the_machine_code_from_the_disk_cache(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("DESCEND_CACHE_DIR", str(cache))
+    f, method = "(x-2)**2 + 5*y**2", "nesterov"  # compiled by no other test
+    same_run(f, [3.0, 4.0], method, lr=0.01)
+    written = [p.name for p in (cache / "compiled").iterdir() if p.suffix == ".py"]
+    assert len(written) == 1 and written[0].startswith("formula_nesterov_")
+    assert any(p.suffix == ".nbi" for p in (cache / "compiled" / "__pycache__").iterdir())
+    code = (
+        "import descend as dd\n"
+        "from descend.engines import compiled\n"
+        f"res = dd.minimize({f!r}, [3.0, 4.0], {method!r}, lr=0.01, engine='numba')\n"
+        "run = next(iter(compiled._LOADED.values()))\n"
+        "print(sum(run.stats.cache_hits.values()), sum(run.stats.cache_misses.values()))\n"
+    )
+    env = dict(os.environ, DESCEND_CACHE_DIR=str(cache))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "0"]  # one hit, no compile
