@@ -31,6 +31,7 @@ METHODS = {
     "adam": dict(lr=1e-2),
     "adamw": dict(lr=1e-2, weight_decay=0.05),
     "armijo": dict(lr=1.0),
+    "bb": dict(lr=1.0, memory=5),
 }
 NAMES = list(METHODS)
 
@@ -51,8 +52,8 @@ FORMULAS = [
     ("atan(x)**2 + asin(y/2)**2", [1.0, 1.0]),
     ("(x + 2*y - 7)**2 + (2*x + y - 5)**2", [0.0, 0.0]),
     ("x**2 + y**2 + z**2 + x*y*z", [0.5, -0.3, 0.2]),
+    ("e**(x*y) + pi*x**2", [0.3, 0.4]),  # not with a line search: Armijo's lr=1 bounces
     ("0.5*x**2 + 2*y**2 + 4.5*z**2 - x*y", [1.0, 1.0, 1.0]),
-    ("e**(x*y) + pi*x**2", [0.3, 0.4]),
     ("(1.5 - x + x*y)**2 + (2.25 - x + x*y**2)**2 + (2.625 - x + x*y**3)**2", [1.0, 1.0]),
     ("x**(-2) + x**2", 2.0),
     ("20 + x**2 - 10*cos(2*pi*x) + y**2 - 10*cos(2*pi*y)", [0.2, -0.1]),
@@ -120,7 +121,8 @@ def same_run(fun, x0, method, **kwargs):
 @pytest.mark.parametrize("method", NAMES)
 def test_every_method_on_the_rosenbrock_formula(method):
     b = same_run(FORMULAS[1][0], FORMULAS[1][1], method, max_iter=1000, **METHODS[method])
-    assert b.nit == 1000 and b.status == "max_iter"
+    # BB converges in about 50 updates; the others are still in the valley after 1,000.
+    assert b.status == ("converged" if method == "bb" else "max_iter")
 
 
 @pytest.mark.parametrize("k", range(len(FORMULAS)), ids=[f[:60] for f, _ in FORMULAS])
@@ -232,7 +234,7 @@ def test_what_it_cannot_compile():
     cases = [
         (dict(fun=lambda x: x @ x, grad=lambda x: 2 * x), "is a Python function"),
         (dict(method="lbfgs"), "method 'lbfgs' is not compiled"),
-        (dict(method="bb"), "'gd', 'momentum'"),
+        (dict(method="dog"), "'gd', 'momentum'"),
         (dict(fun=njit_fun, grad=lambda x: 2 * x), "grad must be a numba.njit function"),
         (dict(fun=dd.functions.booth, grad=lambda x: dd.functions.booth.grad(x)), "grad= for"),
         (dict(method=type("MyGD", (dd.GD,), {})(lr=0.1)), "method MyGD is not compiled"),

@@ -23,17 +23,6 @@ N = len(y_np)
 ROWS = (70, 70, 70, 70, 20)  # the row blocks of chunks=70
 
 
-@pytest.fixture(scope="module")
-def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client
-
-
 @pytest.fixture
 def threads():
     """Dask's threads in this process, even with the cluster up: a counter sees the calls."""

@@ -25,17 +25,6 @@ TARGETS = {
 }
 
 
-@pytest.fixture(scope="module")
-def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client
-
-
 def blocks(a):
     return da.from_array(a, chunks=(200, *a.shape[1:]))
 

@@ -13,8 +13,8 @@ The objective is ``value_and_grad(x, g, params) -> f``, writing the gradient int
 - the user's own ``numba.njit`` functions ``fun(x)`` and ``grad(x)``.
 
 The loop is :data:`LOOP` with the update of the method (:data:`UPDATES`) written in:
-each repeats its optimizer in :mod:`descend.core.optimizers.first_order` (and Armijo's
-search in :mod:`~descend.core.optimizers.line_search`) operation for operation, and the
+each repeats its optimizer in :mod:`descend.core.optimizers.first_order` (and Armijo's and
+BB's searches in :mod:`~descend.core.optimizers.line_search`) operation for operation, and the
 loop repeats :class:`descend.core.loop.Run`'s evaluate, record and check, so that a
 compiled run's iterates, history and ending are the Python engine's. Nothing here
 imports Numba; the source names it.
@@ -68,6 +68,16 @@ def grow(a, size):
     return out
 
 
+@njit(**_INLINE)
+def evaluate(x, g, params, sign):
+    f = float(value_and_grad(x, g, params))
+    if sign < 0:  # maximising: the loop descends on -f
+        f = -f
+        for i in range(x.size):
+            g[i] = -g[i]
+    return f
+
+
 @njit(**_JIT)
 def run(work, rows, xs, f, params, h, max_iter, f_limit, ftol, gtol, xtol, want_step, sign,
         record_x):
@@ -76,14 +86,13 @@ def run(work, rows, xs, f, params, h, max_iter, f_limit, ftol, gtol, xtol, want_
                                                 work[5], work[6])
 {init}
     best_f, best_nit, nit, broke, trials, step_lr = f, 0, 0, 0, 0, h[0]
+    evaluated, evaluations = False, 0  # a search that evaluated x_new already: no more
     f_change, step_norm, grad_norm = 0.0, math.inf, rows[0, 1]
     while True:
 {update}
-        f_new = float(value_and_grad(x_new, g_new, params))
-        if sign < 0:  # maximising: the loop descends on -f
-            f_new = -f_new
-            for i in range(n):
-                g_new[i] = -g_new[i]
+        if not evaluated:
+            f_new = evaluate(x_new, g_new, params, sign)
+            evaluations += 1
         nit += 1
         grad_norm = math.sqrt(dot(g_new, g_new))
         if not math.isfinite(f_new + grad_norm + dot(x_new, x_new)):
@@ -116,7 +125,7 @@ def run(work, rows, xs, f, params, h, max_iter, f_limit, ftol, gtol, xtol, want_
                 and nit < max_iter):
             break
     return (x, g, f, nit, broke, f_change, step_norm, grad_norm, rows, xs, best_f, best_nit,
-            trials)
+            trials, evaluations)
 """
 
 # Each method's hyperparameters in the order the loop reads them from h.
@@ -129,6 +138,7 @@ HYPERPARAMETERS = {
     "adam": ("lr", "beta1", "beta2", "eps"),
     "adamw": ("lr", "beta1", "beta2", "eps", "weight_decay"),
     "armijo": ("lr", "c", "shrink", "max_backtracks"),
+    "bb": ("lr", "c", "shrink", "max_backtracks", "min_step", "max_step", "memory"),
 }
 # The rows of ``work`` before the method's state.
 WORK_ROWS = 7
@@ -200,6 +210,40 @@ UPDATES = {
             t *= shrink
         for i in range(n):
             x_new[i] = x[i] + -t * g[i]
+        step_lr = t
+""",
+    ),
+    "bb": (
+        ("x_prev", "g_prev", "y"),
+        """\
+        if nit == 0:  # BB.update: the secant step, then the non-monotone search
+            f_recent = np.full(int(memory), -np.inf)
+        t = lr
+        if nit > 0:
+            for i in range(n):
+                diff[i], y[i] = x[i] - x_prev[i], g[i] - g_prev[i]
+            sy = dot(diff, y)
+            if sy > 0:
+                t = min(max(dot(diff, diff) / sy, min_step), max_step)
+        f_recent[nit % int(memory)] = f
+        f_ref = -np.inf
+        for k in range(f_recent.size):
+            f_ref = max(f_ref, f_recent[k])
+        slope, evaluated = dot(g, g), False
+        for _ in range(int(max_backtracks)):
+            for i in range(n):
+                x_new[i] = x[i] - t * g[i]
+            trials += 1
+            f_new = evaluate(x_new, g_new, params, sign)  # the loop takes (f, g) from here
+            if f_new <= f_ref - c * t * slope:
+                evaluated = True
+                break
+            t *= shrink
+        if not evaluated:
+            for i in range(n):
+                x_new[i] = x[i] + -t * g[i]
+        for i in range(n):
+            x_prev[i], g_prev[i] = x[i], g[i]
         step_lr = t
 """,
     ),

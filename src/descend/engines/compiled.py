@@ -4,8 +4,8 @@ What it compiles: a formula string (its SymPy value and gradient, printed as Num
 with the gradient's common subexpressions computed once), a test function of
 :mod:`descend.functions`, or the user's own ``numba.njit`` functions ``fun(x)`` and
 ``grad(x)`` (a 1-D ``x0``). Methods: ``gd``, ``momentum``, ``nesterov``, ``adagrad``,
-``rmsprop``, ``adam``, ``adamw`` and ``armijo`` with a constant learning rate (Armijo's:
-its first trial step). The stopping rules
+``rmsprop``, ``adam``, ``adamw``, ``armijo`` and ``bb`` (unconstrained) with a constant
+learning rate (the line searches': their first trial step). The stopping rules
 (``gtol``, ``ftol``, ``xtol``, ``max_iter``), the divergence test, ``maximize``, ``keep``,
 ``record_x`` and the history are the Python engine's; the run returns the same
 :class:`~descend.Result` and :class:`~descend.History`, with the same status, message
@@ -153,7 +153,8 @@ class CompiledRun:
         rows[0], xs[0] = (f, norm(g), optimizer.rate(0)), x
         work = np.zeros((source.WORK_ROWS + len(source.UPDATES[self.method][0]), x.size))
         work[0], work[1], work[5], work[6] = x, g, x, g  # x, g and the best point so far
-        nit, trials, best_x, best_g, best_f, best_nit = 0, 0, work[5], work[6], f, 0
+        nit, trials, evaluations, best_x, best_g = 0, 0, 0, work[5], work[6]
+        best_f, best_nit = f, 0
         if ending is None:
             run = self.loop()
             started = time.perf_counter()  # a compile is not the run's own time
@@ -166,7 +167,7 @@ class CompiledRun:
                 objective.sign, record_x,
             )  # fmt: skip
             x, g, f, nit, broke, f_change, step_norm, grad_norm, rows, xs = out[:10]
-            best_f, best_nit, trials = out[10:]
+            best_f, best_nit, trials, evaluations = out[10:]
             rows, xs = rows[: nit + 1], xs[: nit + 1]
             if len(xs) < capacity // 2:  # a run that ended early keeps only what it used
                 xs = xs.copy()
@@ -177,8 +178,10 @@ class CompiledRun:
             )
         assert ending is not None, "the compiled loop stops only where a rule fires"
         elapsed = time.perf_counter() - started
-        objective.nfev += nit + trials  # one evaluation per update, one per trial point
-        objective.ngev += nit
+        # One evaluation per trial point of a search (with the gradient, for a search that
+        # takes it: BB) and one per update, unless its point was the search's last trial.
+        objective.nfev += evaluations + trials
+        objective.ngev += evaluations + (trials if optimizer.trial_gradients else 0)
         sign, shape = objective.sign, objective.shape
         if keep == "best":
             x, g, f = best_x, best_g, best_f
