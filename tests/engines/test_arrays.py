@@ -220,6 +220,16 @@ def test_checkpoint_resume_is_bit_exact(tmp_path, method, xp):
     assert np.array_equal(full.history.f, res.history.f)
 
 
+def test_a_float32_checkpoint_is_not_resumed_as_float64(tmp_path, xp):
+    fun, grad, x0 = quadratic(xp)
+    path = tmp_path / "run.npz"
+    dd.minimize(fun, xp.asarray(x0, dtype=xp.float32), "adam", grad=grad, lr=0.05, max_iter=3,
+                checkpoint=path)  # fmt: skip
+    with pytest.raises(ValueError, match="dtype"):
+        dd.minimize(fun, xp.asarray(x0, dtype=xp.float64), "adam", grad=grad, lr=0.05,
+                    max_iter=9, checkpoint=path, resume=True)  # fmt: skip
+
+
 # Bad input -------------------------------------------------------------------------------
 
 

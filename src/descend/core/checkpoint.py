@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from descend import _validate
 from descend._types import Array
 from descend.core.batches import Batches
 from descend.core.namespaces import from_host, to_host
@@ -35,7 +36,7 @@ from descend.core.recovery import Best, Rollback
 from descend.core.result import Event, Recorder
 from descend.gradients.numeric import is_foreign
 
-__all__ = ["Checkpoint", "Position"]
+__all__ = ["Checkpoint", "Position", "checked_checkpoint"]
 
 FORMAT = "descend-checkpoint-1"
 
@@ -354,3 +355,46 @@ def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+def checked_checkpoint(
+    path: Any, every: Any, resume: Any, problem: dict[str, Any]
+) -> Checkpoint | None:
+    """The Checkpoint for ``path``, checked; checkpoint_every and resume need a path."""
+    resume = _validate.boolean("resume", resume)
+    if path is None:
+        for name, value in (("checkpoint_every", every), ("resume", resume or None)):
+            if value is not None:
+                raise TypeError(f"{name} needs checkpoint=path, the file to save the run to")
+        return None
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"checkpoint must be a file path, got {type(path).__name__} {path!r:.60}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"checkpoint {str(path)!r}: the folder {folder!r} does not exist")
+    if os.path.isdir(path):
+        raise ValueError(
+            f"checkpoint {str(path)!r} is a folder; pass a file path such as "
+            f"{os.path.join(str(path), 'run.npz')!r}"
+        )
+    _check_writable(path, folder)
+    if every is not None:
+        every = _validate.count("checkpoint_every", every, minimum=1)
+    return Checkpoint(path, every, problem)
+
+
+def _check_writable(path: Any, folder: str) -> None:
+    """Create and remove the checkpoint's temporary file: a save that cannot succeed fails
+    now, before any work, not after the run."""
+    probe = Checkpoint.temporary(path)
+    try:
+        with open(probe, "xb"):
+            pass
+        os.remove(probe)
+    except FileExistsError:
+        pass  # an earlier save was cut short: the next save replaces it
+    except OSError as error:
+        raise ValueError(
+            f"checkpoint {str(path)!r} cannot be written in {folder!r} ({error.strerror}); "
+            "choose a folder you can write to"
+        ) from None

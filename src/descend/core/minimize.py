@@ -14,7 +14,7 @@ import numpy as np
 from descend import _validate
 from descend._types import Array, ArrayLike, Projection
 from descend.core.batches import Batches, as_data, check_settings, engine_data
-from descend.core.checkpoint import Checkpoint, Position, describe_optimizer
+from descend.core.checkpoint import Position, checked_checkpoint, describe_optimizer
 from descend.core.engines import select_engine
 from descend.core.extensions import advise
 from descend.core.loop import Extras, Iteration, Run
@@ -98,6 +98,13 @@ def minimize(
         derived symbolically.
     x0 : float, list or array
         The start point; never modified. A scalar gives a scalar-shaped ``res.x``.
+        NumPy input (and lists) are float64. An array of another array-API namespace
+        (PyTorch, CuPy, JAX, array-api-strict) stays in it and on its device: ``res.x``,
+        ``res.grad`` and the optimizer's state are of its type, the history's numbers
+        Python floats, and f and the norms are read from the device once per update.
+        There, float32 and float64 are kept, integers and bools become float64, float16
+        and bfloat16 float32; complex is refused. ``explain=True`` and ``data=`` need
+        NumPy (see :mod:`descend.core.namespaces`).
     method : str, Optimizer or None
         A name from ``descend.OPTIMIZERS`` (``"gd"``, ``"momentum"``, ``"nesterov"``,
         ``"adagrad"``, ``"rmsprop"``, ``"adam"``, ``"adamw"``, ``"armijo"``, ``"bb"``,
@@ -296,11 +303,13 @@ def minimize(
                      callback_every)  # fmt: skip
     problem = dict(shape=list(shape), **describe_optimizer(optimizer), maximize=maximize,
                    record_x=record_x, **batching.problem)  # fmt: skip
+    if not is_numpy(x):  # a float32 run resumes as float32
+        problem["dtype"] = str(x.dtype)
     if extras.explain:  # a resumed run must have recorded the parts from the start
         problem["explain"] = True
     if extras.rollback is not None:
         problem.update(on_divergence="rollback", **extras.rollback.settings())
-    saver = _checkpoint(checkpoint, checkpoint_every, resume, problem)
+    saver = checked_checkpoint(checkpoint, checkpoint_every, resume, problem)
     kind = Objective if is_numpy(x) else ForeignObjective
     objective = kind(fun, grad, shape, maximize=maximize, variables=variables, data=arrays)
     compiled = select_engine(engine, objective, optimizer, rules, callback=callback, data=data,
@@ -475,44 +484,3 @@ def _data_settings(
         sampling=sampling,
     )
     return arrays, _Batching(batches, epochs, problem)
-
-
-def _checkpoint(path: Any, every: Any, resume: Any, problem: dict[str, Any]) -> Checkpoint | None:
-    """The Checkpoint for ``path``, checked; checkpoint_every and resume need a path."""
-    resume = _validate.boolean("resume", resume)
-    if path is None:
-        for name, value in (("checkpoint_every", every), ("resume", resume or None)):
-            if value is not None:
-                raise TypeError(f"{name} needs checkpoint=path, the file to save the run to")
-        return None
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"checkpoint must be a file path, got {type(path).__name__} {path!r:.60}")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ValueError(f"checkpoint {str(path)!r}: the folder {folder!r} does not exist")
-    if os.path.isdir(path):
-        raise ValueError(
-            f"checkpoint {str(path)!r} is a folder; pass a file path such as "
-            f"{os.path.join(str(path), 'run.npz')!r}"
-        )
-    _check_writable(path, folder)
-    if every is not None:
-        every = _validate.count("checkpoint_every", every, minimum=1)
-    return Checkpoint(path, every, problem)
-
-
-def _check_writable(path: Any, folder: str) -> None:
-    """Create and remove the checkpoint's temporary file: a save that cannot succeed fails
-    now, before any work, not after the run."""
-    probe = Checkpoint.temporary(path)
-    try:
-        with open(probe, "xb"):
-            pass
-        os.remove(probe)
-    except FileExistsError:
-        pass  # an earlier save was cut short: the next save replaces it
-    except OSError as error:
-        raise ValueError(
-            f"checkpoint {str(path)!r} cannot be written in {folder!r} ({error.strerror}); "
-            "choose a folder you can write to"
-        ) from None
