@@ -24,6 +24,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/engines/test_arrays.py  # on torch too
 	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
