@@ -8,6 +8,7 @@ died, so that the loss surfaces at once.
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -86,33 +87,54 @@ def test_n_jobs_names_the_client_among_its_choices():
         dd.sweep(lambda x: x**2, [3.0], grad=lambda x: 2 * x, lr=[0.1], n_jobs="cluster")
 
 
-def test_a_worker_lost_mid_fit_names_the_pass_it_stopped_in(client, tmp_path):
+def dying_data(tmp_path):
+    """X and y whose blocks kill the worker reading them once the flag file exists, and
+    a callback that makes the flag after update 3: the fourth point's pass loses a worker."""
     flag = str(tmp_path / "die")
 
-    def block(b):  # the worker reading a block dies once the flag is up
+    def block(b):
         if os.path.exists(flag):
             os._exit(1)
         return b
-
-    X = da.from_array(X_np, chunks=(50, 3)).map_blocks(block, dtype=float)
-    y = da.from_array(y_np, chunks=50)
 
     def raise_flag(info):
         if info.nit == 3:
             open(flag, "w").close()
 
+    # Task names of each test's own: the scheduler keeps another test's failed tasks failed.
+    X = da.from_array(X_np, chunks=(50, 3), name=f"X-{tmp_path.name}")
+    y = da.from_array(y_np, chunks=50, name=f"y-{tmp_path.name}")
+    return (X.map_blocks(block, dtype=float), y), raise_flag
+
+
+def test_a_worker_lost_mid_fit_names_the_pass_and_the_updates_made(client, tmp_path):
+    data, raise_flag = dying_data(tmp_path)
+    with pytest.raises(WorkerLost) as lost:
+        dd.minimize(summed, np.zeros(3), grad=summed_grad, data=data, method="gd", lr=0.1,
+                    max_iter=10, gtol=0, callback=raise_flag)  # fmt: skip
+    assert re.search(r"lost a worker during pass 5 over the data.*KilledWorker", str(lost.value))
+    assert str(lost.value).endswith("; the run had made 3 updates")
+
+
+def test_a_worker_lost_mid_fit_saves_where_to_resume_from(client, tmp_path):
+    data, raise_flag = dying_data(tmp_path)
     path = tmp_path / "run.npz"
-    with pytest.raises(WorkerLost, match=r"lost a worker during pass 5 over the data.*"
-                       r"KilledWorker.*resume=True"):  # fmt: skip
-        dd.minimize(summed, np.zeros(3), grad=summed_grad, data=(X, y), method="gd", lr=0.1,
-                    max_iter=10, gtol=0, callback=raise_flag, checkpoint=path,
-                    checkpoint_every=1)  # fmt: skip
+    # No checkpoint_every: the one save before the end is the one made at the loss.
+    with pytest.raises(WorkerLost) as lost:
+        dd.minimize(summed, np.zeros(3), grad=summed_grad, data=data, method="gd", lr=0.1,
+                    max_iter=10, gtol=0, callback=raise_flag, checkpoint=path)  # fmt: skip
+    assert str(lost.value).endswith(
+        f"; the run had made 3 updates, saved in {str(path)!r}: resume=True continues from there"
+    )
     # The same data under new task names: the scheduler may take a moment to forget the
     # tasks that failed, and meanwhile fails them again.
     X, y = (da.from_array(a, chunks=50, name=f"again-{i}") for i, a in enumerate((X_np, y_np)))
+    seen: list[int] = []
     saved = dd.minimize(summed, np.zeros(3), grad=summed_grad, data=(X, y), method="gd", lr=0.1,
-                        max_iter=10, gtol=0, checkpoint=path, resume=True)  # fmt: skip
+                        max_iter=10, gtol=0, checkpoint=path, resume=True,
+                        callback=lambda info: seen.append(info.nit))  # fmt: skip
     whole = dd.minimize(fun, np.zeros(3), grad=grad, data=(X_np, y_np), method="gd", lr=0.1,
                         max_iter=10, gtol=0)  # fmt: skip
-    assert saved.nit == 10
+    assert seen == list(range(4, 11)) and saved.nit == 10  # on from the 3 updates made
     np.testing.assert_allclose(saved.x, whole.x, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(saved.history.f, whole.history.f, rtol=1e-12)

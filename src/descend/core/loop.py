@@ -20,14 +20,14 @@ import numpy as np
 
 from descend._progress import Progress
 from descend._types import Array
-from descend.core.batches import Batches
+from descend.core.batches import Batches, DataLost
 from descend.core.checkpoint import Checkpoint, Position, Saved, on_device
 from descend.core.explain import Explainer
 from descend.core.extensions import advise
 from descend.core.iteration import NO_EXTRAS, Extras, Iteration
 from descend.core.namespaces import namespace, read, reshaped
 from descend.core.optimizers import Optimizer
-from descend.core.recovery import Best
+from descend.core.recovery import Best, lost
 from descend.core.result import DeviceRows, Event, Recorder, Result, Status
 from descend.core.stopping import Ending, Rules, inspect, no_step, non_finite, norm
 from descend.gradients.objective import BadValue, Objective, Remembering
@@ -181,6 +181,9 @@ class Run:
                 Status.STOPPED,
                 f"stopped: {error} after {p.nit} updates; the result so far is returned",
             )
+        except DataLost as error:  # the data went away (a worker died): saved, as for ^C
+            at = saver.path if saver is not None and self._save(p) else None
+            raise lost(error, p.nit, at) from None
         except KeyboardInterrupt:
             where = f" and saved in {str(saver.path)!r}" if saver is not None else ""
             ending = Ending(

@@ -17,21 +17,27 @@ best for longer than the run took to reach it (at least 100 updates, or 5 epochs
 back too, while rollbacks are left; a run at its floor (f within 2^-26 of its scale of the
 best) is not bouncing. The update and epoch counts keep counting the work done, so
 ``max_iter`` and ``epochs`` bound the whole run, rollbacks included.
+
+A run whose data goes away mid-run (a Dask worker died: a
+:class:`~descend.core.batches.DataLost`) cannot go on; :func:`lost` is the error it
+ends with, saying how far it got and where its checkpoint, when it has one, was saved.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from descend import _validate
 from descend._types import Array, LearningRate
+from descend.core.batches import DataLost
 from descend.core.namespaces import dot
 from descend.core.optimizers import Optimizer
 from descend.core.result import Event, Status
 from descend.core.stopping import Ending
 
-__all__ = ["Best", "Rollback", "Scaled"]
+__all__ = ["Best", "Rollback", "Scaled", "lost"]
 
 ON_DIVERGENCE = ("stop", "rollback")
 # A run that has not improved on its best for this many updates (epochs in data mode), and
@@ -176,3 +182,10 @@ class Rollback:
 def scaled(lr: LearningRate, factor: float) -> LearningRate:
     """``lr`` times ``factor``: a number, or the schedule wrapped once."""
     return lr * factor if not callable(lr) else Scaled(lr, factor)
+
+
+def lost(error: DataLost, nit: int, saved: Path | None) -> DataLost:
+    """``error`` again, of its own type, saying the run had made ``nit`` updates and, when
+    the run was ``saved`` there, that ``resume=True`` continues from that file."""
+    where = f", saved in {str(saved)!r}: resume=True continues from there" if saved else ""
+    return type(error)(f"{error}; the run had made {nit} updates{where}")

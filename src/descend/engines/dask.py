@@ -27,7 +27,8 @@ module registers it with core; a NumPy array among them is cut into the same blo
   call ``compute_chunk_sizes()``; arrays whose row chunks differ from the first one's
   are rechunked to its, with a warning; arrays of other lengths are refused. A worker
   lost during a pass is a :class:`WorkerLost` that names the pass (or the mini-batch)
-  reached; with ``checkpoint=`` the run resumes from its last save.
+  reached and the updates made; with ``checkpoint=`` the run is saved where it stopped
+  and ``resume=True`` continues from there.
 
 Dask is imported only when these functions are called.
 """
@@ -372,8 +373,8 @@ def _compute(things: list[Any], what: str) -> tuple[Any, ...]:
     # and while they live the scheduler keeps their tasks failed, so a resumed run on
     # the same data would fail at once.
     raise WorkerLost(
-        f"the Dask cluster lost a worker during {what} ({why}); the run stops there: with "
-        "checkpoint= and checkpoint_every=, resume=True continues from the last save"
+        f"the Dask cluster lost a worker during {what} ({why}); the run stops there (checkpoint= "
+        "saves it there for resume=True)"
     )
 
 
