@@ -4,7 +4,8 @@ Every compiled optimizer is run against the Python loop on the test functions of
 descend.functions, on 20 formulas and on njit functions, for up to 1,000 updates; the
 iterates, f and the gradient norms agree to 1e-12 (bit for bit wherever NumPy and the
 compiled code call the same operations), and the status, message, nit and counts are
-the same. Each (objective, method) pair compiles once (about a second and a half), so
+the same; so with learning-rate schedules, clip_norm and the box projections. Each
+(objective, method) pair compiles once (about a second and a half), so
 the table rotates the methods over the formulas rather than taking every pair.
 """
 
@@ -161,6 +162,59 @@ def test_zoo(fun, x0, method):
     same_run(fun, x0, method, max_iter=1000, **METHODS[method])
 
 
+S = dd.schedules
+SCHEDULES = [  # one method each, on the formula every method is compiled for above
+    ("gd", S.cosine(1e-3, steps=300, final=1e-5)),
+    ("momentum", S.step(1e-3, drop=0.5, every=100)),
+    ("adam", S.warmup(S.exponential(1e-2, rate=0.5, steps=100), steps=50)),
+    ("adamw", S.warmup(S.warmup(S.constant(1e-2), steps=7), steps=30)),
+    ("rmsprop", S.inverse_time(1e-3, decay=0.01)),
+    ("armijo", S.inverse_time(1.0, decay=0.01)),
+    ("bb", S.warmup(1.0, steps=3)),
+]
+
+
+@pytest.mark.parametrize(("method", "lr"), SCHEDULES, ids=[m for m, _ in SCHEDULES])
+def test_schedules(method, lr):
+    kwargs = METHODS[method] | dict(lr=lr)
+    b = same_run(FORMULAS[1][0], FORMULAS[1][1], method, max_iter=1000, **kwargs)
+    # history.lr: the rate at the start, then each update's, the schedule's own at t.
+    if method not in ("armijo", "bb"):  # theirs: the step the search accepted
+        np.testing.assert_array_equal(b.history.lr, [lr(0)] + [lr(t) for t in range(b.nit)])
+
+
+@pytest.mark.parametrize("method", NAMES)
+def test_clip_norm(method):
+    # Rosenbrock's gradient is about 230 long at the start and stays above 1 for a while.
+    kwargs = METHODS[method] | dict(clip_norm=1.0)
+    same_run(FORMULAS[1][0], FORMULAS[1][1], method, max_iter=1000, **kwargs)
+    if method == "adam":  # with a schedule, and maximising
+        kwargs |= dict(lr=S.cosine(1e-2, steps=500), maximize=True)
+        same_run("-(" + FORMULAS[1][0] + ")", FORMULAS[1][1], method, max_iter=1000, **kwargs)
+
+
+P = dd.projections
+PROJECTIONS = [  # on the formula every method is compiled for above
+    ("gd", P.box([-2.0, 0.5], [0.8, 2.0]), {}),
+    ("adam", P.nonnegative(), dict(clip_norm=1.0)),
+    ("nesterov", P.box(-0.5, 0.7), dict(gtol=1e-6)),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "project", "more"), PROJECTIONS, ids=[m for m, *_ in PROJECTIONS]
+)
+def test_projections(method, project, more):
+    kwargs = METHODS[method] | more
+    b = same_run(FORMULAS[1][0], FORMULAS[1][1], method, max_iter=1000, project=project, **kwargs)
+    steps = b.history.x[1:]  # every iterate after x0 is in the set
+    assert np.all(steps == project(steps))
+    if method == "nesterov":  # on the face x = 0.7, at y = x**2 (variables: y, x)
+        assert b.status == "converged" and "projected gradient norm" in b.message
+        y, x = b.x
+        assert x == 0.7 and y == pytest.approx(0.49, abs=1e-6)
+
+
 @numba.njit
 def njit_fun(x):
     return (x[0] - 1.0) ** 2 + 10.0 * (x[1] + 0.5) ** 2 + np.sum(x[2:] ** 2)
@@ -213,10 +267,10 @@ def test_the_start_alone_and_divergence():
         (dict(explain=True), "explain=True"),
         (dict(on_divergence="rollback"), "on_divergence='rollback'"),
         (dict(progress=True), "progress=True"),
-        (dict(project=dd.projections.box(-5, 5)), "project="),
+        (dict(project=dd.projections.ball(5.0)), "the compiled projections are box and"),
         (dict(time_limit=10.0), "time_limit="),
-        (dict(lr=dd.schedules.exponential(0.1, 0.99)), "schedule"),
-        (dict(clip_norm=1.0), "clip_norm="),
+        (dict(lr=lambda t: 0.1 / (1 + t)), "the compiled schedules are those of"),
+        (dict(lr=dd.schedules.warmup(lambda t: 0.1, steps=5)), "lr=warmup("),
     ],
 )
 def test_what_it_refuses(kwargs, words, tmp_path, monkeypatch):
@@ -238,6 +292,7 @@ def test_what_it_cannot_compile():
         (dict(fun=njit_fun, grad=lambda x: 2 * x), "grad must be a numba.njit function"),
         (dict(fun=dd.functions.booth, grad=lambda x: dd.functions.booth.grad(x)), "grad= for"),
         (dict(method=type("MyGD", (dd.GD,), {})(lr=0.1)), "method MyGD is not compiled"),
+        (dict(method="bb", project=dd.projections.box(-5, 5)), "projected search is not"),
     ]
     for change, words in cases:
         settings = dict(fun="(x-1)**2 + y**2", method="gd", lr=0.1) | change

@@ -174,9 +174,10 @@ def minimize(
         (``dask.persist``), when they fit; by default every pass reads them afresh.
     checkpoint : str or path, optional
         A file to save the run to, atomically (``.npz`` with JSON metadata): every
-        ``checkpoint_every`` updates, at the end, and when interrupted. Its folder is
-        checked writable before any work; a save that fails later ends the run as
-        ``"stopped"`` with the result so far and the failure in its message.
+        ``checkpoint_every`` updates, at the end, when interrupted, and when its data is
+        lost (a Dask worker died). Its folder is checked writable before any work; a save
+        that fails later ends the run as ``"stopped"`` with the result so far and the
+        failure in its message.
     checkpoint_every : int, optional
         Updates between saves (default: only at the end).
     resume : bool
@@ -222,7 +223,7 @@ def minimize(
     engine : {"python", "numba", "auto"}
         ``"numba"`` runs the whole loop compiled (see :mod:`descend.engines.compiled` for what
         it compiles; it refuses callback, checkpoint, data, explain, rollback, progress,
-        project, time_limit, schedules and clip_norm); ``"auto"``: numba where it can and pays.
+        time_limit, Python schedules, ball, simplex); ``"auto"``: numba where it can and pays.
     **hyperparameters
         Passed to the optimizer: ``momentum``, ``beta1``, ``beta2``, ``eps``,
         ``rho``, ``weight_decay``, ``clip_norm``, ...; an unknown name is a TypeError.

@@ -33,7 +33,10 @@ from llvmlite import binding, ir
 from numba import njit, types
 from numba.core.extending import intrinsic
 
-__all__ = ["BLOCK", "FUSED", "dot", "finite", "fma", "norm", "pairwise_sum", "power", "which_broke"]
+__all__ = [
+    "BLOCK", "FUSED", "clip_into", "dot", "finite", "fma", "norm", "pairwise_sum", "power",
+    "projected_norm", "rate", "which_broke",
+]  # fmt: skip
 
 # Below this many terms OpenBLAS's ddot sums one term at a time.
 BLOCK = 16
@@ -177,3 +180,51 @@ def pairwise_sum(a, start, n):
     half = n // 2
     half -= half % 8
     return pairwise_sum(a, start, half) + pairwise_sum(a, start + half, n - half)
+
+
+@njit(error_model="numpy")
+def rate(spec, t):
+    """The learning rate of update ``t`` from a schedule of :mod:`descend.core.schedules`,
+    the same operations in the same order: ``spec``'s last row is the schedule (its code in
+    :data:`descend.engines._compiled_source.SCHEDULES`, then its fields), every row above
+    it a warmup (its ``steps`` in column 1) wrapped around the rows below."""
+    last = spec.shape[0] - 1
+    kind, a, b, c = spec[last, 0], spec[last, 1], spec[last, 2], spec[last, 3]
+    if kind == 0:  # constant(value)
+        lr = a
+    elif kind == 1:  # exponential(initial, rate, steps)
+        lr = a * power(b, t / int(c))
+    elif kind == 2:  # step(initial, drop, every)
+        lr = a * power(b, t // int(c))
+    elif kind == 3:  # inverse_time(initial, decay)
+        lr = a / (1.0 + b * t)
+    else:  # cosine(initial, steps, final)
+        steps = int(b)
+        progress = min(t, steps) / steps
+        lr = c + (a - c) * (1 + math.cos(math.pi * progress)) / 2
+    for k in range(last - 1, -1, -1):  # warmup(after, steps), innermost first
+        lr = lr * min(1.0, (t + 1) / int(spec[k, 1]))
+    return lr
+
+
+@njit(error_model="numpy")
+def clip_into(x, lower, upper):
+    """What the loop's projection onto a box does to ``x`` (in place): ``np.clip(x, lower,
+    upper)``, a max then a min, unless ``x`` holds a non-finite value, which stays for the
+    divergence test to see."""
+    if not finite(x):
+        return
+    for i in range(x.size):
+        v = x[i] if x[i] > lower[i] else lower[i]
+        x[i] = v if v < upper[i] else upper[i]
+
+
+@njit(error_model="numpy")
+def projected_norm(x, g, lower, upper, scratch):
+    """The projected gradient norm ``norm(x - P(x - g))`` onto the box, in ``scratch``."""
+    for i in range(x.size):
+        scratch[i] = x[i] - g[i]
+    clip_into(scratch, lower, upper)
+    for i in range(x.size):
+        scratch[i] = x[i] - scratch[i]
+    return norm(scratch)

@@ -30,6 +30,7 @@ import numpy as np
 
 __all__ = [
     "HYPERPARAMETERS",
+    "SCHEDULES",
     "UPDATES",
     "USER_SOURCE",
     "WORK_ROWS",
@@ -45,7 +46,9 @@ import math
 import numpy as np
 from numba import njit
 
-from descend.engines._compiled_kernels import dot, norm, power, which_broke
+from descend.engines._compiled_kernels import (
+    clip_into, dot, norm, power, projected_norm, rate, which_broke,
+)
 
 _JIT = dict(cache={cache}, error_model="numpy")
 _INLINE = dict(_JIT, inline="always")  # the objective, inlined into the loop
@@ -79,17 +82,28 @@ def evaluate(x, g, params, sign):
 
 
 @njit(**_JIT)
-def run(work, rows, xs, f, params, h, max_iter, f_limit, ftol, gtol, xtol, want_step, sign,
-        record_x):
+def run(work, rows, xs, f, params, h, schedule, scheduled, clip, projected, lower, upper,
+        max_iter, f_limit, ftol, gtol, xtol, want_step, sign, record_x):
     n = work.shape[1]
-    x, g, x_new, g_new, diff, best_x, best_g = (work[0], work[1], work[2], work[3], work[4],
-                                                work[5], work[6])
+    x, g, x_new, g_new, diff, best_x, best_g, clipped = (work[0], work[1], work[2], work[3],
+                                                         work[4], work[5], work[6], work[7])
 {init}
     best_f, best_nit, nit, broke, trials, step_lr = f, 0, 0, 0, 0, h[0]
     evaluated, evaluations = False, 0  # a search that evaluated x_new already: no more
     f_change, step_norm, grad_norm = 0.0, math.inf, rows[0, 1]
     while True:
+        if scheduled:  # Optimizer.rate(t), then Optimizer.clip(g), as every update begins
+            lr = rate(schedule, nit)  # > 0: minimize checked the schedule's last rate
+        step_lr, gu = lr, g
+        if clip > 0.0:
+            length = math.sqrt(dot(g, g))
+            if length > clip:
+                scale, gu = clip / length, clipped
+                for i in range(n):
+                    clipped[i] = g[i] * scale
 {update}
+        if projected:  # Run's update: x + step projected onto the box
+            clip_into(x_new, lower, upper)
         if not evaluated:
             f_new = evaluate(x_new, g_new, params, sign)
             evaluations += 1
@@ -98,6 +112,8 @@ def run(work, rows, xs, f, params, h, max_iter, f_limit, ftol, gtol, xtol, want_
         if not math.isfinite(f_new + grad_norm + dot(x_new, x_new)):
             grad_norm = norm(g_new)
             broke = which_broke(f_new, g_new, x_new)
+        elif projected:  # what gtol reads (diff is free until the step's norm)
+            grad_norm = projected_norm(x_new, g_new, lower, upper, diff)
         if nit == rows.shape[0]:
             size = 2 * nit if 2 * nit <= max_iter else max_iter + 1
             rows = grow(rows, size)
@@ -140,32 +156,41 @@ HYPERPARAMETERS = {
     "armijo": ("lr", "c", "shrink", "max_backtracks"),
     "bb": ("lr", "c", "shrink", "max_backtracks", "min_step", "max_step", "memory"),
 }
+# The row codes of _compiled_kernels.rate: the schedules of descend.core.schedules by name.
+SCHEDULES = {
+    "constant": 0,
+    "exponential": 1,
+    "step": 2,
+    "inverse_time": 3,
+    "cosine": 4,
+    "warmup": 5,
+}
 # The rows of ``work`` before the method's state.
-WORK_ROWS = 7
+WORK_ROWS = 8
 
 _ADAM_SCALARS = """\
         t = nit + 1  # Adam.update's fold of the bias corrections into two scalars
         c1, c2 = 1 - beta1 ** float(t), math.sqrt(1 - beta2 ** float(t))
         lr_t, eps_t = lr * c2 / c1, eps * c2
         for i in range(n):
-            m[i] = beta1 * m[i] + (1 - beta1) * g[i]
-            v[i] = beta2 * v[i] + (1 - beta2) * (g[i] * g[i])
+            m[i] = beta1 * m[i] + (1 - beta1) * gu[i]
+            v[i] = beta2 * v[i] + (1 - beta2) * (gu[i] * gu[i])
 """
 
-# method -> (its state vectors, the update writing x_new from x and g).
+# method -> (its state vectors, the update writing x_new from x and gu, the clipped g).
 UPDATES = {
     "gd": (
         (),
         """\
         for i in range(n):
-            x_new[i] = x[i] + -lr * g[i]
+            x_new[i] = x[i] + -lr * gu[i]
 """,
     ),
     "momentum": (
         ("v",),
         """\
         for i in range(n):
-            v[i] = mu * v[i] - lr * g[i]
+            v[i] = mu * v[i] - lr * gu[i]
             x_new[i] = x[i] + v[i]
 """,
     ),
@@ -173,24 +198,24 @@ UPDATES = {
         ("v",),
         """\
         for i in range(n):
-            v[i] = mu * v[i] - lr * g[i]
-            x_new[i] = x[i] + (mu * v[i] - lr * g[i])
+            v[i] = mu * v[i] - lr * gu[i]
+            x_new[i] = x[i] + (mu * v[i] - lr * gu[i])
 """,
     ),
     "adagrad": (
         ("G",),
         """\
         for i in range(n):
-            G[i] = G[i] + g[i] * g[i]
-            x_new[i] = x[i] + -lr * g[i] / (math.sqrt(G[i]) + eps)
+            G[i] = G[i] + gu[i] * gu[i]
+            x_new[i] = x[i] + -lr * gu[i] / (math.sqrt(G[i]) + eps)
 """,
     ),
     "rmsprop": (
         ("v",),
         """\
         for i in range(n):
-            v[i] = rho * v[i] + (1 - rho) * (g[i] * g[i])
-            x_new[i] = x[i] + -lr * g[i] / (math.sqrt(v[i]) + eps)
+            v[i] = rho * v[i] + (1 - rho) * (gu[i] * gu[i])
+            x_new[i] = x[i] + -lr * gu[i] / (math.sqrt(v[i]) + eps)
 """,
     ),
     "adam": (
@@ -200,16 +225,16 @@ UPDATES = {
     "armijo": (
         (),
         """\
-        t, slope = lr, dot(g, g)  # Armijo.search: the first t with sufficient decrease
+        t, slope = lr, dot(gu, gu)  # Armijo.search: the first t with sufficient decrease
         for _ in range(int(max_backtracks)):
             for i in range(n):
-                x_new[i] = x[i] - t * g[i]
+                x_new[i] = x[i] - t * gu[i]
             trials += 1
             if sign * value_at(x_new, params, g_new) <= f - c * t * slope:
                 break
             t *= shrink
         for i in range(n):
-            x_new[i] = x[i] + -t * g[i]
+            x_new[i] = x[i] + -t * gu[i]
         step_lr = t
 """,
     ),
@@ -221,7 +246,7 @@ UPDATES = {
         t = lr
         if nit > 0:
             for i in range(n):
-                diff[i], y[i] = x[i] - x_prev[i], g[i] - g_prev[i]
+                diff[i], y[i] = x[i] - x_prev[i], gu[i] - g_prev[i]
             sy = dot(diff, y)
             if sy > 0:
                 t = min(max(dot(diff, diff) / sy, min_step), max_step)
@@ -229,10 +254,10 @@ UPDATES = {
         f_ref = -np.inf
         for k in range(f_recent.size):
             f_ref = max(f_ref, f_recent[k])
-        slope, evaluated = dot(g, g), False
+        slope, evaluated = dot(gu, gu), False
         for _ in range(int(max_backtracks)):
             for i in range(n):
-                x_new[i] = x[i] - t * g[i]
+                x_new[i] = x[i] - t * gu[i]
             trials += 1
             f_new = evaluate(x_new, g_new, params, sign)  # the loop takes (f, g) from here
             if f_new <= f_ref - c * t * slope:
@@ -241,9 +266,9 @@ UPDATES = {
             t *= shrink
         if not evaluated:
             for i in range(n):
-                x_new[i] = x[i] + -t * g[i]
+                x_new[i] = x[i] + -t * gu[i]
         for i in range(n):
-            x_prev[i], g_prev[i] = x[i], g[i]
+            x_prev[i], g_prev[i] = x[i], gu[i]
         step_lr = t
 """,
     ),

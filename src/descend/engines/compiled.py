@@ -4,17 +4,22 @@ What it compiles: a formula string (its SymPy value and gradient, printed as Num
 with the gradient's common subexpressions computed once), a test function of
 :mod:`descend.functions`, or the user's own ``numba.njit`` functions ``fun(x)`` and
 ``grad(x)`` (a 1-D ``x0``). Methods: ``gd``, ``momentum``, ``nesterov``, ``adagrad``,
-``rmsprop``, ``adam``, ``adamw``, ``armijo`` and ``bb`` (unconstrained) with a constant
-learning rate (the line searches': their first trial step). The stopping rules
-(``gtol``, ``ftol``, ``xtol``, ``max_iter``), the divergence test, ``maximize``, ``keep``,
-``record_x`` and the history are the Python engine's; the run returns the same
+``rmsprop``, ``adam``, ``adamw``, ``armijo`` and ``bb`` (unconstrained), with a constant
+learning rate or a schedule of :mod:`descend.schedules` (a warmup of a number or of one of
+them; the line searches' lr is their first trial step), each rate computed in the loop as
+the schedule computes it, ``clip_norm``, and ``project=`` with
+:func:`descend.projections.box` or :func:`~descend.projections.nonnegative` for all but
+the line searches. The stopping rules (``gtol``, ``ftol``, ``xtol``, ``max_iter``), the
+divergence test, ``maximize``, ``keep``, ``record_x`` and the history are the Python
+engine's; the run returns the same
 :class:`~descend.Result` and :class:`~descend.History`, with the same status, message
 and ``nit``, and iterates equal to the Python engine's (bit for bit where both use the
 same operations: see :mod:`descend.engines._compiled_source`).
 
 Refused, with the reason: ``callback``, ``checkpoint``, ``data``, ``explain=True``,
-``on_divergence="rollback"``, ``progress=True``, ``project``, ``time_limit``, a learning
-rate schedule, ``clip_norm``, any other method, and any other objective.
+``on_divergence="rollback"``, ``progress=True``, ``time_limit``, any other projection (or
+a projection with ``armijo`` or ``bb``), any other learning-rate schedule, any other method,
+and any other objective.
 ``engine="auto"`` runs the Python loop instead whenever this engine would refuse, or
 when the run is too short to repay compiling.
 
@@ -29,6 +34,7 @@ reading a clock every update would cost more than the update.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import os
@@ -41,8 +47,10 @@ from typing import Any
 import numpy as np
 
 from descend._types import Array
+from descend.core import schedules
 from descend.core.extensions import advise
 from descend.core.optimizers import OPTIMIZERS, Optimizer
+from descend.core.projections import Box, NonNegative, flat_projection
 from descend.core.result import History, Result
 from descend.core.stopping import Rules, non_finite, norm
 from descend.gradients.formulas import Formula
@@ -50,7 +58,7 @@ from descend.gradients.objective import Objective
 
 from . import _compiled_source as source
 
-__all__ = ["ENGINE", "CompiledEngine", "cache_dir", "zoo_params"]
+__all__ = ["ENGINE", "CompiledEngine", "cache_dir", "schedule_spec", "zoo_params"]
 
 # The test functions of descend.functions with a compiled kernel (_compiled_zoo).
 ZOO = ("rosenbrock", "beale", "booth", "himmelblau", "rastrigin", "quadratic")
@@ -87,6 +95,7 @@ class CompiledEngine:
     ) -> CompiledRun | str:  # fmt: skip
         """A compiled run of this problem, or why there can be none (every reason)."""
         reasons = _option_reasons(options, rules) + _optimizer_reasons(optimizer)
+        reasons += _projection_reasons(options.get("project"), optimizer)
         kind, why = _objective_kind(objective)
         reasons += [why] if why else []
         if not reasons and kind == "formula":
@@ -100,12 +109,15 @@ class CompiledEngine:
             return "; ".join(reasons)
         fun = objective.fun
         if kind == "njit":
-            return CompiledRun(source.USER_SOURCE, optimizer.name, (fun, objective.grad), ())
-        if kind == "formula":
-            return CompiledRun(part, optimizer.name, "formula", ())
-        name = fun.name  # type: ignore[attr-defined]
-        extra = zoo_params(fun, objective.size)
-        return CompiledRun(source.zoo_source(name), optimizer.name, name, extra)
+            run = CompiledRun(source.USER_SOURCE, optimizer.name, (fun, objective.grad), ())
+        elif kind == "formula":
+            run = CompiledRun(part, optimizer.name, "formula", ())
+        else:
+            name = fun.name  # type: ignore[attr-defined]
+            extra = zoo_params(fun, objective.size)
+            run = CompiledRun(source.zoo_source(name), optimizer.name, name, extra)
+        run.project = options.get("project")
+        return run
 
 
 class CompiledRun:
@@ -113,6 +125,7 @@ class CompiledRun:
 
     def __init__(self, objective: str, method: str, what: Any, params: tuple[Array, ...]):
         self.method, self.params = method, params
+        self.project: Any = None  # minimize's project=: a box, nonnegative() or None
         self.user = what if isinstance(what, tuple) else None  # njit (fun, grad)
         name = "njit" if self.user is not None else what
         self.source = source.module_source(objective, method, name, cache=self.user is None)
@@ -145,12 +158,18 @@ class CompiledRun:
     ) -> Result:  # fmt: skip
         """Run from ``x`` (f and g known there) to an ending; the Result, as Run's."""
         started = time.perf_counter()
-        checks = Rules(f0=f, sign=objective.sign, **rules)
+        projected, lower, upper = _bounds(self.project, objective.shape)
+        words = "projected gradient norm" if projected else "gradient norm"
+        checks = Rules(f0=f, sign=objective.sign, **rules, gradient=words)
         g = np.ascontiguousarray(g, dtype=float)
-        ending = checks.at_start(norm(g))
+        grad_norm = norm(g)
+        if projected:  # Run's start: the projected gradient norm, as gtol reads it
+            project = flat_projection(self.project, x, objective.shape)
+            grad_norm = norm(x - project(x - g))
+        ending = checks.at_start(grad_norm)
         capacity = 1 if ending is not None else _capacity(checks.max_iter, x.size, record_x)
         rows, xs = np.empty((capacity, 3)), np.empty((capacity if record_x else 1, x.size))
-        rows[0], xs[0] = (f, norm(g), optimizer.rate(0)), x
+        rows[0], xs[0] = (f, grad_norm, optimizer.rate(0)), x
         work = np.zeros((source.WORK_ROWS + len(source.UPDATES[self.method][0]), x.size))
         work[0], work[1], work[5], work[6] = x, g, x, g  # x, g and the best point so far
         nit, trials, evaluations, best_x, best_g = 0, 0, 0, work[5], work[6]
@@ -159,12 +178,15 @@ class CompiledRun:
             run = self.loop()
             started = time.perf_counter()  # a compile is not the run's own time
             hyper = source.HYPERPARAMETERS[self.method]
-            h = np.array([float(getattr(optimizer, name)) for name in hyper])
+            rest = [float(getattr(optimizer, name)) for name in hyper[1:]]
+            h = np.array([optimizer.rate(0), *rest])  # lr first: a schedule's at update 0
             # Rules keeps each disabled rule's threshold as one that cannot be met.
             out = run(
-                work, rows, xs, f, self.params, h, checks.max_iter, checks.f_limit,
-                checks._ftol, checks._gtol, checks._xtol, checks.xtol is not None,
-                objective.sign, record_x,
+                work, rows, xs, f, self.params, h, schedule_spec(optimizer.lr),
+                callable(optimizer.lr), optimizer.clip_norm or 0.0, projected, lower, upper,
+                checks.max_iter,
+                checks.f_limit, checks._ftol, checks._gtol, checks._xtol,
+                checks.xtol is not None, objective.sign, record_x,
             )  # fmt: skip
             x, g, f, nit, broke, f_change, step_norm, grad_norm, rows, xs = out[:10]
             best_f, best_nit, trials, evaluations = out[10:]
@@ -228,7 +250,6 @@ def _option_reasons(options: dict[str, Any], rules: dict[str, Any]) -> list[str]
         "callback": "callback= (the compiled loop cannot call Python after each update)",
         "checkpoint": "checkpoint= (the compiled loop saves nothing while it runs)",
         "data": "data= (the compiled loop takes no batches)",
-        "project": "project= (projections are not compiled)",
     }
     reasons = [why for name, why in refused.items() if options.get(name) is not None]
     extras = options.get("extras")
@@ -250,12 +271,50 @@ def _optimizer_reasons(optimizer: Optimizer) -> list[str]:
         methods = ", ".join(repr(m) for m in source.HYPERPARAMETERS)
         what = repr(name) if type(optimizer) is OPTIMIZERS.get(name) else type(optimizer).__name__
         return [f"method {what} is not compiled (the compiled methods are {methods})"]
-    reasons = []
-    if callable(optimizer.lr):
-        reasons.append("a learning-rate schedule (only a constant lr is compiled)")
-    if optimizer.clip_norm is not None:
-        reasons.append("clip_norm= (gradient clipping is not compiled)")
-    return reasons
+    if callable(optimizer.lr) and schedule_spec(optimizer.lr) is None:
+        return [
+            f"lr={optimizer.lr!r} (the compiled schedules are those of descend.schedules, "
+            "and a warmup of a number or of one of them)"
+        ]
+    return []
+
+
+def schedule_spec(lr: Any) -> Array | None:
+    """``lr``, a schedule of :mod:`descend.core.schedules`, as the rows that the compiled
+    :func:`~descend.engines._compiled_kernels.rate` reads: a warmup's row (its code and
+    ``steps``) above the rows of what it warms up, a number as ``constant``; None for any
+    other callable."""
+    if not callable(lr):
+        return np.array([[source.SCHEDULES["constant"], float(lr), 0.0, 0.0]])
+    if type(lr).__module__ != schedules.__name__ or type(lr).__name__ not in source.SCHEDULES:
+        return None
+    code = source.SCHEDULES[type(lr).__name__]
+    if type(lr).__name__ == "warmup":
+        inner = schedule_spec(lr.after)
+        return None if inner is None else np.vstack([[[code, float(lr.steps), 0.0, 0.0]], inner])
+    fields = [float(getattr(lr, f.name)) for f in dataclasses.fields(lr)]
+    return np.array([[code, *fields, *[0.0] * (3 - len(fields))]])
+
+
+def _projection_reasons(project: Any, optimizer: Optimizer) -> list[str]:
+    """Why ``project=`` rules the compiled loop out (none: [])."""
+    if project is None:
+        return []
+    if type(project) not in (Box, NonNegative):
+        return [f"project={project!r:.60} (the compiled projections are box and nonnegative)"]
+    if optimizer.uses_fun:
+        return [f"project= with {optimizer.name!r} (its projected search is not compiled)"]
+    return []
+
+
+def _bounds(project: Any, shape: tuple[int, ...]) -> tuple[bool, Array, Array]:
+    """Whether the run projects, and the box's flat lower and upper bounds (empty if not)."""
+    if project is None:
+        return False, np.empty(0), np.empty(0)
+    if type(project) is NonNegative:
+        return True, np.zeros(shape).ravel(), np.full(shape, np.inf).ravel()
+    lower, upper = (np.broadcast_to(b, shape).ravel() for b in (project.lower, project.upper))
+    return True, np.ascontiguousarray(lower, float), np.ascontiguousarray(upper, float)
 
 
 def _objective_kind(objective: Objective) -> tuple[str, str]:
