@@ -24,7 +24,6 @@ Targets (issue 16): GD <= 50 ns and Adam <= 100 ns per update on 2-D Rosenbrock.
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ import time
 
 import numpy as np
 
+import _timing
 import descend as dd
 
 # Updates of the short and the long timed run: the Python loops make fewer, and so does
@@ -44,14 +44,7 @@ ROSENBROCK = "100*(y - x**2)**2 + (1-x)**2"
 
 
 def interleaved(*runs):
-    """Median seconds of each run, timed in turn: a, b, c, a, b, c, ..."""
-    times = [[] for _ in runs]
-    for _ in range(REPEATS):
-        for run, spent in zip(runs, times, strict=True):
-            start = time.perf_counter()
-            run()
-            spent.append(time.perf_counter() - start)
-    return [statistics.median(spent) for spent in times]
+    return _timing.interleaved(*runs, repeats=REPEATS)
 
 
 def hand_loop(f, grad, x0, method, lr, n):

@@ -22,25 +22,18 @@ from __future__ import annotations
 
 import os
 import platform
-import statistics
 import time
 
 import numpy as np
 
+import _timing
 import descend as dd
 
 REPEATS = 7  # alternating repeats of each contender; the median is reported
 
 
 def interleaved(*runs):
-    """Median seconds of each run, timed in turn: a, b, a, b, ... (REPEATS rounds)."""
-    times = [[] for _ in runs]
-    for _ in range(REPEATS):
-        for run, spent in zip(runs, times, strict=True):
-            start = time.perf_counter()
-            run()
-            spent.append(time.perf_counter() - start)
-    return [statistics.median(spent) for spent in times]
+    return _timing.interleaved(*runs, repeats=REPEATS)
 
 
 def verdict(ratio, target):

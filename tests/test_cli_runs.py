@@ -150,9 +150,9 @@ def test_sweep_runs_its_grid_on_the_engine():
     [
         (["--method", "lbfgs"], "method 'lbfgs' is not compiled"),
         (["--lr", "0.1", "--explain"], "--explain (the parts"),
-        (["--lr", "0.1", "--bounds", "0,1"], "--bounds (projections"),
+        (["--lr", "0.1", "--method", "bb", "--bounds", "0,1"], "--bounds with 'bb' (its projected"),
         (["--lr", "0.1", "--on-divergence", "rollback"], "--on-divergence rollback"),
-        (["--lr", "0.1", "-o", "clip_norm=1"], "-o clip_norm (gradient clipping"),
+        (["--method", "dog"], "method 'dog' is not compiled"),
     ],
 )
 def test_what_the_numba_engine_cannot_run_is_said_in_the_shell_s_words(capsys, argv, words):

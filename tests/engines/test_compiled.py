@@ -36,25 +36,22 @@ METHODS = {
 }
 NAMES = list(METHODS)
 
-# (formula, x0): smooth, rational, transcendental, non-smooth, one to 40 variables.
+# (formula, x0): smooth, rational, transcendental, non-smooth, one to 40 variables; 18, as
+# each compiles for about 3 s.
 FORMULAS = [
     ("(x-1)**2 + 3*y**2", [3.0, 4.0]),
     ("100*(y - x**2)**2 + (1-x)**2", [-1.2, 1.0]),
     ("(x**2 + y - 11)**2 + (x + y**2 - 7)**2", [0.5, 0.5]),
-    ("x**4 - 3*x**3 + 2", 3.0),
     ("exp(x) - 2*x", 1.5),
     ("sin(x) + cos(y) + 0.1*(x**2 + y**2)", [1.0, 1.0]),
     ("log(1 + x**2) + log(1 + y**2)", [0.7, -0.4]),
     ("sqrt(1 + x**2) + sqrt(1 + (y-2)**2)", [1.0, 0.5]),
     ("abs(x - 0.5) + y**2", [2.0, 1.0]),
-    ("x**2/(1 + y**2) + y**2", [1.0, 1.0]),
     ("tanh(x)**2 + (y - 1)**4", [0.8, 2.0]),
     ("cosh(x) + sinh(y)**2", [1.0, 0.5]),
     ("atan(x)**2 + asin(y/2)**2", [1.0, 1.0]),
-    ("(x + 2*y - 7)**2 + (2*x + y - 5)**2", [0.0, 0.0]),
     ("x**2 + y**2 + z**2 + x*y*z", [0.5, -0.3, 0.2]),
     ("e**(x*y) + pi*x**2", [0.3, 0.4]),  # not with a line search: Armijo's lr=1 bounces
-    ("0.5*x**2 + 2*y**2 + 4.5*z**2 - x*y", [1.0, 1.0, 1.0]),
     ("(1.5 - x + x*y)**2 + (2.25 - x + x*y**2)**2 + (2.625 - x + x*y**3)**2", [1.0, 1.0]),
     ("x**(-2) + x**2", 2.0),
     ("20 + x**2 - 10*cos(2*pi*x) + y**2 - 10*cos(2*pi*y)", [0.2, -0.1]),
@@ -133,8 +130,10 @@ def test_formulas(k):
     same_run(formula, x0, method, max_iter=1000, **METHODS[method])
 
 
-@pytest.mark.parametrize("method", NAMES)
-def test_every_method_on_the_zoo_rosenbrock(method):
+# The zoo's other methods are in test_zoo; every (objective, method) pair costs a compile
+# of about 3 s, and the suite has 10 minutes on 2 cores.
+@pytest.mark.parametrize("method", ["adamw", "armijo", "bb"])
+def test_the_methods_test_zoo_leaves_out_on_the_zoo_rosenbrock(method):
     same_run(dd.functions.rosenbrock, [-1.2, 1.0], method, max_iter=1000, **METHODS[method])
 
 

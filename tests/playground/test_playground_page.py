@@ -29,14 +29,9 @@ playwright = pytest.importorskip("playwright.sync_api", reason="playwright is no
 httpx = pytest.importorskip("httpx")
 Image = pytest.importorskip("PIL.Image")
 
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 ROSENBROCK = "(1-x)**2 + 100*(y-x**2)**2"
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "playground.png"
 WAIT = 20  # seconds for the page to settle or an animation to end
-
-
-def _browser() -> str | None:
-    return next((path for name in BROWSERS if (path := shutil.which(name))), None)
 
 
 def wait_for(tab: Any, condition: str, timeout: float = WAIT) -> None:
@@ -50,17 +45,6 @@ def wait_for(tab: Any, condition: str, timeout: float = WAIT) -> None:
 
 
 SETTLED = "window.playground && window.playground.idle && window.playground.results"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Any:
-    executable = _browser()
-    if executable is None:
-        pytest.skip("no Chromium on PATH (apt-get install chromium); .ci/run installs it")
-    with playwright.sync_playwright() as driver:
-        chromium = driver.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
 
 
 def distinct_colours(path: Path) -> int:

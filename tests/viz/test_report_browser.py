@@ -8,30 +8,13 @@ on each image by the report). The page is built once per session (tests/viz/conf
 
 from __future__ import annotations
 
-import shutil
 from typing import Any
 
 import pytest
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 SIZES = ({"width": 1400, "height": 900}, {"width": 1280, "height": 800})
-
-
-def _browser() -> str | None:
-    return next((path for name in BROWSERS if (path := shutil.which(name))), None)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Any:
-    executable = _browser()
-    if executable is None:
-        pytest.skip("no Chromium on PATH (apt-get install chromium); .ci/run installs it")
-    with playwright.sync_playwright() as driver:
-        chromium = driver.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
 
 
 def _open(browser: Any, built: Any, size: dict[str, int]) -> tuple[Any, list[str]]:

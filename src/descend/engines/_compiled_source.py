@@ -23,7 +23,6 @@ imports Numba; the source names it.
 from __future__ import annotations
 
 import ast
-import inspect
 from typing import Any
 
 import numpy as np
@@ -358,7 +357,7 @@ def _function(function: Any, name: str, text: str) -> _Function:
     ``_x`` rather than one argument per variable (Python passes 30 or more arguments as a
     tuple, which Numba cannot inline); a gradient's returned list goes into the array
     ``out`` instead, and powers call ``pow``."""
-    tree = ast.parse(inspect.getsource(function))
+    tree = ast.parse(function.source)  # kept by Formula, out of linecache
     definition = tree.body[0]
     assert isinstance(definition, ast.FunctionDef)
     definition.name = name

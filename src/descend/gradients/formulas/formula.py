@@ -21,6 +21,7 @@ from 1, like an editor's column, and the message repeats the line with a caret u
 
 from __future__ import annotations
 
+import linecache
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -295,7 +296,14 @@ def _numeric(symbols: tuple[Expr, ...], exprs: Any) -> Callable[..., Any]:
     exprs = [prepared(e) for e in exprs] if many else prepared(exprs)
     args = [renamed[s] for s in symbols]
     modules = [{"_step": _step}, "numpy"]
-    return sympy.lambdify(args, exprs, modules=modules, cse=_shared if many else False)
+    function = sympy.lambdify(args, exprs, modules=modules, cse=_shared if many else False)
+    # lambdify puts the source in linecache and deletes it when the function is collected;
+    # a collection in the middle of Python 3.11's linecache.checkcache (pdb, doctest) then
+    # raises KeyError. So the source moves onto the function (the compiled engine reads it).
+    name = function.__code__.co_filename
+    function.source = "".join(linecache.getlines(name))
+    linecache.cache.pop(name, None)
+    return function
 
 
 def _step(u: Any) -> Any:
