@@ -47,13 +47,30 @@ class Underivable(ValueError):
 
 
 def gradient(expr: Expr, symbols: tuple[Expr, ...]) -> tuple[Expr, ...]:
-    """``(df/ds for s in symbols)``, within :data:`MAX_NODES` nodes in all."""
+    """``(df/ds for s in symbols)``, within :data:`MAX_NODES` nodes in all.
+
+    >>> import sympy
+    >>> x, y = sympy.symbols("x y", real=True)
+    >>> gradient(x**2 * sympy.sin(y), (x, y))
+    (2*x*sin(y), x**2*cos(y))
+    >>> a = sympy.symbols("a0:150", real=True)
+    >>> gradient(sympy.Mul(*a), a)  # 150 products of 149 factors
+    Traceback (most recent call last):
+    ...
+    descend.gradients.formulas.derivatives.TooLarge: its gradient would have more than 20,000 nodes
+    """
     rules = _Rules("gradient")
     return tuple(rules.derivative(expr, s) for s in symbols)
 
 
 def hessian(gradient: tuple[Expr, ...], symbols: tuple[Expr, ...]) -> tuple[tuple[Expr, ...], ...]:
-    """Rows ``d(df/dv_i)/dv_j``: the upper triangle derived, the lower one mirrored."""
+    """Rows ``d(df/dv_i)/dv_j``: the upper triangle derived, the lower one mirrored.
+
+    >>> import sympy
+    >>> x, y = sympy.symbols("x y", real=True)
+    >>> hessian((2*x*sympy.sin(y), x**2*sympy.cos(y)), (x, y))
+    ((2*sin(y), 2*x*cos(y)), (2*x*cos(y), -x**2*sin(y)))
+    """
     rules = _Rules("Hessian")
     n = len(symbols)
     upper = {
