@@ -112,7 +112,13 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("change", "error", "message"), CASES, ids=[str(c[0])[:40] for c in CASES])
+def _case_id(change: dict) -> str:
+    """A stable id (the same in every process, as pytest-xdist needs): functions by name."""
+    shown = {k: getattr(v, "__name__", v) for k, v in change.items()}
+    return str(shown)[:40]
+
+
+@pytest.mark.parametrize(("change", "error", "message"), CASES, ids=[_case_id(c[0]) for c in CASES])
 def test_bad_input_is_refused_before_any_update(change, error, message):
     kwargs = {**GOOD, **change}
     updates = []

@@ -88,6 +88,29 @@ def test_data_on_a_cluster_gives_the_numpy_trajectory(client, method, lr):
     assert np.linalg.norm(on_dask.x - x_true) < np.linalg.norm(x_true)  # it went somewhere
 
 
+@pytest.mark.parametrize("project", [None, dd.projections.box(-0.5, 0.5)])
+def test_armijo_trials_share_passes_and_keep_the_trajectory(threads, monkeypatch, project):
+    import descend.engines.dask as engine
+
+    passes = []
+    compute = engine._compute
+    monkeypatch.setattr(engine, "_compute", lambda *a: passes.append(1) or compute(*a))
+    kwargs = settings("armijo", 8.0, project=project)  # t = 8 backtracks a few times
+    on_dask = dd.minimize(fun, np.zeros(4), grad=grad, data=dask_data(), **kwargs)
+    together = len(passes)
+    # One trial per pass, in the same block layout and tree: the same sums, bit for bit.
+    X, y = dask_data()
+    f, g = block_sums(fun, grad, X, y)
+    one_by_one = dd.minimize(f, np.zeros(4), grad=g, **kwargs)
+    np.testing.assert_array_equal(on_dask.history.x, one_by_one.history.x)
+    np.testing.assert_array_equal(on_dask.history.lr, one_by_one.history.lr)
+    tried = np.log2(8.0 / one_by_one.history.lr[1:]) + 1  # the trials of each update
+    assert on_dask.nit == 12 and tried.sum() >= 2 * on_dask.nit + 6
+    # A pass for x0 and at most two per update, where one trial at a time needs one per
+    # distinct trial point (the box makes some of them one corner).
+    assert together <= 1 + 2 * on_dask.nit < len(passes) - together
+
+
 def test_one_pass_per_point(threads):
     X, y = da.from_array(X_np, chunks=(100, 4)), da.from_array(y_np, chunks=100)
     calls = []

@@ -90,7 +90,7 @@ class Run:
         if optimizer.trial_gradients:  # a search that evaluates (f, g) at its trials
             self._value_and_grad = Remembering(objective.value_and_grad)
         self._value: Callable[..., Any] = (
-            self._value_and_grad if optimizer.trial_gradients else objective.value
+            self._value_and_grad if optimizer.trial_gradients else objective.trials()
         )
         if self.explainer is not None:
             self._value = self.explainer.watch(self._value)

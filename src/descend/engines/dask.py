@@ -10,6 +10,11 @@ module registers it with core; a NumPy array among them is cut into the same blo
   evaluates both and adds the answers pairwise (a tree), materialised once; f and g at
   the same point come from that one pass. A model's loss may instead give each block's
   share by a ``per_block(x, *block) -> (f, g)`` method (the estimators' losses do).
+- **Line searches.** Armijo's backtracking trials are evaluated several at once, in one
+  pass for all of them (as many as the last update tried, and one more), and the pair at
+  the accepted one is kept for the next update; the step sizes are those of one trial at
+  a time, bit for bit, and ``nfev`` counts every trial computed. BB's one trial gives f
+  and g together, and its acceptance (the usual case) makes the next pass unneeded.
 - **Mini-batches** (``batch_size=k``): each epoch visits the blocks in an order drawn
   from ``seed`` and the rows of each block in an order drawn as the block comes up (see
   :class:`descend.core.batches.Batches`); the batches are cut from that sequence, and
@@ -160,38 +165,45 @@ def _caller_level() -> int:
 
 
 class _BlockSums:
-    """The pair (f, g) at the last point asked, computed together over all the blocks."""
+    """The pairs (f, g) at the last points asked, computed together over all the blocks."""
 
     def __init__(self, pair: Callable[..., Any], blocks: list) -> None:
         self.pair, self.blocks = pair, blocks
         self.passes = 0  # over all the data, for the message when a pass fails
-        self.x: Array | None = None
-        self.answer: tuple[float, Array] = (float("nan"), np.empty(0))
+        self.known: list[tuple[Array, tuple[float, Array]]] = []  # from the last pass
+
+    def many(self, points: Sequence[Array]) -> list[tuple[float, Array]]:
+        """(f, g) at each of ``points``: one pass over the data for all of them, each
+        block read once and each point's block sums added in the same pairwise tree (so
+        a point's answer is, bit for bit, the one it gets alone)."""
+        import dask
+
+        pair = self.pair
+        xs = [np.array(x, dtype=float) for x in points]
+
+        def one(*block: Any) -> list[tuple[float, Array]]:
+            answers = [pair(x, *block) for x in xs]
+            return [(float(f), np.asarray(g, dtype=float)) for f, g in answers]
+
+        def add(a: list, b: list) -> list[tuple[float, Array]]:
+            return [(fa + fb, ga + gb) for (fa, ga), (fb, gb) in zip(a, b, strict=True)]
+
+        level = [dask.delayed(one)(*block) for block in self.blocks]
+        while len(level) > 1:  # pairwise: a tree, not a chain
+            odd = level[len(level) & ~1 :]  # the last one, when their number is odd
+            halves = zip(level[0::2], level[1::2], strict=False)
+            level = [dask.delayed(add)(a, b) for a, b in halves] + odd
+        self.passes += 1
+        what = f"pass {self.passes} over the data (the start is pass 1, an update 1 more"
+        (answers,) = _compute([level[0]], what + ", a line search's trials more)")
+        self.known = list(zip(xs, answers, strict=True))
+        return answers
 
     def _pair(self, x: Array) -> tuple[float, Array]:
-        if self.x is None or not np.array_equal(x, self.x):
-            import dask
-
-            pair = self.pair
-            x = np.array(x, dtype=float)
-
-            def one(*block: Any) -> tuple[float, Array]:
-                f, g = pair(x, *block)
-                return float(f), np.asarray(g, dtype=float)
-
-            def add(a: tuple[float, Array], b: tuple[float, Array]) -> tuple[float, Array]:
-                return a[0] + b[0], a[1] + b[1]
-
-            level = [dask.delayed(one)(*block) for block in self.blocks]
-            while len(level) > 1:  # pairwise: a tree, not a chain
-                odd = level[len(level) & ~1 :]  # the last one, when their number is odd
-                halves = zip(level[0::2], level[1::2], strict=False)
-                level = [dask.delayed(add)(a, b) for a, b in halves] + odd
-            self.passes += 1
-            what = f"pass {self.passes} over the data (the start is pass 1, an update 1 more"
-            (self.answer,) = _compute([level[0]], what + ", a line search's trials more)")
-            self.x = x
-        return self.answer
+        for known, answer in self.known:
+            if np.array_equal(x, known):
+                return answer
+        return self.many([x])[0]
 
     def value(self, x: Array) -> float:
         return self._pair(x)[0]
@@ -285,6 +297,13 @@ def _engine(
     def gradient(x: Array, *args: Any) -> Any:
         return sums.gradient(x) if all_data(args) else grad(x, *args)
 
+    def many(points: list[Array], *args: Any) -> list[Any]:
+        """f at each point: on all the data, one pass for all (a line search's trials)."""
+        if all_data(args):
+            return [f for f, _ in sums.many(points)]
+        return [fun(x, *args) for x in points]
+
+    value.many = many  # type: ignore[attr-defined]
     return value, gradient, readers
 
 

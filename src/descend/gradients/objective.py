@@ -118,6 +118,19 @@ class Objective:
         args = self.data if batch is None else batch
         return self.sign * _real(self.fun(x.reshape(self.shape) if self._reshape else x, *args))
 
+    def trials(self) -> Callable[[Array], float]:
+        """``value`` for a line search's trials; with a ``many`` method, f at a list of
+        points, when fun has one that takes them all in one go (Dask data: one pass)."""
+        if getattr(self.fun, "many", None) is None:
+            return self.value
+        return _Trials(self)
+
+    def values(self, points: list[Array]) -> list[float]:
+        """f at each of ``points`` on all the data, through fun's ``many`` (one pass)."""
+        self.nfev += len(points)
+        shaped = [z.reshape(self.shape) if self._reshape else z for z in points]
+        return [self.sign * _real(f) for f in self.fun.many(shaped, *self.data)]  # type: ignore[attr-defined]
+
     def value_and_grad(
         self, x: Array, batch: tuple[Array, ...] | None = None
     ) -> tuple[float, Array]:
@@ -366,6 +379,18 @@ def _formula(text: str, grad: Any, variables: Sequence[str] | None, shape: tuple
             f"got shape {shape}"
         )
     return formula
+
+
+class _Trials:
+    """An objective's ``value``, with its ``values`` as ``many``."""
+
+    __slots__ = ("many", "value")
+
+    def __init__(self, objective: Objective) -> None:
+        self.value, self.many = objective.value, objective.values
+
+    def __call__(self, x: Array) -> float:
+        return self.value(x)
 
 
 class Remembering:

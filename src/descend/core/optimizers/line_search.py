@@ -85,18 +85,45 @@ class Armijo(Optimizer):
             raise TypeError(f"{type(self).__name__}.update needs the point x and the objective fun")
         g = self.clip(grad)
         f = fun(x) if f is None else f
+        together = self._together(state) if hasattr(fun, "many") else 1
         if self.project is not None:
-            t, step = self._arc(self.project, fun, x, g, self.rate(state.t), f)
+            t, step = self._arc(self.project, fun, x, g, self.rate(state.t), f, together)
             return step, GDState(state.t + 1, t)
-        t = self.search(fun, x, g, self.rate(state.t), f)
+        t = self.search(fun, x, g, self.rate(state.t), f, together)
         return -t * g, GDState(state.t + 1, t)
+
+    def _together(self, state: GDState) -> int:
+        """How many trials to evaluate at once where ``fun.many`` takes several in one go
+        (Dask data: one pass over the blocks for all of them): one more than the last
+        update tried, at most 8. t restarts from ``lr`` at every update, so that count
+        changes slowly. It never changes which t is accepted, only how many are computed."""
+        first = self.rate(state.t - 1) if state.t > 0 else 0.0
+        if not (state.lr > 0 and first > 0):
+            return 4
+        tried = round(math.log(state.lr / first) / math.log(self.shrink)) + 1
+        return min(max(tried, 1) + 1, 8)
 
     def _arc(
         self, project: Callable[[Array], Array], fun: Callable[[Array], float], x: Array,
-        g: Array, t: float, f: float,
+        g: Array, t: float, f: float, together: int = 1,
     ) -> tuple[float, Array]:  # fmt: skip
         """The first t in t, shrink * t, ... with f(P(x - t g)) <= f + c g.(P(x - t g) - x),
         and its step P(x - t g) - x."""
+        if together > 1:
+            ts = self._backtracks(t, self.max_backtracks + 1)
+            steps: dict[int, Array] = {}
+
+            def trial(j: int) -> Array:
+                steps[j] = project(x - ts[j] * g) - x
+                return x + steps[j]
+
+            def accepted(j: int, f_trial: float) -> bool:
+                return f_trial <= f + self.c * dot(g, steps[j])
+
+            many = fun.many  # type: ignore[attr-defined]
+            j = _first_accepted(many, trial, accepted, self.max_backtracks, together)
+            j_step = min(j, self.max_backtracks - 1)  # none accepted: the last one tried
+            return float(ts[j]), steps[j_step]
         for _ in range(self.max_backtracks):
             step = project(x - t * g) - x
             if fun(x + step) <= f + self.c * dot(g, step):
@@ -105,10 +132,21 @@ class Armijo(Optimizer):
         return t, step
 
     def search(
-        self, fun: Callable[[Array], float], x: Array, g: Array, t: float, f_ref: float
-    ) -> float:
-        """The first t in t, shrink * t, ... with fun(x - t g) <= f_ref - c t ||g||**2."""
+        self, fun: Callable[[Array], float], x: Array, g: Array, t: float, f_ref: float,
+        together: int = 1,
+    ) -> float:  # fmt: skip
+        """The first t in t, shrink * t, ... with fun(x - t g) <= f_ref - c t ||g||**2;
+        ``together`` trials at a time through ``fun.many`` when it is more than 1."""
         slope = dot(g, g)
+        if together > 1:
+            ts = self._backtracks(t, self.max_backtracks + 1)  # as the loop below makes them
+
+            def accepted(j: int, f_trial: float) -> bool:
+                return f_trial <= f_ref - self.c * ts[j] * slope
+
+            many = fun.many  # type: ignore[attr-defined]
+            trial = lambda j: x - ts[j] * g  # noqa: E731
+            return float(ts[_first_accepted(many, trial, accepted, self.max_backtracks, together)])
         for _ in range(self.max_backtracks):
             if fun(x - t * g) <= f_ref - self.c * t * slope:
                 break
@@ -337,6 +375,21 @@ class BB(Armijo):
         pg_norm = math.sqrt(dot(pg, pg))
         x_prev = copy(x)
         return lam * d, SPGState(state.t + 1, lam * t, x_prev, g, f_recent, pg_norm, d, lam)
+
+
+def _first_accepted(
+    many: Callable[[list[Array]], list[float]], trial: Callable[[int], Array],
+    accepted: Callable[[int, float], bool], n: int, together: int,
+) -> int:  # fmt: skip
+    """The first j in 0 .. n-1 whose trial point is ``accepted``, ``n`` if none is; the
+    points are evaluated ``together`` at a time by ``many`` (f at each of a list)."""
+    for start in range(0, n, together):
+        group = range(start, min(start + together, n))
+        values = many([trial(j) for j in group])
+        for j, f_trial in zip(group, values, strict=True):
+            if accepted(j, f_trial):
+                return j
+    return n
 
 
 def _cut(lam: float, f_trial: float, f: float, slope: float, shrink: float) -> float:
