@@ -80,3 +80,23 @@ def test_early_stopping_on_dask_says_what_to_do():
 def test_partial_fit_refuses_dask_arrays_with_the_fix():
     with pytest.raises(TypeError, match=r"partial_fit takes arrays in memory.*X\.blocks\[i\]"):
         LinearRegression().partial_fit(blocks(X_np), blocks(TARGETS["regression"]))
+
+
+@pytest.mark.parametrize("kind, target", [(LinearRegression, "regression"),
+                                          (LogisticRegression, "three"),
+                                          (LogisticRegression, "binary")])  # fmt: skip
+def test_per_row_methods_answer_dask_with_dask_block_by_block(kind, target):
+    model = kind().fit(X_np, TARGETS[target])
+    X = blocks(X_np)
+    methods = ["predict", "decision_function", "predict_proba", "predict_log_proba"]
+    for name in [m for m in methods if hasattr(model, m)]:
+        lazy = getattr(model, name)(X)
+        assert isinstance(lazy, da.Array) and lazy.chunks[0] == X.chunks[0], name
+        # BLAS may sum a row's product otherwise in a smaller block: equal to rounding.
+        whole = getattr(model, name)(X_np)
+        if whole.dtype.kind == "f":
+            np.testing.assert_allclose(lazy.compute(), whole, rtol=1e-12, err_msg=name)
+        else:
+            np.testing.assert_array_equal(lazy.compute(), whole, err_msg=name)
+    with pytest.raises(ValueError, match="features"):  # checked on the first row, at once
+        model.predict(blocks(X_np[:, :3]))

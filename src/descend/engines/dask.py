@@ -40,6 +40,7 @@ Dask is imported only when these functions are called.
 
 from __future__ import annotations
 
+import functools
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -50,7 +51,16 @@ import numpy as np
 from descend._types import Array
 from descend.core.batches import DataLost, register_data_engine
 
-__all__ = ["WorkerLost", "block_sums", "distinct", "is_dask", "map_rows", "sample_rows", "total"]
+__all__ = [
+    "WorkerLost",
+    "block_sums",
+    "distinct",
+    "is_dask",
+    "map_rows",
+    "rowwise",
+    "sample_rows",
+    "total",
+]
 
 
 def block_sums(
@@ -244,13 +254,28 @@ def map_rows(fn: Callable[[np.ndarray], np.ndarray], y: Any) -> Any:
     a vector, or a matrix whose columns are those of ``fn`` of the first row."""
     import dask.array as da
 
-    first = fn(np.asarray(y[:1].compute()))
+    first = fn(np.asarray(y[:1].compute()))  # its errors (a wrong shape) come now
     if y.ndim > 1:
         y = y.rechunk({k: -1 for k in range(1, y.ndim)})
+    chunks = (y.chunks[0], *((c,) for c in first.shape[1:]))
     if first.ndim == y.ndim:
-        return y.map_blocks(fn, dtype=first.dtype, chunks=(y.chunks[0], *first.shape[1:]))
-    return da.map_blocks(fn, y, dtype=first.dtype, new_axis=1,
-                         chunks=(y.chunks[0], (first.shape[1],)))  # fmt: skip
+        return y.map_blocks(fn, dtype=first.dtype, chunks=chunks)
+    if first.ndim > y.ndim:
+        return da.map_blocks(fn, y, dtype=first.dtype, new_axis=1, chunks=chunks)
+    return da.map_blocks(fn, y, dtype=first.dtype, drop_axis=list(range(1, y.ndim)), chunks=chunks)
+
+
+def rowwise(method: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """An estimator's ``method(self, X)`` (one answer per row) that, given a Dask ``X``,
+    answers with a Dask array: the method on each row block, lazily, never gathering X."""
+
+    @functools.wraps(method)
+    def on_rows(self: Any, X: Any) -> Any:
+        if is_dask(X):
+            return map_rows(lambda block: method(self, block), X)
+        return method(self, X)
+
+    return on_rows
 
 
 # The engine minimize's data mode calls (registered with core below) -------------------

@@ -120,7 +120,8 @@ class _LinearModel(BaseEstimator):
         run's own message, which says what to try. X is an array-like or a SciPy sparse
         matrix of shape (n, d); neither is modified. X and y may be Dask arrays: each
         pass then reads them block by block (``persist=True`` keeps them in the
-        cluster's memory), the loss summed over the blocks.
+        cluster's memory), the loss summed over the blocks; ``predict`` and the other
+        per-row methods then answer a Dask X with a Dask array, made block by block.
         """
         self._check_params()
         on_blocks = _dask.is_dask(X, y)

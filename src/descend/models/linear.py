@@ -56,6 +56,7 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 
 from descend.core.optimizers import Optimizer
+from descend.engines.dask import rowwise
 
 from ._linear_base import _ATTRIBUTES, _PARAMETERS, _LinearModel
 from ._losses import _Logistic, _Loss, _Softmax, _Squared
@@ -102,6 +103,7 @@ class LinearRegression(RegressorMixin, _LinearModel):
         """One epoch over (X, y) from the current weights (zeros on the first call)."""
         return self._partial_fit(X, y, None)
 
+    @rowwise
     def predict(self, X: Any) -> Array:
         """W x + b for each row of X."""
         return self._decision(X)
@@ -159,11 +161,13 @@ class _Classifier(ClassifierMixin, _LinearModel):
             )
         return self._partial_fit(X, y, classes)
 
+    @rowwise
     def decision_function(self, X: Any) -> Array:
         """Scores: shape (n,) for two classes (> 0 means ``classes_[1]``), else (n, K)."""
         Z = self._decision(X)
         return Z[:, 0] - self._threshold if Z.shape[1] == 1 else Z
 
+    @rowwise
     def predict(self, X: Any) -> Array:
         """The predicted label of each row of X."""
         Z = self.decision_function(X)
@@ -270,6 +274,7 @@ class LogisticRegression(_Classifier):
             persist=persist,
         )
 
+    @rowwise
     def predict_proba(self, X: Any) -> Array:
         """Class probabilities, shape (n, K): the sigmoid (two classes) or the softmax."""
         Z = self.decision_function(X)
@@ -278,6 +283,7 @@ class LogisticRegression(_Classifier):
             return np.column_stack([1 - p, p])
         return softmax(Z, axis=1)
 
+    @rowwise
     def predict_log_proba(self, X: Any) -> Array:
         """The logarithms of ``predict_proba``, computed without underflow."""
         Z = self.decision_function(X)
