@@ -257,3 +257,30 @@ def test_data_mode_keywords_need_data(name):
 def test_a_formula_cannot_take_data():
     with pytest.raises(TypeError, match="formula has no data"):
         dd.minimize("x**2 + y**2", [1.0, 1.0], data=(X, Y))
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 7, 40])
+def test_a_block_stream_holds_the_blocks_of_a_batch_and_resumes_anywhere(batch_size):
+    from descend.core.batches import Batches
+
+    blocks = (10, 3, 12, 1, 9)
+    starts = np.cumsum([0, *blocks[:-1]])
+    rng = np.random.default_rng(5)  # the documented layout, written out
+    expected = []
+    for _ in range(2):
+        visit = rng.permutation(len(blocks))
+        expected.append(np.concatenate([starts[b] + rng.permutation(blocks[b]) for b in visit]))
+    batches = Batches(35, batch_size, blocks=blocks, rng=np.random.default_rng(5))
+    for epoch in range(2):
+        batches.start_epoch()
+        saved = batches.position()
+        rows = [batches.rows(i) for i in range(batches.per_epoch)]
+        np.testing.assert_array_equal(np.concatenate(rows), expected[epoch])
+        # Only the blocks of the last batch are held, never a number per row of the epoch.
+        assert sum(map(len, batches.stream.kept.values())) < batch_size + max(blocks) * 2
+        # A restored stream gives every batch's rows again, asked in any order.
+        again = Batches(35, batch_size, blocks=blocks)
+        again.restore(*saved)
+        for i in np.random.default_rng(epoch).permutation(batches.per_epoch):
+            np.testing.assert_array_equal(again.rows(int(i)), rows[i])
+        batches.drawn = False  # as the loop marks an epoch's end

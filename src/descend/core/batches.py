@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -164,8 +164,12 @@ class Batches:
 
     >>> batches = Batches(7, 2, blocks=(4, 3), rng=np.random.default_rng(0))
     >>> batches.start_epoch()
-    >>> batches.order  # block 0's rows 0-3, shuffled, then block 1's rows 4-6
+    >>> np.concatenate([batches.rows(i) for i in range(4)])  # block 0's rows, then block 1's
     array([2, 0, 1, 3, 6, 5, 4])
+
+    Each block's order is drawn when a batch first reaches it, so the epoch's order is
+    never held whole (a number per row): the position saved by a checkpoint is the
+    order of the blocks and the generator's state before the first block's rows.
     """
 
     def __init__(
@@ -191,6 +195,7 @@ class Batches:
         self.rng = rng if rng is not None else np.random.default_rng()
         self.per_epoch = math.ceil(n / batch_size)
         self.order: np.ndarray | None = None  # the epoch's rows; None when they come in order
+        self.stream: _BlockStream | None = None  # or the epoch's blocks, drawn as they come
         self.drawn = False  # whether order belongs to the current epoch
 
     def start_epoch(self) -> None:
@@ -198,27 +203,41 @@ class Batches:
         if self.sampling == "replacement":
             self.order, self.drawn = self.rng.integers(0, self.n, size=self.n), True
         elif self.shuffle and self.blocks is not None:
-            starts = np.concatenate([[0], np.cumsum(self.blocks)[:-1]])
-            rows = [starts[b] + self.rng.permutation(self.blocks[b])
-                    for b in self.rng.permutation(len(self.blocks))]  # fmt: skip
-            self.order, self.drawn = np.concatenate(rows), True
+            visit = self.rng.permutation(len(self.blocks))
+            self.stream, self.drawn = _BlockStream(self.blocks, visit, self.rng), True
         elif self.shuffle:
             self.order, self.drawn = self.rng.permutation(self.n), True
         else:
             self.drawn = True
 
+    def position(self) -> tuple[np.ndarray | None, bool, Mapping[str, Any]]:
+        """The stream's position, for :meth:`restore`: the epoch's order (of the rows, or
+        of the blocks), whether it is drawn, and the generator's state (in a block
+        stream, the state before the first block's rows were drawn)."""
+        if self.stream is not None and self.drawn:
+            return self.stream.visit, True, self.stream.start_state
+        return self.order, self.drawn, self.rng.bit_generator.state
+
     def restore(
-        self, order: np.ndarray | None, drawn: bool, rng_state: dict[str, Any] | None
+        self, order: np.ndarray | None, drawn: bool, rng_state: Mapping[str, Any] | None
     ) -> None:
-        """Take up a saved position: the epoch's rows and the generator's state."""
-        self.order, self.drawn = order, drawn
+        """Take up a saved position (what :meth:`position` gave)."""
+        self.order, self.stream, self.drawn = None, None, drawn
         if rng_state is not None:
             self.rng.bit_generator.state = rng_state
+        if order is None or not drawn:
+            self.order = order
+        elif self.blocks is not None and self.sampling is None and len(order) < self.n:
+            self.stream = _BlockStream(self.blocks, order, self.rng)
+        else:
+            self.order = order
 
     def rows(self, i: int) -> slice | np.ndarray:
         """The rows of batch ``i`` of the epoch: a slice (a view, no copy) or indices."""
         start = i * self.batch_size
         stop = min(start + self.batch_size, self.n)
+        if self.stream is not None:
+            return self.stream.rows(start, stop)
         if self.order is None:
             return slice(start, stop)
         return self.order[start:stop]
@@ -226,9 +245,49 @@ class Batches:
     def remaining(self, cursor: int) -> np.ndarray:
         """The rows of the epoch's batches from batch ``cursor`` on, as one index array."""
         start = cursor * self.batch_size
+        if self.stream is not None:
+            return self.stream.rows(start, self.n)
         if self.order is None:
             return np.arange(start, self.n)
         return self.order[start:]
+
+
+class _BlockStream:
+    """An epoch over blocks of rows: the blocks in the order ``visit``, and each block's
+    rows in an order ``rng.permutation`` draws when the epoch first reaches the block
+    (the blocks' orders drawn one after another, in visiting order, from ``rng``).
+
+    Only the orders of the blocks of the last rows asked are kept. Rows asked out of
+    turn (after a restore, or behind the last ones) are found by drawing again from the
+    state ``rng`` had at the start, so any position gives the same rows.
+    """
+
+    def __init__(self, blocks: np.ndarray, visit: np.ndarray, rng: np.random.Generator) -> None:
+        self.blocks, self.visit, self.rng = blocks, np.asarray(visit, dtype=np.int64), rng
+        self.start_state = rng.bit_generator.state  # before the first block's rows
+        self.first_row = np.concatenate([[0], np.cumsum(blocks)[:-1]])
+        self.ends = np.cumsum(blocks[self.visit])  # epoch positions where each visit ends
+        self.drawn = 0  # the visits whose rows rng has drawn
+        self.kept: dict[int, np.ndarray] = {}  # visit -> its rows (global indices)
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """The rows at epoch positions ``start`` to ``stop`` (exclusive)."""
+        first = int(np.searchsorted(self.ends, start, side="right"))
+        last = int(np.searchsorted(self.ends, stop - 1, side="right"))
+        if first < self.drawn and first not in self.kept:  # out of turn: draw again
+            self.rng.bit_generator.state = self.start_state
+            self.drawn, self.kept = 0, {}
+        while self.drawn <= last:
+            b = int(self.visit[self.drawn])
+            rows = self.first_row[b] + self.rng.permutation(int(self.blocks[b]))
+            if self.drawn >= first:
+                self.kept[self.drawn] = rows
+            self.drawn += 1
+        self.kept = {k: self.kept[k] for k in range(first, last + 1)}
+        begins = self.ends - self.blocks[self.visit]
+        parts = [self.kept[k][max(start - begins[k], 0) : stop - begins[k]]
+                 for k in range(first, last + 1)]  # fmt: skip
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def check_settings(

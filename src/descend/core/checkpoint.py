@@ -131,8 +131,9 @@ class Checkpoint:
         arrays["history"] = recorder.table()
         if recorder.x is not None:
             arrays["history_x"] = recorder.x.array().reshape(len(recorder.x), -1)
-        if batches is not None and batches.order is not None:
-            arrays["order"] = batches.order
+        order, drawn, rng = (None, False, None) if batches is None else batches.position()
+        if order is not None:
+            arrays["order"] = order
         meta = {
             "format": FORMAT,
             "problem": self.problem,
@@ -145,8 +146,8 @@ class Checkpoint:
             "elapsed": elapsed,
             "nfev": counts[0],
             "ngev": counts[1],
-            "order_drawn": batches is not None and batches.drawn,
-            "rng": None if batches is None else batches.rng.bit_generator.state,
+            "order_drawn": drawn,
+            "rng": rng,
             "status": status,
             "message": message,
             "best": best_meta,

@@ -447,9 +447,8 @@ class Run:
 
     def _stream(self) -> tuple[Any, bool, Any]:
         """The batch stream's position: the epoch's order, whether drawn, the generator."""
-        b = self.batches
-        assert b is not None
-        return b.order, b.drawn, b.rng.bit_generator.state
+        assert self.batches is not None
+        return self.batches.position()
 
     def _save(self, p: Position, ending: Ending | None = None) -> bool:
         """Save: the run so far to the checkpoint (with its ending, when it has one);
