@@ -19,7 +19,7 @@ module registers it with core; a NumPy array among them is cut into the same blo
   from ``seed`` and the rows of each block in an order drawn as the block comes up (see
   :class:`descend.core.batches.Batches`); the batches are cut from that sequence, and
   only the blocks of the current batch are in memory (two, where a batch spans the end
-  of one block and the start of the next). ``fun`` and ``grad`` are called on a batch as
+  of one block and the start of the next), with their rows' orders. ``fun`` and ``grad`` are called on a batch as
   they are on a NumPy batch, so with terms scaled by 1/n a batch's gradient is the
   batch's sum over n: take ``lr`` about n / k times the full-batch one. The trajectory
   is, bit for bit, NumPy's on the rows laid out in that order; checkpoints resume it
