@@ -19,11 +19,11 @@ module registers it with core; a NumPy array among them is cut into the same blo
   from ``seed`` and the rows of each block in an order drawn as the block comes up (see
   :class:`descend.core.batches.Batches`); the batches are cut from that sequence, and
   only the blocks of the current batch are in memory (two, where a batch spans the end
-  of one block and the start of the next), with their rows' orders. ``fun`` and ``grad`` are called on a batch as
-  they are on a NumPy batch, so with terms scaled by 1/n a batch's gradient is the
-  batch's sum over n: take ``lr`` about n / k times the full-batch one. The trajectory
-  is, bit for bit, NumPy's on the rows laid out in that order; checkpoints resume it
-  bit for bit.
+  of one block and the start of the next), with their rows' orders. ``fun`` and ``grad``
+  are called on a batch as they are on a NumPy batch, so with terms scaled by 1/n a
+  batch's gradient is the batch's sum over n: take ``lr`` about n / k times the
+  full-batch one. The trajectory is, bit for bit, NumPy's on the rows laid out in that
+  order; checkpoints resume it bit for bit.
 - **Nothing is persisted or gathered whole**: every pass reads the blocks through the
   graph, so the data may be larger than the cluster's memory; ``persist=True`` keeps
   them in the cluster's memory when they fit. The runs use whatever scheduler Dask would
