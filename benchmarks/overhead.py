@@ -6,7 +6,11 @@ to lists. Both use the same f and gradient callables. Target: at most 1.5x the h
 
 Part 2 times one ``opt.update`` on a 10-million-element vector against the memory floor:
 the bytes the rule must read and write once, at NumPy's copy bandwidth measured in the
-same run. Target: within 2.5x of the floor for GD, Momentum and Adam.
+same run. Each rule runs twice, side by side: its NumPy reference (block by block) and
+its fused Numba kernel (one pass, the default on long vectors; GD has none, its one
+NumPy operation being one pass), and the table says whether the two give the same step
+and state bit for bit. Target: the default within 2.5x of the floor for GD, Momentum
+and Adam.
 
 Part 3 runs the same minimize from an x0 of other array namespaces (array-api-strict, and
 torch's CPU build when installed) beside NumPy, on a problem written with array-API
@@ -28,6 +32,7 @@ import numpy as np
 
 import _timing
 import descend as dd
+from descend.core.optimizers import fused
 
 REPEATS = 7  # alternating repeats of each contender; the median is reported
 
@@ -132,6 +137,13 @@ ARRAYS = {"gd": 2, "momentum": 3, "nesterov": 4, "adagrad": 4, "rmsprop": 4, "ad
 TARGETS = {"gd": 2.5, "momentum": 2.5, "adam": 2.5}
 
 
+def same_bits(a, b):
+    """Whether two (step, state) pairs hold the same arrays, bit for bit."""
+    arrays = [(a[0], b[0])]
+    arrays += [(p, q) for p, q in zip(a[1], b[1], strict=True) if isinstance(p, np.ndarray)]
+    return all(np.array_equal(p.view(np.int64), q.view(np.int64)) for p, q in arrays)
+
+
 def part2():
     rng = np.random.default_rng(0)
     x, g = rng.normal(size=SIZE), rng.normal(size=SIZE)
@@ -139,29 +151,44 @@ def part2():
     print(f"\nPart 2: one update on {SIZE:,} float64 elements vs the memory floor")
     print(
         "(floor = arrays x 80 MB / copy bandwidth; copyto: into mapped memory, the strict\n"
-        " floor that the verdict uses; copy: x.copy(), which like a pure update writes fresh\n"
-        " memory; all timed alternately with each rule)"
+        " floor that the ratios use; numpy: the reference, block by block; fused: the kernel,\n"
+        " the default (GD has none: -lr * g is one pass); vs copy: the default against\n"
+        " x.copy(), which like an update writes fresh memory; all timed alternately)"
     )
     print(
-        f"{'rule':9} {'ms/update':>9} {'GB/s':>5} {'floor ms':>8} {'ratio':>7}"
-        f" {'vs copy':>8}  target  verdict"
+        f"{'rule':9} {'GB/s':>5} {'floor ms':>8} {'numpy ms':>8} {'ratio':>7} {'fused ms':>8}"
+        f" {'ratio':>7} {'vs copy':>8}  target  verdict  same bits"
     )
     for name, cls in dd.OPTIMIZERS.items():
         if name not in ARRAYS:  # line searches and the lr-free rules: no fixed traffic
             continue
         opt = cls()
         _, state = opt.update(g, opt.init(x), x)  # warm-up: moment arrays become non-zero
-        t_copyto, t_copy, t = interleaved(
-            lambda: np.copyto(dst, x), x.copy, lambda opt=opt, state=state: opt.update(g, state, x)
-        )
+
+        def reference(opt=opt, state=state):
+            with fused.reference():
+                return opt.update(g, state, x)
+
+        def default(opt=opt, state=state):
+            return opt.update(g, state, x)
+
+        runs = [lambda: np.copyto(dst, x), x.copy, reference]
+        has_kernel = fused.kernel(name, g) is not None
+        if has_kernel:
+            same = "yes" if same_bits(reference(), default()) else "NO"  # and compiles it
+            runs.append(default)
+        t_copyto, t_copy, t_numpy, *t_fused = interleaved(*runs)
+        t_default = t_fused[0] if has_kernel else t_numpy
         bandwidth = 2 * x.nbytes / t_copyto
         floor = ARRAYS[name] * x.nbytes / bandwidth
-        ratio, target = t / floor, TARGETS.get(name)
-        ratio_copy = t / (ARRAYS[name] / 2 * t_copy)
+        ratio, target = t_default / floor, TARGETS.get(name)
+        ratio_copy = t_default / (ARRAYS[name] / 2 * t_copy)
         shown = ("", "") if target is None else (f"{target:.1f}x", verdict(ratio, target))
+        kernel = f"{t_default * 1e3:8.1f} {ratio:6.2f}x" if has_kernel else f"{'-':>8} {'-':>7}"
         print(
-            f"{name:9} {t * 1e3:9.1f} {bandwidth / 1e9:5.1f} {floor * 1e3:8.1f} {ratio:6.2f}x"
-            f" {ratio_copy:7.2f}x  {shown[0]:6}  {shown[1]}"
+            f"{name:9} {bandwidth / 1e9:5.1f} {floor * 1e3:8.1f} {t_numpy * 1e3:8.1f}"
+            f" {t_numpy / floor:6.2f}x {kernel} {ratio_copy:7.2f}x"
+            f"  {shown[0]:6}  {shown[1]:7}  {same if has_kernel else 'no kernel'}"
         )
 
 

@@ -47,6 +47,7 @@ from .core.optimizers import (
     ScheduleFreeAdamW,
     ScheduleFreeSGD,
 )
+from .core.optimizers.fused import register_fused
 from .core.result import History, Result, Status
 from .engines import dask as _dask_engine  # noqa: F401  (registers itself; imports no Dask)
 from .gradients.formulas import Formula, parse
@@ -112,6 +113,8 @@ _MODULES = {
 
 # engine="numba": the compiled loop, loaded (with Numba) only when a run asks for it.
 register_engine("numba", lambda: importlib.import_module("descend.engines.compiled").ENGINE)
+# Long vectors: each elementwise rule's fused kernel, loaded (with Numba) on first need.
+register_fused(lambda: importlib.import_module("descend.engines.fused").KERNELS)
 
 
 def __getattr__(name: str) -> ModuleType:

@@ -29,11 +29,15 @@ from descend import _validate
 from descend._types import Array, LearningRate
 from descend.core.namespaces import namespace, zeros_like
 
+from . import fused
 from .base import Optimizer
 
 __all__ = ["GD", "AdaGrad", "Adam", "AdamW", "GDState", "Momentum", "Nesterov", "RMSProp"]
 
-# Elementwise rules run block by block on long vectors so that their temporaries
+# Each rule is a NumPy closure ``rule(*arrays) -> outputs``, the reference, handed over
+# with the name and scalars of its fused kernel (fused.py), which computes the same
+# outputs bit for bit in one pass and runs on long float64 vectors where one is loaded.
+# Otherwise the closure runs block by block on long vectors, so that its temporaries
 # stay in cache: main memory then sees each array read or written once, not once
 # per NumPy operation (Adam is about a dozen). 8,192 doubles (64 KiB) keep a rule's
 # half-dozen live blocks inside a 512 KiB L2 cache and each temporary below glibc's
@@ -41,19 +45,30 @@ __all__ = ["GD", "AdaGrad", "Adam", "AdamW", "GDState", "Momentum", "Nesterov", 
 _BLOCK = 1 << 13
 
 
-def _elementwise(rule: Callable[..., tuple[Array, ...]], *arrays: Array) -> tuple[Array, ...]:
-    """Apply ``rule`` to same-shaped arrays, in cache-sized blocks when they are long."""
-    if not isinstance(arrays[0], np.ndarray) or arrays[0].size <= 2 * _BLOCK:
-        return rule(*arrays)
+def _elementwise(
+    name: str,
+    scalars: tuple[float, ...],
+    rule: Callable[..., tuple[Array, ...]],
+    *arrays: Array,
+) -> tuple[Array, ...]:
+    """Apply ``rule`` to same-shaped arrays: as the fused kernel ``name`` with ``scalars``
+    where :func:`fused.kernel` finds one, else in cache-sized blocks when they are long."""
+    first = arrays[0]
+    if not isinstance(first, np.ndarray) or first.size <= 2 * _BLOCK:
+        return rule(*arrays)  # short (fused.MIN_SIZE lies far above) or not NumPy: whole
+    kernel = fused.kernel(name, *arrays)
+    if kernel is not None:
+        fresh = kernel(*(a.reshape(-1) for a in arrays), *(float(c) for c in scalars))
+        return tuple(out.reshape(first.shape) for out in fresh)
     flat = [np.ravel(a) for a in arrays]
     outputs: list[Array] = []
     for start in range(0, flat[0].size, _BLOCK):
         parts = rule(*(a[start : start + _BLOCK] for a in flat))
         if not outputs:
-            outputs = [np.empty(flat[0].size) for _ in parts]
+            outputs = [np.empty(flat[0].size, part.dtype) for part in parts]
         for out, part in zip(outputs, parts, strict=True):
             out[start : start + _BLOCK] = part
-    return tuple(out.reshape(arrays[0].shape) for out in outputs)
+    return tuple(out.reshape(first.shape) for out in outputs)
 
 
 # eps keeps g / (sqrt(v) + eps) finite where a coordinate's gradient has always been 0.
@@ -82,6 +97,7 @@ class GD(Optimizer):
 
     def update(self, grad, state, x=None, fun=None, f=None):
         lr = self.rate(state.t)
+        # One NumPy operation is one pass already: a fused kernel measured no faster.
         return -lr * self.clip(grad), GDState(state.t + 1, lr)
 
     def parts(self, grad, state, new_state, step, x=None, trials=()):
@@ -131,7 +147,7 @@ class Momentum(Optimizer):
             v = mu * v - lr * g
             return (v,)
 
-        (v,) = _elementwise(rule, self.clip(grad), state.v)
+        (v,) = _elementwise("momentum", (lr, mu), rule, self.clip(grad), state.v)
         return v, MomentumState(state.t + 1, lr, v)
 
     def parts(self, grad, state, new_state, step, x=None, trials=()):
@@ -168,7 +184,7 @@ class Nesterov(Momentum):
             v = mu * v - lr * g
             return mu * v - lr * g, v
 
-        step, v = _elementwise(rule, self.clip(grad), state.v)
+        step, v = _elementwise("nesterov", (lr, mu), rule, self.clip(grad), state.v)
         return step, MomentumState(state.t + 1, lr, v)
 
 
@@ -208,7 +224,7 @@ class AdaGrad(Optimizer):
             G = G + g**2
             return -lr * g / (sqrt(G) + eps), G
 
-        step, G = _elementwise(rule, self.clip(grad), state.G)
+        step, G = _elementwise("adagrad", (lr, eps), rule, self.clip(grad), state.G)
         return step, AdaGradState(state.t + 1, lr, G)
 
     def parts(self, grad, state, new_state, step, x=None, trials=()):
@@ -258,7 +274,7 @@ class RMSProp(Optimizer):
             v = rho * v + (1 - rho) * g**2
             return -lr * g / (sqrt(v) + eps), v
 
-        step, v = _elementwise(rule, self.clip(grad), state.v)
+        step, v = _elementwise("rmsprop", (lr, rho, eps), rule, self.clip(grad), state.v)
         return step, RMSPropState(state.t + 1, lr, v)
 
     def parts(self, grad, state, new_state, step, x=None, trials=()):
@@ -310,6 +326,11 @@ class Adam(Optimizer):
         return AdamState(0, self.rate(0), zeros_like(x), zeros_like(x))
 
     def update(self, grad, state, x=None, fun=None, f=None):
+        return self._update(grad, state)
+
+    def _update(self, grad, state, x=None, weight_decay=0.0):
+        """Adam's update; with ``x``, plus AdamW's decoupled decay -lr * weight_decay * x,
+        in the same pass."""
         lr, beta1, beta2, eps = self.rate(state.t), self.beta1, self.beta2, self.eps
         t = state.t + 1
         # The bias corrections, folded into two scalars (Kingma & Ba, end of section 2):
@@ -317,13 +338,20 @@ class Adam(Optimizer):
         # real arithmetic, and saves three passes over the arrays.
         c1, c2 = 1 - beta1**t, math.sqrt(1 - beta2**t)
         lr_t, eps_t, sqrt = lr * c2 / c1, eps * c2, namespace(grad).sqrt
+        decay = lr * weight_decay
 
-        def rule(g, m, v):
+        def rule(g, m, v, *x):
             m = beta1 * m + (1 - beta1) * g  # first moment
             v = beta2 * v + (1 - beta2) * (g * g)  # second moment
-            return -lr_t * m / (sqrt(v) + eps_t), m, v
+            step = -lr_t * m / (sqrt(v) + eps_t)
+            return (step - decay * x[0] if x else step), m, v
 
-        step, m, v = _elementwise(rule, self.clip(grad), state.m, state.v)
+        arrays = (self.clip(grad), state.m, state.v)
+        if x is None:
+            step, m, v = _elementwise("adam", (lr_t, eps_t, beta1, beta2), rule, *arrays)
+        else:
+            scalars = (lr_t, eps_t, beta1, beta2, decay)
+            step, m, v = _elementwise("adamw", scalars, rule, *arrays, x)
         return step, AdamState(t, lr, m, v)
 
     def parts(self, grad, state, new_state, step, x=None, trials=()):
@@ -376,8 +404,7 @@ class AdamW(Adam):
     def update(self, grad, state, x=None, fun=None, f=None):
         if x is None:
             raise TypeError("AdamW.update needs the current point x for its decoupled decay")
-        step, state = super().update(grad, state)
-        return step - state.lr * self.weight_decay * x, state
+        return self._update(grad, state, x, self.weight_decay)
 
     def parts(self, grad, state, new_state, step, x=None, trials=()):
         """Adam's parts, plus decay = -lr * weight_decay * x, the decoupled part: the step
