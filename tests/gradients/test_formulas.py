@@ -489,12 +489,16 @@ def test_a_missing_operator_is_pointed_at(text, position):
         parse(text)
 
 
-def test_too_many_variables_are_refused_quickly():
+def test_too_many_variables_are_refused_before_any_derivative(monkeypatch):
+    from descend.gradients.formulas import derivatives
+
+    def never(*args):
+        raise AssertionError("a derivative was built for a formula that is refused")
+
+    monkeypatch.setattr(derivatives, "gradient", never)  # bound work, not a stopwatch
     text = "*".join(f"a{i}" for i in range(150))
-    start = time.perf_counter()
     with pytest.raises(ValueError, match=r"formula has 150 variables, more than the 100"):
         parse(text)
-    assert time.perf_counter() - start < 1.0
 
 
 @pytest.mark.parametrize("text", ["x*1e308*10", "x + 1e308 + 1e308", "1e200**2*x", "x/1e-320/1e10"])
