@@ -267,7 +267,6 @@ def test_the_start_alone_and_divergence():
         (dict(on_divergence="rollback"), "on_divergence='rollback'"),
         (dict(progress=True), "progress=True"),
         (dict(project=dd.projections.ball(5.0)), "the compiled projections are box and"),
-        (dict(time_limit=10.0), "time_limit="),
         (dict(lr=lambda t: 0.1 / (1 + t)), "the compiled schedules are those of"),
         (dict(lr=dd.schedules.warmup(lambda t: 0.1, steps=5)), "lr=warmup("),
     ],
@@ -281,6 +280,19 @@ def test_what_it_refuses(kwargs, words, tmp_path, monkeypatch):
     # auto runs the Python loop instead, as if no engine was named.
     res = dd.minimize("(x-1)**2 + y**2", [3.0, 4.0], "gd", engine="auto", **kwargs)
     assert res.status in ("converged", "stopped", "time_limit", "max_iter")
+
+
+def test_a_time_limit_stops_the_compiled_loop_as_it_stops_python():
+    f = "(x-1)**2 + 4*y**2"  # compiled by no other test (test_auto_compiles_... counts)
+    # Not reached: the same run as Python's.
+    same_run(f, [3.0, 4.0], "momentum", lr=1e-4, max_iter=2000, time_limit=60.0)
+    res = dd.minimize(f, [3.0, 4.0], "gd", lr=1e-12, max_iter=10**9, time_limit=0.05,
+                      engine="numba")  # fmt: skip
+    assert res.status == "time_limit" and "time_limit=0.05" in res.message
+    # The clock is read every CLOCK_EVERY updates: the run stopped at such an update,
+    # soon after the limit.
+    assert res.nit % compiled.source.CLOCK_EVERY == 0 and 0 < res.nit < 10**9
+    assert 0.05 <= res.elapsed < 1.0 and res.history.time[-1] == res.elapsed
 
 
 def test_what_it_cannot_compile():
@@ -345,7 +357,7 @@ def test_a_new_process_loads_the_machine_code_from_the_disk_cache(tmp_path, monk
         "import descend as dd\n"
         "from descend.engines import compiled\n"
         f"res = dd.minimize({f!r}, [3.0, 4.0], {method!r}, lr=0.01, engine='numba')\n"
-        "run = next(iter(compiled._LOADED.values()))\n"
+        "run = next(iter(compiled._LOADED.values())).run\n"
         "print(sum(run.stats.cache_hits.values()), sum(run.stats.cache_misses.values()))\n"
     )
     env = dict(os.environ, DESCEND_CACHE_DIR=str(cache))

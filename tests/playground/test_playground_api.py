@@ -114,12 +114,38 @@ def test_runs_take_any_dimension(client):
 
 
 def test_a_run_past_the_time_limit_ends_with_that_status():
-    quick = TestClient(create_app(time_limit=0.01))
+    # 1 ms: less than 100,000 updates take compiled too (engine="auto" may take that).
+    quick = TestClient(create_app(time_limit=0.001))
     body = {"objective": ROSENBROCK, "x0": START, "runs": [{"method": "gd", "lr": 1e-5}],
             "max_iter": 100_000}  # fmt: skip
     run = quick.post("/api/run", json=body).json()["runs"][0]
     assert run["status"] == "time_limit" and 0 < run["nit"] < 100_000
     assert "diagnosis" not in run
+
+
+def test_runs_the_compiled_engine_takes_go_in_one_call_with_the_same_answers(
+    client, monkeypatch, tmp_path
+):
+    pytest.importorskip("numba")
+    from descend.engines import _compiled_run
+
+    monkeypatch.setenv("DESCEND_CACHE_DIR", str(tmp_path))
+    # Compiled in this process once: engine="auto" expects it to pay from then on.
+    dd.minimize(ROSENBROCK, START, "momentum", lr=1e-3, max_iter=10, engine="numba")
+    sizes: list[int] = []
+    together = _compiled_run.together
+    monkeypatch.setattr(_compiled_run, "together", lambda starts: sizes.append(len(starts))
+                        or together(starts))  # fmt: skip
+    specs = [{"method": "momentum", "lr": lr, "hyperparameters": {"momentum": 0.5}}
+             for lr in (1e-4, 5e-4, 1e-3)]  # fmt: skip
+    body = {"objective": ROSENBROCK, "x0": START, "runs": specs, "max_iter": 2000}
+    answer = client.post("/api/run", json=body).json()
+    assert sizes == [3]
+    for spec, got in zip(specs, answer["runs"], strict=True):
+        res = expected(ROSENBROCK, spec, 2000, explain=False)
+        assert (got["status"], got["message"], got["nit"]) == (str(res.status), res.message,
+                                                               res.nit)  # fmt: skip
+        assert got["x"] == as_json(res.history.x) and got["f"] == as_json(res.history.f)
 
 
 def test_concurrent_requests_each_get_their_own_answer(client):

@@ -1,7 +1,9 @@
 """Many runs of ``minimize`` at once: in worker processes, as tasks on a Dask cluster
 (``n_jobs=client``, a ``distributed.Client``), or one after another.
 
-Shared by :func:`descend.multistart` and :func:`descend.sweep`.
+Shared by :func:`descend.multistart` and :func:`descend.sweep`. In this process, the runs
+of an engine that runs many at once (the compiled engine) go to it in one call: see
+:func:`descend.core.engines.deferred`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from descend.core.engines import deferred, finish
 from descend.core.result import Result, Status
 
 
@@ -92,8 +95,14 @@ def run_all(
                 stacklevel=3,
             )
             workers = 1
-    if workers == 1:
-        return _gathered((run(*task) for task in tasks), len(tasks))
+    if workers == 1:  # the runs of an engine that runs many at once: one call
+        try:
+            with deferred():
+                outcomes = _gathered((run(*task) for task in tasks), len(tasks))
+        except Interrupted as stop:
+            stop.results = finish(stop.results)
+            raise
+        return finish(outcomes)
     from concurrent.futures import ProcessPoolExecutor  # 15 ms to import: only when used
 
     pool = ProcessPoolExecutor(workers)
@@ -122,7 +131,7 @@ def _gathered(runs: Iterable[Result], total: int) -> list[Result]:
     try:
         for res in runs:
             results.append(res)
-            if res.status is Status.INTERRUPTED:
+            if getattr(res, "status", None) is Status.INTERRUPTED:  # not a deferred Job
                 raise Interrupted(results, total)
     except Interrupted:
         raise

@@ -166,7 +166,9 @@ def multistart(
         process, k for k processes, -1 for one per core. ``fun`` and the keywords must
         pickle to go to other processes; when they do not (a lambda, a local
         function), the starts run one after another, with a warning. A
-        ``distributed.Client`` sends the starts to its cluster as Dask tasks.
+        ``distributed.Client`` sends the starts to its cluster as Dask tasks. In this
+        process, with ``engine="numba"`` (or ``"auto"`` when it compiles), all the starts
+        run in one parallel compiled call, over every core (so leave ``n_jobs`` at None).
     cluster_tol : float
         The share of the box's diagonal within which end points are one minimum
         (default 1e-3).

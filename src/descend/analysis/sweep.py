@@ -176,7 +176,9 @@ def sweep(
         pickle to go to other processes; when they do not (a lambda), the runs go one
         after another, with a warning. A ``distributed.Client`` sends the runs to its
         cluster as Dask tasks (cloudpickle sends lambdas too). The results are the same
-        every way.
+        every way. In this process, with ``engine="numba"`` (or ``"auto"`` when it
+        compiles), the combinations run in one parallel compiled call per method and
+        set of stopping rules, over every core (so leave ``n_jobs`` at None).
     **parameters
         Grids and fixed keywords of :func:`descend.minimize` (``data`` and ``variables``
         are never grids).

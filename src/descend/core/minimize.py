@@ -15,7 +15,7 @@ from descend import _validate
 from descend._types import Array, ArrayLike, Projection
 from descend.core.batches import Batches, as_data, check_settings, engine_data
 from descend.core.checkpoint import Position, checked_checkpoint, describe_optimizer
-from descend.core.engines import select_engine
+from descend.core.engines import Job, dispatch, select_engine
 from descend.core.extensions import advise
 from descend.core.loop import Extras, Iteration, Run
 from descend.core.namespaces import ForeignObjective, is_numpy, namespace, start_point
@@ -317,7 +317,7 @@ def minimize(
         checkpoint=checkpoint, progress=progress, project=project, extras=extras)  # fmt: skip
     f, g = objective.start(x)
     if compiled is not None:
-        return compiled(objective, optimizer, rules, x, f, g, record_x, extras.keep)
+        return dispatch(Job(compiled, objective, optimizer, rules, x, f, g, record_x, extras.keep))
     run = Run(
         objective,
         optimizer,

@@ -27,14 +27,16 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import math
+import time
 
 import numpy as np
 from llvmlite import binding, ir
 from numba import njit, types
+from numba.core import cgutils
 from numba.core.extending import intrinsic
 
 __all__ = [
-    "BLOCK", "FUSED", "clip_into", "dot", "finite", "fma", "norm", "pairwise_sum", "power",
+    "BLOCK", "FUSED", "clip_into", "dot", "finite", "fma", "norm", "now", "pairwise_sum", "power",
     "projected_norm", "rate", "which_broke",
 ]  # fmt: skip
 
@@ -80,6 +82,38 @@ def power(typingctx, a, b):
             for value, t in zip(args, signature.args, strict=True)
         )
         return builder.call(function, [base, exponent])
+
+    return sig, codegen
+
+
+# The C library's clock_gettime, for a compiled loop's time_limit (as time.perf_counter
+# reads the monotonic clock): bound under a name of its own, as pow is, so that machine
+# code cached on disk finds it again in a new process.
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+binding.add_symbol("descend_clock_gettime", ctypes.cast(_LIBC.clock_gettime, ctypes.c_void_p).value)
+MONOTONIC = time.CLOCK_MONOTONIC
+
+
+@intrinsic
+def now(typingctx):
+    """Seconds on the monotonic clock, ``time.monotonic()`` (one call costs ~20 ns)."""
+    sig = types.float64()
+
+    def codegen(context, builder, signature, args):
+        i32, i64, double = ir.IntType(32), ir.IntType(64), ir.DoubleType()
+        timespec = ir.LiteralStructType([i64, i64])  # seconds, nanoseconds
+        fnty = ir.FunctionType(i32, [i32, timespec.as_pointer()])
+        function = builder.module.globals.get("descend_clock_gettime") or ir.Function(
+            builder.module, fnty, "descend_clock_gettime"
+        )
+        slot = cgutils.alloca_once(builder, timespec)
+        builder.call(function, [ir.Constant(i32, MONOTONIC), slot])
+        zero = ir.Constant(i32, 0)
+        seconds, nanoseconds = (
+            builder.sitofp(builder.load(builder.gep(slot, [zero, ir.Constant(i32, k)])), double)
+            for k in (0, 1)
+        )
+        return builder.fadd(seconds, builder.fmul(nanoseconds, ir.Constant(double, 1e-9)))
 
     return sig, codegen
 

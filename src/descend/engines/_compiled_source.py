@@ -33,6 +33,8 @@ __all__ = [
     "UPDATES",
     "USER_SOURCE",
     "WORK_ROWS",
+    "ZOO_CARRIED",
+    "ZOO_SCRATCH",
     "formula_source",
     "module_source",
     "zoo_source",
@@ -43,14 +45,15 @@ HEADER = '''\
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from descend.engines._compiled_kernels import (
-    clip_into, dot, norm, power, projected_norm, rate, which_broke,
+    clip_into, dot, norm, now, power, projected_norm, rate, which_broke,
 )
 
 _JIT = dict(cache={cache}, error_model="numpy")
 _INLINE = dict(_JIT, inline="always")  # the objective, inlined into the loop
+_MANY = dict(_JIT, parallel=True)  # many runs, one per thread at a time
 '''
 
 # The whole loop: begin where the Python engine's first update begins (the caller has
@@ -59,7 +62,9 @@ _INLINE = dict(_JIT, inline="always")  # the objective, inlined into the loop
 # and its gradient, then the method's state (zeros); ``rows`` (f, the gradient norm, lr)
 # and ``xs`` hold the start in row 0 and grow here by doubling. Rows are copied element
 # by element, never as ``a[i] = b``: an array assignment brings Numba's broadcasting
-# error message with it, and that alone takes seconds to compile.
+# error message with it, and that alone takes seconds to compile. ``run_many`` runs many
+# starts or hyperparameters of one problem, in parallel: each run's arrays are one index
+# of the arrays it is given, its scalar outcomes written into ``floats`` and ``ints``.
 LOOP = """
 @njit(**_JIT)
 def grow(a, size):
@@ -82,8 +87,8 @@ def evaluate(x, g, params, sign):
 
 @njit(**_JIT)
 def run(work, rows, xs, f, params, h, schedule, scheduled, clip, projected, lower, upper,
-        max_iter, f_limit, ftol, gtol, xtol, want_step, sign, record_x):
-    n = work.shape[1]
+        max_iter, f_limit, ftol, gtol, xtol, want_step, sign, record_x, time_limit):
+    n, started = work.shape[1], now()
     x, g, x_new, g_new, diff, best_x, best_g, clipped = (work[0], work[1], work[2], work[3],
                                                          work[4], work[5], work[6], work[7])
 {init}
@@ -139,8 +144,24 @@ def run(work, rows, xs, f, params, h, schedule, scheduled, clip, projected, lowe
         if not (f <= f_limit and grad_norm > gtol and f_change >= ftol and step_norm > xtol
                 and nit < max_iter):
             break
+        if nit % CLOCK_EVERY == 0 and now() - started >= time_limit:  # inf: no limit
+            break
     return (x, g, f, nit, broke, f_change, step_norm, grad_norm, rows, xs, best_f, best_nit,
-            trials, evaluations)
+            trials, evaluations, now() - started)
+
+
+@njit(**_MANY)
+def run_many(work, rows, xs, f, params, scratch, h, schedule, scheduled, clip, projected,
+             lower, upper, max_iter, f_limit, ftol, gtol, xtol, want_step, sign, record_x,
+             time_limit, floats, ints):
+    for r in prange(work.shape[0]):  # each run its own rows of every array
+        out = run(work[r], rows[r], xs[r], f[r], run_params(params, scratch, r), h[r],
+                  schedule[r], scheduled, clip[r], projected, lower, upper, max_iter,
+                  f_limit[r], ftol, gtol, xtol, want_step, sign, record_x, time_limit)
+        floats[r, 0], floats[r, 1], floats[r, 2] = out[2], out[5], out[6]
+        floats[r, 3], floats[r, 4], floats[r, 5] = out[7], out[10], out[14]
+        ints[r, 0], ints[r, 1], ints[r, 2], ints[r, 3] = out[3], out[4], out[11], out[12]
+        ints[r, 4] = out[13]
 """
 
 # Each method's hyperparameters in the order the loop reads them from h.
@@ -166,6 +187,12 @@ SCHEDULES = {
 }
 # The rows of ``work`` before the method's state.
 WORK_ROWS = 8
+# Updates between two readings of the clock, for time_limit.
+CLOCK_EVERY = 256
+# The test functions' scratch vectors, each ``n - k`` long for these k, after the arrays
+# they carry (the quadratic's A and b).
+ZOO_SCRATCH = {"rosenbrock": (1, 1), "rastrigin": (0,), "quadratic": (0,)}
+ZOO_CARRIED = {"quadratic": 2}
 
 _ADAM_SCALARS = """\
         t = nit + 1  # Adam.update's fold of the bias corrections into two scalars
@@ -290,12 +317,23 @@ def module_source(objective: str, method: str, what: str, cache: bool) -> str:
     init = [f"    {name} = h[{i}]\n" for i, name in enumerate(names)]
     init += [f"    {name} = work[{WORK_ROWS + i}]\n" for i, name in enumerate(state)]
     loop = LOOP.replace("{init}\n", "".join(init)).replace("{update}\n", update)
-    return HEADER.format(what=what, method=method, cache=cache) + objective + loop
+    header = HEADER.format(what=what, method=method, cache=cache)
+    return header + f"CLOCK_EVERY = {CLOCK_EVERY}\n" + objective + loop
+
+
+def _run_params(name: str) -> str:
+    """``run_params(params, scratch, r)``: the ``params`` of run ``r`` of ``run_many``, the
+    carried arrays shared and one row of each scratch stack (those the runs share)."""
+    carried = [f"params[{i}]" for i in range(ZOO_CARRIED.get(name, 0))]
+    rows = [f"scratch[{i}][r]" for i in range(len(ZOO_SCRATCH.get(name, ())))]
+    value = f"({', '.join(carried + rows)},)" if rows else "params"
+    return f"\n\n@njit(**_INLINE)\ndef run_params(params, scratch, r):\n    return {value}\n"
 
 
 def zoo_source(name: str) -> str:
     """``value_and_grad`` of the test function ``name``: its compiled kernel."""
-    return f"from descend.engines._compiled_zoo import {name} as value_and_grad\n" + ZOO_VALUE
+    part = f"from descend.engines._compiled_zoo import {name} as value_and_grad\n"
+    return part + ZOO_VALUE + _run_params(name)
 
 
 # f alone at a line search's trial points (``scratch`` takes the gradient where the
@@ -320,6 +358,11 @@ def value_and_grad(x, g, params):
 @njit(**_INLINE)
 def value_at(x, params, scratch):
     return user_fun(x)
+
+
+@njit(**_INLINE)
+def run_params(params, scratch, r):
+    return params
 """
 
 
@@ -341,7 +384,7 @@ def formula_source(formula: Any) -> str:
         "    gradient(x, g)\n"
         "    return value(x)\n\n\n"
         "@njit(**_INLINE)\ndef value_at(x, params, scratch):\n"
-        "    return value(x)\n"
+        "    return value(x)\n" + _run_params("formula")
     )
 
 

@@ -9,54 +9,65 @@ learning rate or a schedule of :mod:`descend.schedules` (a warmup of a number or
 them; the line searches' lr is their first trial step), each rate computed in the loop as
 the schedule computes it, ``clip_norm``, and ``project=`` with
 :func:`descend.projections.box` or :func:`~descend.projections.nonnegative` for all but
-the line searches. The stopping rules (``gtol``, ``ftol``, ``xtol``, ``max_iter``), the
-divergence test, ``maximize``, ``keep``, ``record_x`` and the history are the Python
-engine's; the run returns the same
-:class:`~descend.Result` and :class:`~descend.History`, with the same status, message
-and ``nit``, and iterates equal to the Python engine's (bit for bit where both use the
-same operations: see :mod:`descend.engines._compiled_source`).
+the line searches. The stopping rules (``gtol``, ``ftol``, ``xtol``, ``max_iter``,
+``time_limit``), the divergence test, ``maximize``, ``keep``, ``record_x`` and the history
+are the Python engine's; the run returns the same :class:`~descend.Result` and
+:class:`~descend.History`, with the same status, message and ``nit``, and iterates equal
+to the Python engine's (bit for bit where both use the same operations: see
+:mod:`descend.engines._compiled_source`). One difference: the compiled loop reads the
+clock every :data:`~descend.engines._compiled_source.CLOCK_EVERY` updates, not after
+each, so a run past its ``time_limit`` stops at the first such update after it.
 
 Refused, with the reason: ``callback``, ``checkpoint``, ``data``, ``explain=True``,
-``on_divergence="rollback"``, ``progress=True``, ``time_limit``, any other projection (or
-a projection with ``armijo`` or ``bb``), any other learning-rate schedule, any other method,
-and any other objective.
+``on_divergence="rollback"``, ``progress=True``, any other projection (or a projection
+with ``armijo`` or ``bb``), any other learning-rate schedule, any other method (L-BFGS and
+the learning-rate-free methods among them), and any other objective.
 ``engine="auto"`` runs the Python loop instead whenever this engine would refuse, or
 when the run is too short to repay compiling.
+
+Many runs in one call: the runs that :func:`descend.sweep`, :func:`descend.multistart`
+and the playground make in this process reach :meth:`CompiledRun.many` together (see
+:func:`descend.core.engines.deferred`). Those of one objective, method and set of
+loop settings (the number of updates and the other rules, the projection, a schedule
+or not) run in one call of the generated ``run_many``, in parallel over runs (Numba's
+``prange``, one thread per core), each with its own start, hyperparameters, rate and
+``clip_norm``, and each gets the Result it would get alone, bit for bit. A call holds
+at most :data:`MANY_BYTES` of history; runs whose own history passes
+:data:`HISTORY_BYTES`, or that end at their start, run alone. A run's ``elapsed`` is
+its own time in the loop.
 
 Compile once: the generated module of each (objective, method) is written to
 ``$DESCEND_CACHE_DIR/compiled`` (default ``~/.cache/descend/compiled``), named by a hash
 of its source, and compiled with ``cache=True``, so that another process loads the
 machine code from Numba's cache next to it instead of compiling again.
 
-The history's ``time`` column holds the run's wall time spread evenly over its points:
-reading a clock every update would cost more than the update.
+The history's ``time`` column holds the run's time in the loop spread evenly over its
+points: reading a clock every update would cost more than the update.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import hashlib
 import importlib.util
 import os
 import sys
-import time
-from collections.abc import Callable
+import types
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from descend._types import Array
-from descend.core import schedules
-from descend.core.extensions import advise
+from descend.core.engines import Job
 from descend.core.optimizers import OPTIMIZERS, Optimizer
-from descend.core.projections import Box, NonNegative, flat_projection
-from descend.core.result import History, Result
-from descend.core.stopping import Rules, non_finite, norm
+from descend.core.projections import Box, NonNegative
+from descend.core.result import Result
 from descend.gradients.formulas import Formula
 from descend.gradients.objective import Objective
 
 from . import _compiled_source as source
+from ._compiled_run import Start, capacity, many, schedule_spec
 
 __all__ = ["ENGINE", "CompiledEngine", "cache_dir", "schedule_spec", "zoo_params"]
 
@@ -68,15 +79,9 @@ COMPILE_SECONDS = 2.0
 LOAD_SECONDS = 0.05
 IMPORT_SECONDS = 0.4  # importing Numba itself
 PYTHON_UPDATE_SECONDS = 10e-6
-# The history is allocated whole when it fits in this many bytes (untouched pages cost
-# nothing), else in a first block that doubles as it fills.
-HISTORY_BYTES = 1 << 27
-FIRST_CAPACITY = 1024
-# which_broke's codes, in the words of descend.core.stopping.inspect.
-BROKE = {1: "x", 2: "f", 3: "the gradient"}
 INSTALL = "numba is not installed: pip install 'descend[fast]' (or pip install numba)"
 
-_LOADED: dict[Any, Callable[..., Any]] = {}  # compiled loops of this process, by key
+_LOADED: dict[Any, Any] = {}  # the generated modules of this process, by key
 _FORMULAS: dict[tuple[str, tuple[str, ...]], str] = {}  # value_and_grad source by formula
 
 
@@ -116,7 +121,7 @@ class CompiledEngine:
             name = fun.name  # type: ignore[attr-defined]
             extra = zoo_params(fun, objective.size)
             run = CompiledRun(source.zoo_source(name), optimizer.name, name, extra)
-        run.project = options.get("project")
+        run.project, run.size = options.get("project"), objective.size
         return run
 
 
@@ -126,10 +131,10 @@ class CompiledRun:
     def __init__(self, objective: str, method: str, what: Any, params: tuple[Array, ...]):
         self.method, self.params = method, params
         self.project: Any = None  # minimize's project=: a box, nonnegative() or None
+        self.size = 0  # the number of coordinates
         self.user = what if isinstance(what, tuple) else None  # njit (fun, grad)
-        name = "njit" if self.user is not None else what
-        self.source = source.module_source(objective, method, name, cache=self.user is None)
-        digest = hashlib.sha256((self.source + _SALT).encode()).hexdigest()[:20]
+        self.name = name = "njit" if self.user is not None else what
+        self.source, digest = _module(objective, method, name)
         self.key: Any = (digest, *self.user) if self.user is not None else digest
         self.path = cache_dir() / "compiled" / f"{name}_{method}_{digest}.py"
 
@@ -145,103 +150,49 @@ class CompiledRun:
         """Whether the compiled loop is expected to repay its start-up over the run."""
         return max_iter * PYTHON_UPDATE_SECONDS > self.startup()
 
-    def loop(self) -> Callable[..., Any]:
-        """The compiled ``run`` function: from this process, the disk cache, or compiled."""
-        run = _LOADED.get(self.key)
-        if run is None:
-            run = _LOADED[self.key] = _load(self.source, self.path, self.user)
-        return run
+    def loop(self) -> Any:
+        """The generated module, with its compiled ``run`` and ``run_many``: from this
+        process, the disk cache, or compiled (each function on its first call)."""
+        module = _LOADED.get(self.key)
+        if module is None:
+            module = _LOADED[self.key] = _load(self.source, self.path, self.user)
+        return module
+
+    def carried(self) -> tuple[Array, ...]:
+        """The arrays the objective carries, which many runs share (the quadratic's)."""
+        return self.params[: source.ZOO_CARRIED.get(self.name, 0)]
 
     def __call__(
         self, objective: Objective, optimizer: Optimizer, rules: dict[str, Any], x: Array,
         f: float, g: Array, record_x: bool, keep: str,
     ) -> Result:  # fmt: skip
         """Run from ``x`` (f and g known there) to an ending; the Result, as Run's."""
-        started = time.perf_counter()
-        projected, lower, upper = _bounds(self.project, objective.shape)
-        words = "projected gradient norm" if projected else "gradient norm"
-        checks = Rules(f0=f, sign=objective.sign, **rules, gradient=words)
-        g = np.ascontiguousarray(g, dtype=float)
-        grad_norm = norm(g)
-        if projected:  # Run's start: the projected gradient norm, as gtol reads it
-            project = flat_projection(self.project, x, objective.shape)
-            grad_norm = norm(x - project(x - g))
-        ending = checks.at_start(grad_norm)
-        capacity = 1 if ending is not None else _capacity(checks.max_iter, x.size, record_x)
-        rows, xs = np.empty((capacity, 3)), np.empty((capacity if record_x else 1, x.size))
-        rows[0], xs[0] = (f, grad_norm, optimizer.rate(0)), x
-        work = np.zeros((source.WORK_ROWS + len(source.UPDATES[self.method][0]), x.size))
-        work[0], work[1], work[5], work[6] = x, g, x, g  # x, g and the best point so far
-        nit, trials, evaluations, best_x, best_g = 0, 0, 0, work[5], work[6]
-        best_f, best_nit = f, 0
-        if ending is None:
-            run = self.loop()
-            started = time.perf_counter()  # a compile is not the run's own time
-            hyper = source.HYPERPARAMETERS[self.method]
-            rest = [float(getattr(optimizer, name)) for name in hyper[1:]]
-            h = np.array([optimizer.rate(0), *rest])  # lr first: a schedule's at update 0
-            # Rules keeps each disabled rule's threshold as one that cannot be met.
-            out = run(
-                work, rows, xs, f, self.params, h, schedule_spec(optimizer.lr),
-                callable(optimizer.lr), optimizer.clip_norm or 0.0, projected, lower, upper,
-                checks.max_iter,
-                checks.f_limit, checks._ftol, checks._gtol, checks._xtol,
-                checks.xtol is not None, objective.sign, record_x,
-            )  # fmt: skip
-            x, g, f, nit, broke, f_change, step_norm, grad_norm, rows, xs = out[:10]
-            best_f, best_nit, trials, evaluations = out[10:]
-            rows, xs = rows[: nit + 1], xs[: nit + 1]
-            if len(xs) < capacity // 2:  # a run that ended early keeps only what it used
-                xs = xs.copy()
-            ending = (
-                non_finite(nit, BROKE[broke])
-                if broke
-                else checks.check(nit, f, f_change, grad_norm, step_norm, 0.0)
-            )
-        assert ending is not None, "the compiled loop stops only where a rule fires"
-        elapsed = time.perf_counter() - started
-        # One evaluation per trial point of a search (with the gradient, for a search that
-        # takes it: BB) and one per update, unless its point was the search's last trial.
-        objective.nfev += evaluations + trials
-        objective.ngev += evaluations + (trials if optimizer.trial_gradients else 0)
-        sign, shape = objective.sign, objective.shape
-        if keep == "best":
-            x, g, f = best_x, best_g, best_f
-        k = len(rows)
-        history = History(
-            f=sign * rows[:, 0],
-            grad_norm=rows[:, 1].copy(),
-            lr=rows[:, 2].copy(),
-            time=np.linspace(0.0, elapsed, k),
-            x=xs.reshape((k, *shape)) if record_x else None,
-        )
-        result = Result(
-            x=x.reshape(shape),
-            fun=sign * f,
-            grad=np.asarray(sign * g).reshape(shape),
-            nit=nit,
-            nfev=objective.nfev,
-            ngev=objective.ngev,
-            status=ending.status,
-            message=ending.message,
-            history=history,
-            elapsed=elapsed,
-            method=optimizer.name,
-            optimizer=optimizer,
-            maximize=sign < 0,
-            best_x=best_x.reshape(shape),
-            best_fun=sign * best_f,
-            best_nit=best_nit,
-        )
-        return advise(result, objective)
+        start = Start(Job(self, objective, optimizer, rules, x, f, g, record_x, keep))
+        size = 1 if start.ending is not None else capacity(start.checks.max_iter, x.size, record_x)
+        work, rows, xs = start.arrays(1, size)
+        start.fill(work[0], rows[0], xs[0])
+        if start.ending is not None:
+            return start.result(work[0], rows[0], xs[0], None)
+        out = self.loop().run(
+            work[0], rows[0], xs[0], f, self.params, start.h, start.schedule,
+            callable(optimizer.lr), start.clip, start.projected, start.lower, start.upper,
+            *start.rules(),
+        )  # fmt: skip
+        return start.result(work[0], rows[0], xs[0], out)
+
+    @staticmethod
+    def many(jobs: list[Job]) -> list[Result]:
+        """The runs of ``jobs``, those of one problem, method and set of rules in one
+        parallel call, the others one by one (see the module docstring)."""
+        return many(jobs)
 
 
-def _capacity(max_iter: int, n: int, record_x: bool) -> int:
-    """History rows to allocate before the loop: all of them when they fit in
-    :data:`HISTORY_BYTES`, else a first block."""
-    width = 3 + (n if record_x else 0)  # f, gradient norm, lr, and x
-    whole = max_iter + 1
-    return whole if whole * width * 8 <= HISTORY_BYTES else min(whole, FIRST_CAPACITY + 1)
+@functools.lru_cache(maxsize=256)
+def _module(objective: str, method: str, name: str) -> tuple[str, str]:
+    """The generated module's source and the hash that names it (made once per process:
+    a sweep prepares the same module for each of its runs)."""
+    text = source.module_source(objective, method, name, cache=name != "njit")
+    return text, hashlib.sha256((text + _SALT).encode()).hexdigest()[:20]
 
 
 def _option_reasons(options: dict[str, Any], rules: dict[str, Any]) -> list[str]:
@@ -259,8 +210,6 @@ def _option_reasons(options: dict[str, Any], rules: dict[str, Any]) -> list[str]
         reasons.append("explain=True (the parts of each update are not recorded compiled)")
     if options.get("progress"):
         reasons.append("progress=True (the compiled loop draws no progress line)")
-    if rules.get("time_limit") is not None:
-        reasons.append("time_limit= (the compiled loop reads no clock)")
     return reasons
 
 
@@ -279,23 +228,6 @@ def _optimizer_reasons(optimizer: Optimizer) -> list[str]:
     return []
 
 
-def schedule_spec(lr: Any) -> Array | None:
-    """``lr``, a schedule of :mod:`descend.core.schedules`, as the rows that the compiled
-    :func:`~descend.engines._compiled_kernels.rate` reads: a warmup's row (its code and
-    ``steps``) above the rows of what it warms up, a number as ``constant``; None for any
-    other callable."""
-    if not callable(lr):
-        return np.array([[source.SCHEDULES["constant"], float(lr), 0.0, 0.0]])
-    if type(lr).__module__ != schedules.__name__ or type(lr).__name__ not in source.SCHEDULES:
-        return None
-    code = source.SCHEDULES[type(lr).__name__]
-    if type(lr).__name__ == "warmup":
-        inner = schedule_spec(lr.after)
-        return None if inner is None else np.vstack([[[code, float(lr.steps), 0.0, 0.0]], inner])
-    fields = [float(getattr(lr, f.name)) for f in dataclasses.fields(lr)]
-    return np.array([[code, *fields, *[0.0] * (3 - len(fields))]])
-
-
 def _projection_reasons(project: Any, optimizer: Optimizer) -> list[str]:
     """Why ``project=`` rules the compiled loop out (none: [])."""
     if project is None:
@@ -305,16 +237,6 @@ def _projection_reasons(project: Any, optimizer: Optimizer) -> list[str]:
     if optimizer.uses_fun:
         return [f"project= with {optimizer.name!r} (its projected search is not compiled)"]
     return []
-
-
-def _bounds(project: Any, shape: tuple[int, ...]) -> tuple[bool, Array, Array]:
-    """Whether the run projects, and the box's flat lower and upper bounds (empty if not)."""
-    if project is None:
-        return False, np.empty(0), np.empty(0)
-    if type(project) is NonNegative:
-        return True, np.zeros(shape).ravel(), np.full(shape, np.inf).ravel()
-    lower, upper = (np.broadcast_to(b, shape).ravel() for b in (project.lower, project.upper))
-    return True, np.ascontiguousarray(lower, float), np.ascontiguousarray(upper, float)
 
 
 def _objective_kind(objective: Objective) -> tuple[str, str]:
@@ -370,8 +292,8 @@ def _numba_installed() -> bool:
         return False
 
 
-def _load(text: str, path: Path, user: tuple[Any, Any] | None) -> Callable[..., Any]:
-    """The ``run`` of the generated module ``text``: from the file ``path`` (written if
+def _load(text: str, path: Path, user: tuple[Any, Any] | None) -> Any:
+    """The generated module ``text``: from the file ``path`` (written if
     missing, so that Numba caches its machine code beside it), or, for the user's own
     functions or when the cache folder cannot be written, compiled in memory."""
     name = f"descend_compiled_{path.stem}"
@@ -390,12 +312,12 @@ def _load(text: str, path: Path, user: tuple[Any, Any] | None) -> Callable[..., 
             module = importlib.util.module_from_spec(spec)
             sys.modules[name] = module
             spec.loader.exec_module(module)
-            return module.run
+            return module
     namespace: dict[str, Any] = {"__name__": name}
     if user is not None:
         namespace["user_fun"], namespace["user_grad"] = user
     exec(compile(text, f"<{name}>", "exec"), namespace)
-    return namespace["run"]
+    return types.SimpleNamespace(**namespace)
 
 
 def _salt() -> str:

@@ -4,7 +4,10 @@
   "max_iter", "explain"}`` -> ``{"variables", "runs": [{"method", "x", "f", "status",
   "message", "nit", "parts", "diagnosis"}]}``. Every run is :func:`descend.minimize` with
   the same arguments and ``record_x=True``, so every number is the one it returned;
-  ``time_limit`` bounds each run, which then ends with status ``"time_limit"``.
+  ``time_limit`` bounds each run, which then ends with status ``"time_limit"``. The runs
+  take ``engine="auto"``: the compiled engine, all of a request's runs of one method in
+  one parallel call, when it is installed and expected to repay its start-up (a long run,
+  or a formula and method this server has compiled already), else the Python loop.
 - :func:`contours`: ``{"objective", "bounds", "n"}`` -> the objective on an ``n`` x ``n``
   grid (``f[i][j]`` at ``(xs[j], ys[i])``, to :data:`GRID_DIGITS` significant digits) and
   contour levels, as the plots pick them.
@@ -29,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from descend.analysis.diagnose import diagnose
+from descend.core.engines import deferred, finish
 from descend.core.minimize import build_optimizer, minimize
 from descend.core.optimizers import OPTIMIZERS
 from descend.core.result import Result, Status
@@ -36,7 +40,7 @@ from descend.problems.functions import ZOO
 from descend.viz._contours import GRID, LEVELS, _evaluate, _levels
 
 from . import checks
-from .checks import BadRequest, RunSpec, named
+from .checks import BadRequest, named
 from .objectives import Problem, resolve, zoo_variables
 
 __all__ = [
@@ -108,30 +112,25 @@ def run(request: Any, time_limit: float = DEFAULT_TIME_LIMIT) -> dict[str, Any]:
     for i, spec in enumerate(specs):
         with named(f"runs[{i}]"):
             build_optimizer(spec.method, spec.lr, max_iter, **spec.hyperparameters)
-    return {
-        "variables": list(problem.variables),
-        "runs": [
-            _run_one(problem, x0, spec, max_iter, explain, time_limit, f"runs[{i}]")
-            for i, spec in enumerate(specs)
-        ],
-    }
-
-
-def _run_one(
-    problem: Problem,
-    x0: list[float],
-    spec: RunSpec,
-    max_iter: int | None,
-    explain: bool,
-    time_limit: float,
-    field: str,
-) -> dict[str, Any]:
     # errstate is per thread: overflow far from the minimum is the run's own business
     # (its status says so), and concurrent requests do not see each other's settings.
-    with named(field), np.errstate(all="ignore"):
-        res = minimize(problem.fun, x0, spec.method, lr=spec.lr, max_iter=max_iter,
-                       explain=explain, record_x=True, time_limit=time_limit,
-                       **spec.hyperparameters)  # fmt: skip
+    with np.errstate(all="ignore"):
+        with deferred():  # compiled runs wait for finish(), to run together
+            outcomes = []
+            for i, spec in enumerate(specs):
+                with named(f"runs[{i}]"):
+                    res = minimize(problem.fun, x0, spec.method, lr=spec.lr, max_iter=max_iter,
+                                   explain=explain, record_x=True, time_limit=time_limit,
+                                   engine="auto", **spec.hyperparameters)  # fmt: skip
+                outcomes.append(res)
+        results = finish(outcomes)
+        answers = [_answer(res, problem, explain, f"runs[{i}]") for i, res in enumerate(results)]
+    return {"variables": list(problem.variables), "runs": answers}
+
+
+def _answer(res: Result, problem: Problem, explain: bool, field: str) -> dict[str, Any]:
+    """One run's part of the answer."""
+    with named(field):
         answer: dict[str, Any] = {
             "method": res.method,
             "x": finite_or_null(res.history.x),
