@@ -17,7 +17,9 @@ compile of a new (formula, method) in a fresh cache folder, and the load of that
 a new process (both in a subprocess, so that Numba's own start is counted as a user meets
 it; ``import numba`` alone is shown for scale).
 
-It also times the issue's sweep of 1,000 runs x 1,000 updates on Himmelblau.
+It also times the issue's sweep of 1,000 runs x 1,000 updates on Himmelblau, and whole
+L-BFGS solves of 2-D Rosenbrock from (-1.2, 1) against SciPy's L-BFGS-B given one NumPy
+function for f and its gradient (``jac=True``), singly and for 1,000 starts.
 
 Run: ``python benchmarks/compiled.py`` (about a minute). It prints; it asserts nothing.
 Targets (issue 16): GD <= 50 ns and Adam <= 100 ns per update on 2-D Rosenbrock; the
@@ -189,7 +191,44 @@ def sweep_of_runs():
           f"{python / numba:.0f}x")  # fmt: skip
 
 
+def lbfgs_solves():
+    """Whole L-BFGS solves of 2-D Rosenbrock (gtol 1e-8; SciPy's own tolerances, the
+    projected gradient's gtol 1e-8 and ftol 1e-15 so that f does not stop it first):
+    one solve, and 1,000 starts (multistart, one parallel call, against a loop of
+    SciPy calls over the same starts)."""
+    from scipy.optimize import minimize as scipy_minimize
+
+    f = dd.functions.rosenbrock
+
+    def pair(x):
+        r, d = x[1] - x[0] * x[0], 1 - x[0]
+        return 100 * r * r + d * d, np.array([-400 * x[0] * r - 2 * d, 200 * r])
+
+    x0 = np.array([-1.2, 1.0])
+    options = {"gtol": 1e-8, "ftol": 1e-15}
+    dd.minimize(f, x0, engine="numba")  # compiled, or loaded
+    python, numba, scipy = interleaved(
+        lambda: dd.minimize(f, x0), lambda: dd.minimize(f, x0, engine="numba"),
+        lambda: scipy_minimize(pair, x0, jac=True, method="L-BFGS-B", options=options),
+    )  # fmt: skip
+    print("\nL-BFGS on 2-D Rosenbrock from (-1.2, 1), one solve:")
+    print(f"  numba {1e6 * numba:.0f} us, python {1e6 * python:.0f} us, SciPy L-BFGS-B "
+          f"{1e6 * scipy:.0f} us: {scipy / numba:.1f}x SciPy")  # fmt: skip
+    bounds = [(-2.0, 2.0), (-1.0, 3.0)]
+    dd.multistart(f, bounds, n_starts=4, engine="numba")  # run_many compiled, or loaded
+    started = time.perf_counter()
+    runs = dd.multistart(f, bounds, n_starts=1000, seed=0, engine="numba")
+    many = time.perf_counter() - started
+    started = time.perf_counter()
+    for start in runs.starts:
+        scipy_minimize(pair, start, jac=True, method="L-BFGS-B", options=options)
+    loop = time.perf_counter() - started
+    print(f"  1,000 starts: multistart {many:.2f} s in one parallel call, SciPy's loop "
+          f"{loop:.2f} s: {loop / many:.1f}x")  # fmt: skip
+
+
 if __name__ == "__main__":
     per_update()
     sweep_of_runs()
+    lbfgs_solves()
     start_up()

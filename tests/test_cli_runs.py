@@ -148,7 +148,7 @@ def test_sweep_runs_its_grid_on_the_engine():
 @pytest.mark.parametrize(
     ("argv", "words"),
     [
-        (["--method", "lbfgs"], "method 'lbfgs' is not compiled"),
+        (["--method", "prodigy"], "method 'prodigy' is not compiled"),
         (["--lr", "0.1", "--explain"], "--explain (the parts"),
         (["--lr", "0.1", "--method", "bb", "--bounds", "0,1"], "--bounds with 'bb' (its projected"),
         (["--lr", "0.1", "--on-divergence", "rollback"], "--on-divergence rollback"),

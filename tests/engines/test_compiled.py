@@ -298,7 +298,7 @@ def test_a_time_limit_stops_the_compiled_loop_as_it_stops_python():
 def test_what_it_cannot_compile():
     cases = [
         (dict(fun=lambda x: x @ x, grad=lambda x: 2 * x), "is a Python function"),
-        (dict(method="lbfgs"), "method 'lbfgs' is not compiled"),
+        (dict(method="prodigy"), "method 'prodigy' is not compiled"),
         (dict(method="dog"), "'gd', 'momentum'"),
         (dict(fun=njit_fun, grad=lambda x: 2 * x), "grad must be a numba.njit function"),
         (dict(fun=dd.functions.booth, grad=lambda x: dd.functions.booth.grad(x)), "grad= for"),

@@ -16,7 +16,7 @@ from descend.core.engines import Job
 from descend.core.extensions import advise
 from descend.core.projections import NonNegative, flat_projection
 from descend.core.result import History, Result
-from descend.core.stopping import Rules, non_finite, norm
+from descend.core.stopping import Rules, no_step, non_finite, norm
 
 from . import _compiled_source as source
 
@@ -32,6 +32,8 @@ MANY_BYTES = 1 << 30
 FIRST_CAPACITY = 1024
 # which_broke's codes, in the words of descend.core.stopping.inspect.
 BROKE = {1: "x", 2: "f", 3: "the gradient"}
+# The loop's stalled codes, in the words of descend.Optimizer.stall.
+STALLED = {1: "rounding", 2: "no_decrease"}
 _MANY_LOCK = threading.Lock()
 
 
@@ -107,7 +109,7 @@ class Start:
             ending = self.ending
         else:
             x, g, f, nit, broke, f_change, step_norm, grad_norm, rows, xs = out[:10]
-            best_f, best_nit, trials, evaluations, elapsed = out[10:]
+            best_f, best_nit, trials, evaluations, elapsed, stalled = out[10:]
             used = nit + 1
             # A run that ended early keeps only what it used.
             xs = xs[:used] if 2 * used >= len(xs) else xs[:used].copy()
@@ -117,9 +119,12 @@ class Start:
                 if broke
                 else checks.check(nit, f, f_change, grad_norm, step_norm, elapsed)
             )
+            if ending is None and stalled:  # L-BFGS took no step
+                ending = no_step(nit, optimizer.name, grad_norm, STALLED[stalled])
         assert ending is not None, "the compiled loop stops only where a rule fires"
         # One evaluation per trial point of a search (with the gradient, for a search that
-        # takes it: BB) and one per update, unless its point was the search's last trial.
+        # takes it: BB) and one per update, unless its point was the search's last trial;
+        # L-BFGS counts every evaluation it makes in ``evaluations``.
         objective.nfev += evaluations + trials
         objective.ngev += evaluations + (trials if optimizer.trial_gradients else 0)
         sign, shape = objective.sign, objective.shape
@@ -186,7 +191,7 @@ def together(starts: list[Start]) -> list[Result]:
         start.fill(work[r], rows[r], xs[r])
     name = run.name
     scratch = tuple(np.empty((count, run.size - k)) for k in source.ZOO_SCRATCH.get(name, ()))
-    floats, ints = np.empty((count, 6)), np.zeros((count, 5), dtype=np.int64)
+    floats, ints = np.empty((count, 6)), np.zeros((count, 6), dtype=np.int64)
     loop = run.loop()
     with _MANY_LOCK:  # one parallel call at a time in a process (the playground's threads)
         loop.run_many(
@@ -199,9 +204,9 @@ def together(starts: list[Start]) -> list[Result]:
     results = []
     for r, start in enumerate(starts):
         (f, f_change, step_norm, grad_norm, best_f, elapsed) = floats[r].tolist()
-        nit, broke, best_nit, trials, evaluations = ints[r].tolist()
+        nit, broke, best_nit, trials, evaluations, stalled = ints[r].tolist()
         out = (work[r, 0], work[r, 1], f, nit, broke, f_change, step_norm, grad_norm, rows[r],
-               xs[r], best_f, best_nit, trials, evaluations, elapsed)  # fmt: skip
+               xs[r], best_f, best_nit, trials, evaluations, elapsed, stalled)  # fmt: skip
         results.append(start.result(work[r], rows[r], xs[r], out))
     return results
 

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from . import _compiled_lbfgs as lbfgs
+
 __all__ = [
     "HYPERPARAMETERS",
     "SCHEDULES",
@@ -94,6 +96,7 @@ def run(work, rows, xs, f, params, h, schedule, scheduled, clip, projected, lowe
 {init}
     best_f, best_nit, nit, broke, trials, step_lr = f, 0, 0, 0, 0, h[0]
     evaluated, evaluations = False, 0  # a search that evaluated x_new already: no more
+    stalled = 0  # L-BFGS took no step: 1 f is at its minimum to rounding, 2 no lower f
     f_change, step_norm, grad_norm = 0.0, math.inf, rows[0, 1]
     while True:
         if scheduled:  # Optimizer.rate(t), then Optimizer.clip(g), as every update begins
@@ -144,10 +147,12 @@ def run(work, rows, xs, f, params, h, schedule, scheduled, clip, projected, lowe
         if not (f <= f_limit and grad_norm > gtol and f_change >= ftol and step_norm > xtol
                 and nit < max_iter):
             break
+        if stalled:  # Run's ending when a line search took no step (after the rules)
+            break
         if nit % CLOCK_EVERY == 0 and now() - started >= time_limit:  # inf: no limit
             break
     return (x, g, f, nit, broke, f_change, step_norm, grad_norm, rows, xs, best_f, best_nit,
-            trials, evaluations, now() - started)
+            trials, evaluations, now() - started, stalled)
 
 
 @njit(**_MANY)
@@ -161,7 +166,7 @@ def run_many(work, rows, xs, f, params, scratch, h, schedule, scheduled, clip, p
         floats[r, 0], floats[r, 1], floats[r, 2] = out[2], out[5], out[6]
         floats[r, 3], floats[r, 4], floats[r, 5] = out[7], out[10], out[14]
         ints[r, 0], ints[r, 1], ints[r, 2], ints[r, 3] = out[3], out[4], out[11], out[12]
-        ints[r, 4] = out[13]
+        ints[r, 4], ints[r, 5] = out[13], out[15]
 """
 
 # Each method's hyperparameters in the order the loop reads them from h.
@@ -175,6 +180,7 @@ HYPERPARAMETERS = {
     "adamw": ("lr", "beta1", "beta2", "eps", "weight_decay"),
     "armijo": ("lr", "c", "shrink", "max_backtracks"),
     "bb": ("lr", "c", "shrink", "max_backtracks", "min_step", "max_step", "memory"),
+    "lbfgs": ("lr", "memory", "c1", "c2", "max_linesearch", "curvature_tol"),
 }
 # The row codes of _compiled_kernels.rate: the schedules of descend.core.schedules by name.
 SCHEDULES = {
@@ -306,6 +312,10 @@ UPDATES = {
     ),
 }
 
+UPDATES["lbfgs"] = (lbfgs.STATE, lbfgs.UPDATE)
+# The functions an update calls, written into the module before the loop.
+FUNCTIONS = {"lbfgs": lbfgs.FUNCTIONS}
+
 # The names the updates use for the hyperparameters of HYPERPARAMETERS.
 _LOCAL = {"momentum": "mu"}
 
@@ -318,7 +328,8 @@ def module_source(objective: str, method: str, what: str, cache: bool) -> str:
     init += [f"    {name} = work[{WORK_ROWS + i}]\n" for i, name in enumerate(state)]
     loop = LOOP.replace("{init}\n", "".join(init)).replace("{update}\n", update)
     header = HEADER.format(what=what, method=method, cache=cache)
-    return header + f"CLOCK_EVERY = {CLOCK_EVERY}\n" + objective + loop
+    constants = f"CLOCK_EVERY = {CLOCK_EVERY}\n" + lbfgs.CONSTANTS
+    return header + constants + objective + FUNCTIONS.get(method, "") + loop
 
 
 def _run_params(name: str) -> str:

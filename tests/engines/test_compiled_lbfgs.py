@@ -1,0 +1,107 @@
+"""engine="numba" with L-BFGS, the default method: the compiled two-loop recursion and
+strong Wolfe search give the Python engine's run bit for bit (iterates, step lengths,
+f, status, message and the counts of evaluations), on its stalls too, and in one
+parallel call for many starts. Each (objective, lbfgs) pair compiles for about 5 s, so
+the formulas are few and varied."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import descend as dd
+
+numba = pytest.importorskip("numba")
+from descend.engines import _compiled_run  # noqa: E402
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cache(tmp_path_factory):
+    """A fresh cache folder for the generated modules of this file."""
+    folder = tmp_path_factory.mktemp("descend-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DESCEND_CACHE_DIR", str(folder))
+        yield folder
+
+
+def same(fun, x0, **kwargs):
+    """Both engines' L-BFGS runs (no method named but with lr: the default), bit for bit; the
+    compiled Result."""
+    a = dd.minimize(fun, x0, **kwargs)
+    b = dd.minimize(fun, x0, engine="numba", **kwargs)
+    assert a.method == b.method == "lbfgs"
+    assert (b.status, b.message, b.nit) == (a.status, a.message, a.nit)
+    assert (b.nfev, b.ngev, b.best_nit) == (a.nfev, a.ngev, a.best_nit)
+    for name in ("x", "fun", "grad", "best_x"):
+        np.testing.assert_array_equal(getattr(b, name), getattr(a, name), err_msg=name)
+    for name in ("f", "grad_norm", "lr", "x"):
+        np.testing.assert_array_equal(getattr(b.history, name), getattr(a.history, name),
+                                      err_msg=name)  # fmt: skip
+    return b
+
+
+@pytest.mark.parametrize(
+    ("fun", "x0", "kwargs", "status"),
+    [
+        ("100*(y - x**2)**2 + (1-x)**2", [-1.2, 1.0], {}, "converged"),
+        # Non-smooth at the minimum: searches that bisect and stall at rounding, ...
+        ("abs(x - 0.5) + y**2", [2.0, 1.0], {}, "converged"),
+        # ... that fail along the memory's direction and succeed along -g, ...
+        ("abs(x*y - 1) + 0.1*(x-2)**2", [2.0, 1.5], {}, "converged"),
+        # ... or fail along -g too after the retry.
+        ("abs(x) + 2*abs(y - 1)", [2.0, 1.5], {}, "stopped"),
+        ("(1.5 - x + x*y)**2 + (2.25 - x + x*y**2)**2 + (2.625 - x + x*y**3)**2", [1.0, 1.0],
+         dict(memory=3), "converged"),  # fewer pairs than updates: the ring turns over
+        ("-(x-1)**2 - (y+2)**2 - x**4", [3.0, 0.0], dict(maximize=True), "converged"),
+        ("100*(y - x**2)**2 + (1-x)**2", [-1.2, 1.0],
+         dict(method="lbfgs", lr=dd.schedules.exponential(1.0, 0.99), c1=1e-3, c2=0.5),
+         "converged"),
+    ],
+)  # fmt: skip
+def test_formulas(fun, x0, kwargs, status):
+    res = same(fun, x0, max_iter=500, **kwargs)
+    assert res.status == status
+
+
+def test_the_zoo_in_20_dimensions_with_the_pairs_in_blas_dot_products():
+    # 20 coordinates: the dot products of the two loops go through BLAS's ddot, as NumPy's.
+    res = same(dd.functions.rosenbrock, np.full(20, -0.5), max_iter=3000)
+    assert res.status == "converged" and res.nit > 100
+
+
+@numba.njit
+def bowl(x):
+    return x @ x + 1.0
+
+
+@numba.njit
+def wrong_grad(x):
+    return -2 * x  # uphill: no step lowers f, even along "steepest descent"
+
+
+@numba.njit
+def grad(x):
+    return 2 * x
+
+
+def test_its_stalls_end_the_run_as_in_python():
+    res = same(bowl, np.array([1.0, -2.0]), grad=wrong_grad)
+    assert res.status == "stopped" and "found no lower f" in res.message
+    # f = 1 + 5e-18: no step can lower f visibly.
+    res = same(bowl, np.array([1e-9, 2e-9]), grad=grad, gtol=0)
+    assert res.status == "converged" and "at its minimum to rounding" in res.message
+    assert res.nit == 1 and res.history.lr[-1] == 0.0
+
+
+def test_many_starts_in_one_call(monkeypatch):
+    sizes = []
+    together = _compiled_run.together
+    monkeypatch.setattr(_compiled_run, "together", lambda starts: sizes.append(len(starts))
+                        or together(starts))  # fmt: skip
+    f = "(x**2 + y - 11)**2 + (x + y**2 - 7)**2"
+    fast = dd.multistart(f, [(-5, 5), (-5, 5)], n_starts=16, seed=1, engine="numba")
+    slow = dd.multistart(f, [(-5, 5), (-5, 5)], n_starts=16, seed=1)
+    assert sizes == [16] and len(fast.minima) == 4
+    for got, want in zip(fast.results, slow.results, strict=True):
+        assert (got.message, got.nfev) == (want.message, want.nfev)
+        np.testing.assert_array_equal(got.history.x, want.history.x)
