@@ -448,7 +448,7 @@ def _function(function: Any, name: str, text: str) -> _Function:
             if found is None or getattr(np, node.id, None) is not found:
                 raise ValueError(
                     f"formula {text!r}: its NumPy code uses {node.id!r}, which the compiled "
-                    "engine cannot translate; run it with engine='python'"
+                    "engine cannot translate"
                 )
             names.add(node.id)
     tree = _Powers().visit(tree)  # after the names: power is the kernels' own
