@@ -14,12 +14,13 @@ helper they call, and load stale code.
 
 Matching NumPy bit for bit
 --------------------------
-``a.dot(b)`` on float64 vectors is OpenBLAS's ``ddot``. On x86-64 with FMA its kernel
-sums blocks of 16 in four vector accumulators and the rest one by one, each term fused
-into the sum (``s = fma(a[i], b[i], s)``). A call of ``np.dot`` from Numba reaches the
-same ``ddot`` (25 ns a call, most of a 2-D update), so :func:`dot` calls it for 16 terms
-or more and below that runs the fused loop inline, when :func:`fused_tail` finds at
-import that the library sums that way; elsewhere it always calls ``np.dot``.
+``a.dot(b)`` on float64 vectors is OpenBLAS's ``ddot``. On x86-64 its kernel sums blocks
+of 16 in vector accumulators and the rest one term at a time: fused into the sum
+(``s = fma(a[i], b[i], s)``) by the Haswell-class kernels, multiplied then added
+(``s += a[i] * b[i]``) by others, the AMD Zen ones among them. A call of ``np.dot`` from
+Numba reaches the same ``ddot`` (25 ns a call, most of a 2-D update), so :func:`dot`
+calls it for 16 terms or more and below that runs the library's own tail inline, the one
+:func:`small_dot_tail` finds at import; where it finds neither, always ``np.dot``.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from numba.core import cgutils
 from numba.core.extending import intrinsic
 
 __all__ = [
-    "BLOCK", "FUSED", "clip_into", "dot", "finite", "fma", "norm", "now", "pairwise_sum", "power",
+    "BLOCK", "TAIL", "clip_into", "dot", "finite", "fma", "norm", "now", "pairwise_sum", "power",
     "projected_norm", "rate", "which_broke",
 ]  # fmt: skip
 
@@ -118,35 +119,49 @@ def now(typingctx):
     return sig, codegen
 
 
-def fused_tail() -> bool:
-    """Whether NumPy's dot of fewer than :data:`BLOCK` terms is the fused sum, checked on
-    random vectors of every such length against exact rational arithmetic."""
+def small_dot_tail() -> int:
+    """How NumPy's dot of fewer than :data:`BLOCK` terms sums: :data:`FUSED_TAIL`,
+    :data:`PLAIN_TAIL` or 0 for neither, checked on random vectors of every such length
+    against exact rational arithmetic rounded as each way rounds."""
     from fractions import Fraction
 
+    def fused(a: float, b: float, s: float) -> float:
+        return float(Fraction(a) * Fraction(b) + Fraction(s))
+
+    def plain(a: float, b: float, s: float) -> float:
+        return s + a * b
+
     rng = np.random.default_rng(0)
-    for n in range(2, BLOCK):
-        for _ in range(20):
-            a, b = rng.standard_normal(n), rng.standard_normal(n)
+    pairs = [rng.standard_normal((2, n)) for n in range(2, BLOCK) for _ in range(20)]
+    for code, step in ((FUSED_TAIL, fused), (PLAIN_TAIL, plain)):
+        for a, b in pairs:
             s = 0.0
-            for i in range(n):
-                s = float(Fraction(a[i]) * Fraction(b[i]) + Fraction(s))
+            for i in range(a.size):
+                s = step(float(a[i]), float(b[i]), s)
             if s != float(a.dot(b)):
-                return False
-    return True
+                break
+        else:
+            return code
+    return 0
 
 
-FUSED = fused_tail()
+FUSED_TAIL, PLAIN_TAIL = 1, 2
+TAIL = small_dot_tail()
 
 
 @njit(error_model="numpy", inline="always")
 def dot(a, b):
     """``a.dot(b)`` as NumPy computes it (see the module docstring)."""
     n = a.size
-    if n >= BLOCK or not FUSED:
+    if n >= BLOCK or TAIL == 0:
         return np.dot(a, b)
     s = 0.0
-    for i in range(n):
-        s = fma(a[i], b[i], s)
+    if TAIL == FUSED_TAIL:
+        for i in range(n):
+            s = fma(a[i], b[i], s)
+    else:
+        for i in range(n):
+            s += a[i] * b[i]
     return s
 
 
