@@ -5,8 +5,8 @@ written into ``g``; ``params`` holds the arrays a function carries (the quadrati
 ``A`` and ``b``) and then scratch vectors for its intermediate results (made by
 :func:`descend.engines.compiled.zoo_params`), so that an evaluation allocates nothing.
 Each repeats its NumPy original in :mod:`descend.problems.functions` operation for
-operation, in the same order (a scalar's power as the C library's ``pow``, an array's
-square as a product, as NumPy computes them; sums as NumPy's pairwise sums; dot products
+operation, in the same order (a square as a product, any other power as the C library's
+``pow``, as NumPy computes a scalar's; sums as NumPy's pairwise sums; dot products
 through :func:`dot`), so that the compiled run's iterates are the Python engine's.
 Imported only when a compiled run is built; not cached on disk itself (see
 :mod:`descend.engines._compiled_kernels`).
@@ -25,6 +25,11 @@ __all__ = ["NAMES"]
 @njit(error_model="numpy", inline="always")
 def rosenbrock(x, g, params):
     n = x.size
+    if n == 2:  # the loops below, written out: in 2-D they cost more than the arithmetic
+        r0, d0 = x[1] - x[0] * x[0], 1 - x[0]  # a dot of one term is its product
+        g[0] = -400 * x[0] * r0 - 2 * (1 - x[0])
+        g[1] = 0.0 + 200 * r0  # += on a zero, as below (-0.0 becomes 0.0)
+        return 100 * (r0 * r0) + d0 * d0
     r, d = params
     for i in range(n - 1):
         r[i] = x[i + 1] - x[i] * x[i]
@@ -41,10 +46,10 @@ def rosenbrock(x, g, params):
 @njit(error_model="numpy", inline="always")
 def beale(x, g, params):
     a, b = x[0], x[1]
-    t1, t2, t3 = 1.5 - a + a * b, 2.25 - a + a * power(b, 2), 2.625 - a + a * power(b, 3)
-    g[0] = 2 * t1 * (b - 1) + 2 * t2 * (power(b, 2) - 1) + 2 * t3 * (power(b, 3) - 1)
-    g[1] = 2 * t1 * a + 4 * t2 * a * b + 6 * t3 * a * power(b, 2)
-    return power(t1, 2) + power(t2, 2) + power(t3, 2)
+    t1, t2, t3 = 1.5 - a + a * b, 2.25 - a + a * (b * b), 2.625 - a + a * power(b, 3)
+    g[0] = 2 * t1 * (b - 1) + 2 * t2 * (b * b - 1) + 2 * t3 * (power(b, 3) - 1)
+    g[1] = 2 * t1 * a + 4 * t2 * a * b + 6 * t3 * a * (b * b)
+    return t1 * t1 + t2 * t2 + t3 * t3
 
 
 @njit(error_model="numpy", inline="always")
@@ -53,16 +58,16 @@ def booth(x, g, params):
     u, v = a + 2 * b - 7, 2 * a + b - 5
     g[0] = 2 * u + 4 * v
     g[1] = 4 * u + 2 * v
-    return power(a + 2 * b - 7, 2) + power(2 * a + b - 5, 2)
+    return u * u + v * v
 
 
 @njit(error_model="numpy", inline="always")
 def himmelblau(x, g, params):
     a, b = x[0], x[1]
-    u, v = power(a, 2) + b - 11, a + power(b, 2) - 7
+    u, v = a * a + b - 11, a + b * b - 7
     g[0] = 4 * a * u + 2 * v
     g[1] = 2 * u + 4 * b * v
-    return power(power(a, 2) + b - 11, 2) + power(a + power(b, 2) - 7, 2)
+    return u * u + v * v
 
 
 @njit(error_model="numpy", inline="always")

@@ -242,16 +242,16 @@ class Beale(TestFunction):
 
     def _value(self, x: Array) -> Any:
         a, b = x
-        t1, t2, t3 = 1.5 - a + a * b, 2.25 - a + a * b**2, 2.625 - a + a * b**3
-        return t1**2 + t2**2 + t3**2
+        t1, t2, t3 = 1.5 - a + a * b, 2.25 - a + a * (b * b), 2.625 - a + a * b**3
+        return t1 * t1 + t2 * t2 + t3 * t3
 
     def _grad(self, x: Array) -> Array:
         a, b = x
-        t1, t2, t3 = 1.5 - a + a * b, 2.25 - a + a * b**2, 2.625 - a + a * b**3
+        t1, t2, t3 = 1.5 - a + a * b, 2.25 - a + a * (b * b), 2.625 - a + a * b**3
         return np.stack(
             [
-                2 * t1 * (b - 1) + 2 * t2 * (b**2 - 1) + 2 * t3 * (b**3 - 1),
-                2 * t1 * a + 4 * t2 * a * b + 6 * t3 * a * b**2,
+                2 * t1 * (b - 1) + 2 * t2 * (b * b - 1) + 2 * t3 * (b**3 - 1),
+                2 * t1 * a + 4 * t2 * a * b + 6 * t3 * a * (b * b),
             ]
         )
 
@@ -282,7 +282,8 @@ class Booth(TestFunction):
 
     def _value(self, x: Array) -> Any:
         a, b = x
-        return (a + 2 * b - 7) ** 2 + (2 * a + b - 5) ** 2
+        u, v = a + 2 * b - 7, 2 * a + b - 5
+        return u * u + v * v
 
     def _grad(self, x: Array) -> Array:
         a, b = x
@@ -327,11 +328,12 @@ class Himmelblau(TestFunction):
 
     def _value(self, x: Array) -> Any:
         a, b = x
-        return (a**2 + b - 11) ** 2 + (a + b**2 - 7) ** 2
+        u, v = a * a + b - 11, a + b * b - 7
+        return u * u + v * v
 
     def _grad(self, x: Array) -> Array:
         a, b = x
-        u, v = a**2 + b - 11, a + b**2 - 7
+        u, v = a * a + b - 11, a + b * b - 7
         return np.stack([4 * a * u + 2 * v, 2 * u + 4 * b * v])
 
 

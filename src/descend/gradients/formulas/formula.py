@@ -21,6 +21,7 @@ from 1, like an editor's column, and the message repeats the line with a caret u
 
 from __future__ import annotations
 
+import functools
 import linecache
 import math
 from collections.abc import Callable, Sequence
@@ -268,6 +269,12 @@ def _numeric(symbols: tuple[Expr, ...], exprs: Any) -> Callable[..., Any]:
     tree, whose nodes are all whitelisted numbers, operators and functions, with the
     variables renamed _0, _1, ... (names a formula cannot use), so no text of the formula
     reaches it.
+
+    A square is printed as a product, ``(a*a)``, its base named first when it is not a
+    variable: NumPy squares an array so, but a scalar's ``a**2`` calls the C library's
+    pow, which is slower and now and then a last bit off the rounded square. So a
+    formula's value at one point is the one its grid gives there, and the compiled
+    engine's product is the same arithmetic (see :mod:`descend.engines._compiled_source`).
     """
     import sympy
 
@@ -296,7 +303,12 @@ def _numeric(symbols: tuple[Expr, ...], exprs: Any) -> Callable[..., Any]:
     exprs = [prepared(e) for e in exprs] if many else prepared(exprs)
     args = [renamed[s] for s in symbols]
     modules = [{"_step": _step}, "numpy"]
-    function = sympy.lambdify(args, exprs, modules=modules, cse=_shared if many else False)
+    shared = _shared if many else _squares_named
+    printer = _printer()(
+        {"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True,
+         "user_functions": {"_step": "_step"}}
+    )  # fmt: skip  # lambdify's own settings for the NumPy printer
+    function = sympy.lambdify(args, exprs, modules=modules, cse=shared, printer=printer)
     # lambdify puts the source in linecache and deletes it when the function is collected;
     # a collection in the middle of Python 3.11's linecache.checkcache (pdb, doctest) then
     # raises KeyError. So the source moves onto the function (the compiled engine reads it).
@@ -320,7 +332,54 @@ def _shared(exprs: list[Expr]) -> tuple[list[tuple[Expr, Expr]], list[Expr]]:
     import sympy
     from sympy.simplify.cse_main import tree_cse
 
-    return tree_cse(exprs, sympy.numbered_symbols("_c"), opt_subs={}, order="none")
+    replacements, reduced = tree_cse(exprs, sympy.numbered_symbols("_c"), opt_subs={}, order="none")
+    return _squares_named(reduced, replacements)
+
+
+def _squares_named(
+    exprs: Any, replacements: Sequence[tuple[Expr, Expr]] = ()
+) -> tuple[list[tuple[Expr, Expr]], Any]:
+    """``replacements`` and ``exprs`` (one or a list) with the base of every square that
+    is not a symbol named, before its first use: ``(b)**2`` becomes ``_s**2`` with
+    ``_s = b``, which :func:`_printer`'s printer writes ``(_s*_s)``; so does ``x/(b)**2``
+    (``x*b**-2``, printed as a quotient)."""
+    import sympy
+
+    names = sympy.numbered_symbols("_s")
+    named: list[tuple[Expr, Expr]] = []
+    done: dict[Expr, Expr] = {}
+
+    def visit(e: Expr) -> Expr:
+        if not e.args or e in done:
+            return done.get(e, e)
+        rebuilt = e.func(*map(visit, e.args), evaluate=False)
+        if rebuilt.is_Pow and abs(rebuilt.exp) == 2 and not rebuilt.base.is_Symbol:
+            name = next(names)
+            named.append((name, rebuilt.base))
+            rebuilt = sympy.Pow(name, rebuilt.exp, evaluate=False)
+        done[e] = rebuilt
+        return rebuilt
+
+    for symbol, value in replacements:
+        named.append((symbol, visit(value)))  # after the names its value uses
+    exprs = [visit(e) for e in exprs] if isinstance(exprs, list) else visit(exprs)
+    return named, exprs
+
+
+@functools.cache
+def _printer() -> type:
+    """lambdify's NumPy printer class, writing a square of a symbol as a product (see
+    :func:`_numeric`)."""
+    from sympy.printing.numpy import NumPyPrinter
+
+    class SquaresAsProducts(NumPyPrinter):
+        def _print_Pow(self, expr: Expr, rational: bool = False) -> str:
+            if expr.exp == 2 and expr.base.is_Symbol:
+                base = self._print(expr.base)
+                return f"({base}*{base})"
+            return str(super()._print_Pow(expr, rational=rational))
+
+    return SquaresAsProducts
 
 
 def _real(value: Any, x: np.ndarray) -> Any:
