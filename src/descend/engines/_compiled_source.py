@@ -5,9 +5,10 @@ The objective is ``value_and_grad(x, g, params) -> f``, writing the gradient int
 
 - a parsed formula: the very NumPy code that :class:`descend.Formula` evaluates (SymPy's
   ``lambdify`` source of the value, and of the gradient with common subexpressions
-  shared), read back as a syntax tree and rewritten only where Numba's arithmetic would
-  differ: a power ``a**b`` becomes ``power(a, b)``, the C library's ``pow`` that NumPy's
-  scalars call, where Numba would multiply (``a**3``) or LLVM square (``a**2.0``);
+  shared, squares written as products), read back as a syntax tree and rewritten only
+  where Numba's arithmetic would differ: any other power ``a**b`` becomes
+  ``power(a, b)``, the C library's ``pow`` that NumPy's scalars call, where Numba would
+  multiply (``a**3``);
 - a test function of :mod:`descend.functions`: its kernel in
   :mod:`descend.engines._compiled_zoo`;
 - the user's own ``numba.njit`` functions ``fun(x)`` and ``grad(x)``.
@@ -23,6 +24,7 @@ imports Numba; the source names it.
 from __future__ import annotations
 
 import ast
+import textwrap
 from typing import Any
 
 import numpy as np
@@ -98,59 +100,62 @@ def run(work, rows, xs, f, params, h, schedule, scheduled, clip, projected, lowe
     evaluated, evaluations = False, 0  # a search that evaluated x_new already: no more
     stalled = 0  # L-BFGS took no step: 1 f is at its minimum to rounding, 2 no lower f
     f_change, step_norm, grad_norm = 0.0, math.inf, rows[0, 1]
-    while True:
-        if scheduled:  # Optimizer.rate(t), then Optimizer.clip(g), as every update begins
-            lr = rate(schedule, nit)  # > 0: minimize checked the schedule's last rate
-        step_lr, gu = lr, g
-        if clip > 0.0:
-            length = math.sqrt(dot(g, g))
-            if length > clip:
-                scale, gu = clip / length, clipped
-                for i in range(n):
-                    clipped[i] = g[i] * scale
+    gu = clipped if clip > 0.0 else g  # the g an update reads: Optimizer.clip(g) or g
+    ended = False
+    while True:  # passes, the history grown between them (rows rebound in the loop of
+        # updates would cost each update a reload of their shape and data)
+        while nit + 1 < rows.shape[0]:
+            if scheduled:  # Optimizer.rate(t), then Optimizer.clip(g), as updates begin
+                lr = rate(schedule, nit)  # > 0: minimize checked the schedule's last rate
+            step_lr = lr
+            if clip > 0.0:
+                length = math.sqrt(dot(g, g))
+                for i in range(n):  # g itself when it is short enough
+                    clipped[i] = g[i] * (clip / length) if length > clip else g[i]
 {update}
-        if projected:  # Run's update: x + step projected onto the box
-            clip_into(x_new, lower, upper)
-        if not evaluated:
-            f_new = evaluate(x_new, g_new, params, sign)
-            evaluations += 1
-        nit += 1
-        grad_norm = math.sqrt(dot(g_new, g_new))
-        if not math.isfinite(f_new + grad_norm + dot(x_new, x_new)):
-            grad_norm = norm(g_new)
-            broke = which_broke(f_new, g_new, x_new)
-        elif projected:  # what gtol reads (diff is free until the step's norm)
-            grad_norm = projected_norm(x_new, g_new, lower, upper, diff)
-        if nit == rows.shape[0]:
-            size = 2 * nit if 2 * nit <= max_iter else max_iter + 1
-            rows = grow(rows, size)
+            if projected:  # Run's update: x + step projected onto the box
+                clip_into(x_new, lower, upper)
+            if not evaluated:
+                f_new = evaluate(x_new, g_new, params, sign)
+                evaluations += 1
+            nit += 1
+            grad_norm = math.sqrt(dot(g_new, g_new))
+            if not math.isfinite(f_new + grad_norm + dot(x_new, x_new)):
+                grad_norm = norm(g_new)
+                broke = which_broke(f_new, g_new, x_new)
+            elif projected:  # what gtol reads (diff is free until the step's norm)
+                grad_norm = projected_norm(x_new, g_new, lower, upper, diff)
+            rows[nit, 0], rows[nit, 1], rows[nit, 2] = f_new, grad_norm, step_lr
             if record_x:
-                xs = grow(xs, size)
-        rows[nit, 0], rows[nit, 1], rows[nit, 2] = f_new, grad_norm, step_lr
+                for i in range(n):
+                    xs[nit, i] = x_new[i]
+            if broke:  # the last finite point stays the answer
+                ended = True
+                break
+            if want_step:
+                for i in range(n):
+                    diff[i] = x_new[i] - x[i]
+                step_norm = norm(diff)
+            f_change = abs(f_new - f)
+            for i in range(n):  # copied, not swapped: a swap of arrays costs reference counts
+                x[i], g[i] = x_new[i], g_new[i]
+            f = f_new
+            if f < best_f:
+                for i in range(n):
+                    best_x[i], best_g[i] = x[i], g[i]
+                best_f, best_nit = f, nit
+            # the rules, then Run's ending when a line search took no step, then the clock
+            ended = not (f <= f_limit and grad_norm > gtol and f_change >= ftol
+                         and step_norm > xtol and nit < max_iter) or stalled != 0 or (
+                nit % CLOCK_EVERY == 0 and now() - started >= time_limit)  # inf: no limit
+            if ended:
+                break
+        if ended:
+            break
+        size = 2 * (nit + 1) if 2 * (nit + 1) <= max_iter else max_iter + 1
+        rows = grow(rows, size)
         if record_x:
-            for i in range(n):
-                xs[nit, i] = x_new[i]
-        if broke:
-            break  # the last finite point stays the answer
-        if want_step:
-            for i in range(n):
-                diff[i] = x_new[i] - x[i]
-            step_norm = norm(diff)
-        f_change = abs(f_new - f)
-        for i in range(n):  # copied, not swapped: a swap of arrays costs reference counts
-            x[i], g[i] = x_new[i], g_new[i]
-        f = f_new
-        if f < best_f:
-            for i in range(n):
-                best_x[i], best_g[i] = x[i], g[i]
-            best_f, best_nit = f, nit
-        if not (f <= f_limit and grad_norm > gtol and f_change >= ftol and step_norm > xtol
-                and nit < max_iter):
-            break
-        if stalled:  # Run's ending when a line search took no step (after the rules)
-            break
-        if nit % CLOCK_EVERY == 0 and now() - started >= time_limit:  # inf: no limit
-            break
+            xs = grow(xs, size)
     return (x, g, f, nit, broke, f_change, step_norm, grad_norm, rows, xs, best_f, best_nit,
             trials, evaluations, now() - started, stalled)
 
@@ -326,6 +331,7 @@ def module_source(objective: str, method: str, what: str, cache: bool) -> str:
     names = [_LOCAL.get(name, name) for name in HYPERPARAMETERS[method]]
     init = [f"    {name} = h[{i}]\n" for i, name in enumerate(names)]
     init += [f"    {name} = work[{WORK_ROWS + i}]\n" for i, name in enumerate(state)]
+    update = textwrap.indent(update, "    ")  # into the loop of updates
     loop = LOOP.replace("{init}\n", "".join(init)).replace("{update}\n", update)
     header = HEADER.format(what=what, method=method, cache=cache)
     constants = f"CLOCK_EVERY = {CLOCK_EVERY}\n" + lbfgs.CONSTANTS
