@@ -364,3 +364,16 @@ def test_a_new_process_loads_the_machine_code_from_the_disk_cache(tmp_path, monk
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["1", "0"]  # one hit, no compile
+
+
+def test_the_compiled_dot_is_numpys_to_the_last_bit():
+    from numba import njit
+
+    from descend.engines._compiled_kernels import dot
+
+    call = njit(lambda a, b: dot(a, b))
+    rng = np.random.default_rng(11)
+    for n in range(1, 41):  # the library's short tail, its blocks of 16, and both
+        for _ in range(30):
+            a, b = rng.standard_normal(n) * 10.0 ** rng.integers(-3, 4, n), rng.standard_normal(n)
+            assert call(a, b) == a.dot(b), n
