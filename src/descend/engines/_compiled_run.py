@@ -88,12 +88,12 @@ class Start:
         n, state = self.run.size, len(source.UPDATES[self.run.method][0])
         xs_rows = capacity if self.job.record_x else 1
         work = np.zeros((runs, source.WORK_ROWS + state, n))
-        return work, np.empty((runs, capacity, 3)), np.empty((runs, xs_rows, n))
+        return work, np.empty((runs, 3, capacity)), np.empty((runs, xs_rows, n))
 
     def fill(self, work: Array, rows: Array, xs: Array) -> None:
         """Write the start into this run's arrays (``work``'s state rows are zeros)."""
         x, g = self.job.x, self.g
-        rows[0], xs[0] = (self.job.f, self.grad_norm, self.job.optimizer.rate(0)), x
+        rows[:, 0], xs[0] = (self.job.f, self.grad_norm, self.job.optimizer.rate(0)), x
         work[0], work[1], work[5], work[6] = x, g, x, g  # x, g and the best point so far
 
     def result(self, work: Array, rows: Array, xs: Array, out: tuple[Any, ...] | None) -> Result:
@@ -113,7 +113,7 @@ class Start:
             used = nit + 1
             # A run that ended early keeps only what it used.
             xs = xs[:used] if 2 * used >= len(xs) else xs[:used].copy()
-            rows = rows[:used]
+            rows = rows[:, :used] if 2 * used >= rows.shape[1] else rows[:, :used].copy()
             ending = (
                 non_finite(nit, BROKE[broke])
                 if broke
@@ -130,11 +130,11 @@ class Start:
         sign, shape = objective.sign, objective.shape
         if job.keep == "best":
             x, g, f = best_x, best_g, best_f
-        k = len(rows)
-        history = History(
-            f=sign * rows[:, 0],
-            grad_norm=rows[:, 1].copy(),
-            lr=rows[:, 2].copy(),
+        k = rows.shape[1]
+        history = History(  # the columns of the loop's rows, not copies
+            f=rows[0] if sign > 0 else -rows[0],
+            grad_norm=rows[1],
+            lr=rows[2],
             time=np.linspace(0.0, elapsed, k),
             x=xs.reshape((k, *shape)) if job.record_x else None,
         )

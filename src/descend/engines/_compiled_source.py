@@ -63,16 +63,17 @@ _MANY = dict(_JIT, parallel=True)  # many runs, one per thread at a time
 # The whole loop: begin where the Python engine's first update begins (the caller has
 # recorded and checked the start), then update, evaluate, record, check. The caller
 # allocates every array: ``work`` holds x, g, their next values, the step, the best point
-# and its gradient, then the method's state (zeros); ``rows`` (f, the gradient norm, lr)
-# and ``xs`` hold the start in row 0 and grow here by doubling. Rows are copied element
+# and its gradient, then the method's state (zeros); ``rows`` (f, the gradient norm and lr
+# in three rows, which become the History's arrays) and ``xs`` hold the start in column
+# and row 0 and grow here by doubling. Arrays are copied element
 # by element, never as ``a[i] = b``: an array assignment brings Numba's broadcasting
 # error message with it, and that alone takes seconds to compile. ``run_many`` runs many
 # starts or hyperparameters of one problem, in parallel: each run's arrays are one index
 # of the arrays it is given, its scalar outcomes written into ``floats`` and ``ints``.
 LOOP = """
 @njit(**_JIT)
-def grow(a, size):
-    out = np.empty((size, a.shape[1]))
+def grow(a, rows, columns):
+    out = np.empty((rows, columns))
     for i in range(a.shape[0]):
         for j in range(a.shape[1]):
             out[i, j] = a[i, j]
@@ -99,12 +100,12 @@ def run(work, rows, xs, f, params, h, schedule, scheduled, clip, projected, lowe
     best_f, best_nit, nit, broke, trials, step_lr = f, 0, 0, 0, 0, h[0]
     evaluated, evaluations = False, 0  # a search that evaluated x_new already: no more
     stalled = 0  # L-BFGS took no step: 1 f is at its minimum to rounding, 2 no lower f
-    f_change, step_norm, grad_norm = 0.0, math.inf, rows[0, 1]
+    f_change, step_norm, grad_norm = 0.0, math.inf, rows[1, 0]
     gu = clipped if clip > 0.0 else g  # the g an update reads: Optimizer.clip(g) or g
     ended = False
     while True:  # passes, the history grown between them (rows rebound in the loop of
         # updates would cost each update a reload of their shape and data)
-        while nit + 1 < rows.shape[0]:
+        while nit + 1 < rows.shape[1]:
             if scheduled:  # Optimizer.rate(t), then Optimizer.clip(g), as updates begin
                 lr = rate(schedule, nit)  # > 0: minimize checked the schedule's last rate
             step_lr = lr
@@ -125,7 +126,7 @@ def run(work, rows, xs, f, params, h, schedule, scheduled, clip, projected, lowe
                 broke = which_broke(f_new, g_new, x_new)
             elif projected:  # what gtol reads (diff is free until the step's norm)
                 grad_norm = projected_norm(x_new, g_new, lower, upper, diff)
-            rows[nit, 0], rows[nit, 1], rows[nit, 2] = f_new, grad_norm, step_lr
+            rows[0, nit], rows[1, nit], rows[2, nit] = f_new, grad_norm, step_lr
             if record_x:
                 for i in range(n):
                     xs[nit, i] = x_new[i]
@@ -153,9 +154,9 @@ def run(work, rows, xs, f, params, h, schedule, scheduled, clip, projected, lowe
         if ended:
             break
         size = 2 * (nit + 1) if 2 * (nit + 1) <= max_iter else max_iter + 1
-        rows = grow(rows, size)
+        rows = grow(rows, 3, size)
         if record_x:
-            xs = grow(xs, size)
+            xs = grow(xs, size, n)
     return (x, g, f, nit, broke, f_change, step_norm, grad_norm, rows, xs, best_f, best_nit,
             trials, evaluations, now() - started, stalled)
 
