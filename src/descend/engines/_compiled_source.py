@@ -93,7 +93,8 @@ def evaluate(x, g, params, sign):
 @njit(**_JIT)
 def run(work, rows, xs, f, params, h, schedule, scheduled, clip, projected, lower, upper,
         max_iter, f_limit, ftol, gtol, xtol, want_step, sign, record_x, time_limit):
-    n, started = work.shape[1], now()
+    n = SIZE if SIZE > 0 else work.shape[1]  # a constant for a formula: loops unrolled
+    started = now()
     x, g, x_new, g_new, diff, best_x, best_g, clipped = (work[0], work[1], work[2], work[3],
                                                          work[4], work[5], work[6], work[7])
 {init}
@@ -350,7 +351,7 @@ def _run_params(name: str) -> str:
 
 def zoo_source(name: str) -> str:
     """``value_and_grad`` of the test function ``name``: its compiled kernel."""
-    part = f"from descend.engines._compiled_zoo import {name} as value_and_grad\n"
+    part = f"from descend.engines._compiled_zoo import {name} as value_and_grad\nSIZE = 0\n"
     return part + ZOO_VALUE + _run_params(name)
 
 
@@ -364,6 +365,9 @@ def value_at(x, params, scratch):
 
 
 USER_SOURCE = """
+SIZE = 0  # the number of coordinates, when the source fixes it
+
+
 @njit(**_INLINE)
 def value_and_grad(x, g, params):
     f = user_fun(x)
@@ -396,6 +400,7 @@ def formula_source(formula: Any) -> str:
     gradient = _function(formula._gradient, "gradient", formula.text)
     imports = sorted(value.names | gradient.names)
     header = f"from numpy import {', '.join(imports)}\n" if imports else ""
+    header += f"SIZE = {len(formula.variables)}\n"
     return (
         f"{header}\n\n@njit(**_INLINE)\n{value.source}\n\n@njit(**_INLINE)\n{gradient.source}\n\n"
         f"@njit(**_INLINE)\ndef value_and_grad(x, g, params):\n"
