@@ -17,7 +17,9 @@ compile of a new (formula, method) in a fresh cache folder, and the load of that
 a new process (both in a subprocess, so that Numba's own start is counted as a user meets
 it; ``import numba`` alone is shown for scale).
 
-It also times the issue's sweep of 1,000 runs x 1,000 updates on Himmelblau, and whole
+With JAX and Optax installed (the ``bench`` extra), the compiled engine runs beside
+Optax's whole-loop ``jit(lax.fori_loop)`` on the 2-D problems. It also times the issue's
+sweep of 1,000 runs x 1,000 updates on Himmelblau, and whole
 L-BFGS solves of 2-D Rosenbrock from (-1.2, 1) against SciPy's L-BFGS-B given one NumPy
 function for f and its gradient (``jac=True``), singly and for 1,000 starts.
 
@@ -28,6 +30,7 @@ sweep in <= 1 s on two cores.
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -191,6 +194,66 @@ def sweep_of_runs():
           f"{python / numba:.0f}x")  # fmt: skip
 
 
+def optax_loop(fun, method, lr, n):
+    """Optax's whole loop under ``jax.jit(lax.fori_loop)``: n updates of ``optax.sgd`` or
+    ``optax.adam`` from x0, x and f recorded in preallocated arrays (float64)."""
+    import jax
+    import optax
+
+    optimizer = optax.sgd(lr) if method == "gd" else optax.adam(lr)
+    value_and_grad = jax.value_and_grad(fun)
+
+    def body(i, carry):
+        x, state, xs, fs = carry
+        f, g = value_and_grad(x)
+        updates, state = optimizer.update(g, state, x)
+        x = optax.apply_updates(x, updates)
+        return x, state, xs.at[i + 1].set(x), fs.at[i].set(f)
+
+    @jax.jit
+    def run(x0):
+        xs = jax.numpy.zeros((n + 1, x0.size)).at[0].set(x0)
+        carry = (x0, optimizer.init(x0), xs, jax.numpy.zeros(n + 1))
+        return jax.lax.fori_loop(0, n, body, carry)
+
+    return lambda x0: jax.block_until_ready(run(x0))
+
+
+def against_optax():
+    """ns per update, x and f recorded, of the compiled engine and Optax's jit-compiled
+    loop on the 2-D problems (each compiled before timing); skipped without JAX."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        print("\nOptax's compiled loop: skipped (JAX and Optax not installed)")
+        return
+    jax.config.update("jax_enable_x64", True)  # float64, as descend
+    problems = [
+        ("rosenbrock", dd.functions.rosenbrock, [-1.2, 1.0],
+         lambda x: 100 * (x[1] - x[0] ** 2) ** 2 + (1 - x[0]) ** 2),
+        ("himmelblau", dd.functions.himmelblau, [0.0, 0.0],
+         lambda x: (x[0] ** 2 + x[1] - 11) ** 2 + (x[0] + x[1] ** 2 - 7) ** 2),
+    ]  # fmt: skip
+    m1, m2 = NUMBA_UPDATES
+    print(f"\nns per update against Optax's jit(lax.fori_loop), x and f kept; median of {REPEATS}")
+    for name, fun, x0, jax_fun in problems:
+        start = jnp.asarray(x0, dtype=jnp.float64)
+        for method, lr in {"gd": 1e-3, "adam": 1e-2}.items():
+            settings = dict(lr=lr, gtol=0, record_x=True)
+            short, long = (optax_loop(jax_fun, method, lr, n) for n in (m1, m2))
+            short(start), long(start)  # compiled
+            dd.minimize(fun, x0, method, engine="numba", max_iter=1, **settings)
+            ours = functools.partial(dd.minimize, fun, x0, method, engine="numba", **settings)
+            t = interleaved(
+                functools.partial(ours, max_iter=m1), functools.partial(ours, max_iter=m2),
+                functools.partial(short, start), functools.partial(long, start),
+            )  # fmt: skip
+            numba, optax = (t[1] - t[0]) / (m2 - m1), (t[3] - t[2]) / (m2 - m1)
+            print(f"  {name:11} {method:5} numba {1e9 * numba:6.1f}  optax {1e9 * optax:6.1f}  "
+                  f"optax/numba {optax / numba:5.2f}x")  # fmt: skip
+
+
 def lbfgs_solves():
     """Whole L-BFGS solves of 2-D Rosenbrock (gtol 1e-8; SciPy's own tolerances, the
     projected gradient's gtol 1e-8 and ftol 1e-15 so that f does not stop it first):
@@ -229,6 +292,7 @@ def lbfgs_solves():
 
 if __name__ == "__main__":
     per_update()
+    against_optax()
     sweep_of_runs()
     lbfgs_solves()
     start_up()

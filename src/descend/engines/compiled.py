@@ -23,7 +23,8 @@ Refused, with the reason: ``callback``, ``checkpoint``, ``data``, ``explain=True
 ``on_divergence="rollback"``, ``progress=True``, any other projection (or a projection
 with ``armijo`` or ``bb``), any other learning-rate schedule, any other method (the
 learning-rate-free ``dog``, ``prodigy`` and schedule-free methods), and any other
-objective.
+objective (a formula's NumPy code that calls more than NumPy's functions: ``min`` and
+``max``, which NumPy reduces).
 ``engine="auto"`` runs the Python loop instead whenever this engine would refuse, or
 when the run is too short to repay compiling.
 
