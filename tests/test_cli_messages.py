@@ -65,7 +65,6 @@ ERRORS = [
     ["minimize", "x**2", "--x0", "1", "--gtol", "-1"],
     ["minimize", "-x**2 + x**4", "--x0", "1"],
     ["minimize", "x**2", "--x0", "1", "--nonsense"],
-    ["minimize", "max(x, y)**2", "--x0", "1,1", "--engine", "numba"],
     ["minimize", "x**2", "--x0", "1", "--lr", "0.1", "--engine", "numba", "--explain"],
     ["minimize", "x**2", "--x0", "1", "--lr", "0.1", "--engine", "numba", "--progress"],
     ["minimize", "x**2", "--x0", "1", "--lr", "0.1", "--method", "bb", "--engine", "numba",

@@ -36,8 +36,8 @@ METHODS = {
 }
 NAMES = list(METHODS)
 
-# (formula, x0): smooth, rational, transcendental, non-smooth, one to 40 variables; 18, as
-# each compiles for about 3 s.
+# (formula, x0): smooth, rational, transcendental, non-smooth (abs, min, max), one to 40
+# variables; 19, as each compiles for about 3 s.
 FORMULAS = [
     ("(x-1)**2 + 3*y**2", [3.0, 4.0]),
     ("100*(y - x**2)**2 + (1-x)**2", [-1.2, 1.0]),
@@ -56,6 +56,7 @@ FORMULAS = [
     ("x**(-2) + x**2", 2.0),
     ("20 + x**2 - 10*cos(2*pi*x) + y**2 - 10*cos(2*pi*y)", [0.2, -0.1]),
     ("log10(x**2 + 1) + log2(y**2 + 1) + tan(0.1*x)", [1.0, 2.0]),
+    ("max(x - 1, 0)**2 + min(x, y, 2)**2 + max(abs(x), abs(y))", [3.0, 1.0]),
     # 40 variables: more than Python passes as separate arguments.
     (" + ".join(f"(v{i} - {i % 3})**2" for i in range(40)), list(np.linspace(-1, 1, 40))),
 ]

@@ -37,8 +37,8 @@ from numba.core import cgutils
 from numba.core.extending import intrinsic
 
 __all__ = [
-    "BLOCK", "TAIL", "clip_into", "dot", "finite", "fma", "norm", "now", "pairwise_sum", "power",
-    "projected_norm", "rate", "which_broke",
+    "BLOCK", "TAIL", "clip_into", "dot", "finite", "fma", "maximum", "minimum", "norm", "now",
+    "pairwise_sum", "power", "projected_norm", "rate", "step", "which_broke",
 ]  # fmt: skip
 
 # Below this many terms OpenBLAS's ddot sums one term at a time.
@@ -163,6 +163,32 @@ def dot(a, b):
         for i in range(n):
             s += a[i] * b[i]
     return s
+
+
+# A formula's min, max and their slopes, as its NumPy code computes them on scalars.
+
+
+@njit(error_model="numpy", inline="always")
+def maximum(a, b):
+    """``np.maximum(a, b)``: NaN if either is, ``b`` when they are equal (so -0.0 or 0.0
+    as NumPy picks)."""
+    return a if a > b or a != a else b
+
+
+@njit(error_model="numpy", inline="always")
+def minimum(a, b):
+    """``np.minimum(a, b)``, as :func:`maximum`."""
+    return a if a < b or a != a else b
+
+
+@njit(error_model="numpy", inline="always")
+def step(u):
+    """``np.heaviside(u, 0.5)``: the formula's ``_step``, the slope of ``max(u, 0)``."""
+    if u > 0:
+        return 1.0
+    if u < 0:
+        return 0.0
+    return 0.5 if u == 0 else u  # NaN stays
 
 
 # Loops rather than array expressions below: the same arithmetic, compiled in a fraction

@@ -52,7 +52,7 @@ import numpy as np
 from numba import njit, prange
 
 from descend.engines._compiled_kernels import (
-    clip_into, dot, norm, now, power, projected_norm, rate, which_broke,
+    clip_into, dot, maximum, minimum, norm, now, power, projected_norm, rate, step, which_broke,
 )
 
 _JIT = dict(cache={cache}, error_model="numpy")
@@ -453,9 +453,10 @@ def _function(function: Any, name: str, text: str) -> _Function:
         t.id for node in ast.walk(tree) if isinstance(node, ast.Assign)
         for t in node.targets if isinstance(t, ast.Name)
     }  # fmt: skip
+    tree = _Reductions().visit(tree)
     names = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id not in local:
+        if isinstance(node, ast.Name) and node.id not in local | _Reductions.KERNELS:
             found = function.__globals__.get(node.id)
             if found is None or getattr(np, node.id, None) is not found:
                 raise ValueError(
@@ -465,6 +466,29 @@ def _function(function: Any, name: str, text: str) -> _Function:
             names.add(node.id)
     tree = _Powers().visit(tree)  # after the names: power is the kernels' own
     return _Function(ast.unparse(ast.fix_missing_locations(tree)), names)
+
+
+class _Reductions(ast.NodeTransformer):
+    """A formula's ``reduce(maximum, [a, b, c])`` -> ``maximum(maximum(a, b), c)`` (the
+    same left fold, in the kernels' NumPy-exact scalar maximum) and ``_step`` -> ``step``."""
+
+    KERNELS = frozenset({"maximum", "minimum", "step"})
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        func, args = node.func, node.args
+        if isinstance(func, ast.Name) and func.id == "_step":
+            return ast.Call(ast.Name("step", ast.Load()), args, [])
+        if (
+            isinstance(func, ast.Name) and func.id == "reduce" and len(args) == 2
+            and isinstance(args[0], ast.Name) and args[0].id in ("maximum", "minimum")
+            and isinstance(args[1], ast.List) and args[1].elts
+        ):  # fmt: skip
+            folded, *rest = args[1].elts
+            for element in rest:
+                folded = ast.Call(ast.Name(args[0].id, ast.Load()), [folded, element], [])
+            return folded
+        return node
 
 
 class _Powers(ast.NodeTransformer):

@@ -1,7 +1,8 @@
 """The compiled engine: ``minimize(..., engine="numba")`` runs the whole loop in Numba.
 
 What it compiles: a formula string (its SymPy value and gradient, printed as NumPy code,
-with the gradient's common subexpressions computed once), a test function of
+with the gradient's common subexpressions computed once; ``min`` and ``max`` and their
+slopes as NumPy computes them), a test function of
 :mod:`descend.functions`, or the user's own ``numba.njit`` functions ``fun(x)`` and
 ``grad(x)`` (a 1-D ``x0``). Methods: ``gd``, ``momentum``, ``nesterov``, ``adagrad``,
 ``rmsprop``, ``adam``, ``adamw``, ``armijo``, ``bb`` (unconstrained) and ``lbfgs`` (the
@@ -23,8 +24,7 @@ Refused, with the reason: ``callback``, ``checkpoint``, ``data``, ``explain=True
 ``on_divergence="rollback"``, ``progress=True``, any other projection (or a projection
 with ``armijo`` or ``bb``), any other learning-rate schedule, any other method (the
 learning-rate-free ``dog``, ``prodigy`` and schedule-free methods), and any other
-objective (a formula's NumPy code that calls more than NumPy's functions: ``min`` and
-``max``, which NumPy reduces).
+objective.
 ``engine="auto"`` runs the Python loop instead whenever this engine would refuse, or
 when the run is too short to repay compiling.
 
