@@ -5,10 +5,8 @@ The objective is ``value_and_grad(x, g, params) -> f``, writing the gradient int
 
 - a parsed formula: the very NumPy code that :class:`descend.Formula` evaluates (SymPy's
   ``lambdify`` source of the value, and of the gradient with common subexpressions
-  shared, squares written as products), read back as a syntax tree and rewritten only
-  where Numba's arithmetic would differ: any other power ``a**b`` becomes
-  ``power(a, b)``, the C library's ``pow`` that NumPy's scalars call, where Numba would
-  multiply (``a**3``);
+  shared, squares written as products), rewritten for Numba by
+  :mod:`descend.engines._compiled_formula`;
 - a test function of :mod:`descend.functions`: its kernel in
   :mod:`descend.engines._compiled_zoo`;
 - the user's own ``numba.njit`` functions ``fun(x)`` and ``grad(x)``.
@@ -23,11 +21,7 @@ imports Numba; the source names it.
 
 from __future__ import annotations
 
-import ast
 import textwrap
-from typing import Any
-
-import numpy as np
 
 from . import _compiled_lbfgs as lbfgs
 
@@ -39,8 +33,8 @@ __all__ = [
     "WORK_ROWS",
     "ZOO_CARRIED",
     "ZOO_SCRATCH",
-    "formula_source",
     "module_source",
+    "run_params_source",
     "zoo_source",
 ]
 
@@ -340,7 +334,7 @@ def module_source(objective: str, method: str, what: str, cache: bool) -> str:
     return header + constants + objective + FUNCTIONS.get(method, "") + loop
 
 
-def _run_params(name: str) -> str:
+def run_params_source(name: str) -> str:
     """``run_params(params, scratch, r)``: the ``params`` of run ``r`` of ``run_many``, the
     carried arrays shared and one row of each scratch stack (those the runs share)."""
     carried = [f"params[{i}]" for i in range(ZOO_CARRIED.get(name, 0))]
@@ -352,7 +346,7 @@ def _run_params(name: str) -> str:
 def zoo_source(name: str) -> str:
     """``value_and_grad`` of the test function ``name``: its compiled kernel."""
     part = f"from descend.engines._compiled_zoo import {name} as value_and_grad\nSIZE = 0\n"
-    return part + ZOO_VALUE + _run_params(name)
+    return part + ZOO_VALUE + run_params_source(name)
 
 
 # f alone at a line search's trial points (``scratch`` takes the gradient where the
@@ -386,116 +380,3 @@ def value_at(x, params, scratch):
 def run_params(params, scratch, r):
     return params
 """
-
-
-def formula_source(formula: Any) -> str:
-    """``value_and_grad`` of a parsed formula, from the NumPy code it evaluates itself.
-
-    Raises
-    ------
-    ValueError
-        When that code calls something other than NumPy's functions and constants.
-    """
-    value = _function(formula._value, "value", formula.text)
-    gradient = _function(formula._gradient, "gradient", formula.text)
-    imports = sorted(value.names | gradient.names)
-    header = f"from numpy import {', '.join(imports)}\n" if imports else ""
-    header += f"SIZE = {len(formula.variables)}\n"
-    return (
-        f"{header}\n\n@njit(**_INLINE)\n{value.source}\n\n@njit(**_INLINE)\n{gradient.source}\n\n"
-        f"@njit(**_INLINE)\ndef value_and_grad(x, g, params):\n"
-        "    gradient(x, g)\n"
-        "    return value(x)\n\n\n"
-        "@njit(**_INLINE)\ndef value_at(x, params, scratch):\n"
-        "    return value(x)\n" + _run_params("formula")
-    )
-
-
-class _Function:
-    """One lambdified function rewritten for Numba: its source and the NumPy names it uses."""
-
-    def __init__(self, source: str, names: set[str]) -> None:
-        self.source, self.names = source, names
-
-
-def _function(function: Any, name: str, text: str) -> _Function:
-    """``function`` (SymPy's lambdify output) as Numba source named ``name``, of the array
-    ``_x`` rather than one argument per variable (Python passes 30 or more arguments as a
-    tuple, which Numba cannot inline); a gradient's returned list goes into the array
-    ``out`` instead, and powers call ``pow``."""
-    tree = ast.parse(function.source)  # kept by Formula, out of linecache
-    definition = tree.body[0]
-    assert isinstance(definition, ast.FunctionDef)
-    definition.name = name
-    definition.decorator_list = []
-    body = definition.body
-    last = body[-1]
-    variables = [a.arg for a in definition.args.args]
-    definition.args.args = [ast.arg(arg="_x")]
-    body[:0] = [
-        ast.Assign(
-            targets=[ast.Name(v, ast.Store())],
-            value=ast.Subscript(ast.Name("_x", ast.Load()), ast.Constant(i), ast.Load()),
-        )
-        for i, v in enumerate(variables)
-    ]
-    if name == "gradient":
-        assert isinstance(last, ast.Return) and isinstance(last.value, ast.List)
-        definition.args.args.append(ast.arg(arg="out"))
-        body[-1:] = [
-            ast.Assign(
-                targets=[ast.Subscript(ast.Name("out", ast.Load()), ast.Constant(i), ast.Store())],
-                value=element,
-            )
-            for i, element in enumerate(last.value.elts)
-        ]
-    local = {a.arg for a in definition.args.args} | {
-        t.id for node in ast.walk(tree) if isinstance(node, ast.Assign)
-        for t in node.targets if isinstance(t, ast.Name)
-    }  # fmt: skip
-    tree = _Reductions().visit(tree)
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id not in local | _Reductions.KERNELS:
-            found = function.__globals__.get(node.id)
-            if found is None or getattr(np, node.id, None) is not found:
-                raise ValueError(
-                    f"formula {text!r}: its NumPy code uses {node.id!r}, which the compiled "
-                    "engine cannot translate"
-                )
-            names.add(node.id)
-    tree = _Powers().visit(tree)  # after the names: power is the kernels' own
-    return _Function(ast.unparse(ast.fix_missing_locations(tree)), names)
-
-
-class _Reductions(ast.NodeTransformer):
-    """A formula's ``reduce(maximum, [a, b, c])`` -> ``maximum(maximum(a, b), c)`` (the
-    same left fold, in the kernels' NumPy-exact scalar maximum) and ``_step`` -> ``step``."""
-
-    KERNELS = frozenset({"maximum", "minimum", "step"})
-
-    def visit_Call(self, node: ast.Call) -> ast.AST:
-        self.generic_visit(node)
-        func, args = node.func, node.args
-        if isinstance(func, ast.Name) and func.id == "_step":
-            return ast.Call(ast.Name("step", ast.Load()), args, [])
-        if (
-            isinstance(func, ast.Name) and func.id == "reduce" and len(args) == 2
-            and isinstance(args[0], ast.Name) and args[0].id in ("maximum", "minimum")
-            and isinstance(args[1], ast.List) and args[1].elts
-        ):  # fmt: skip
-            folded, *rest = args[1].elts
-            for element in rest:
-                folded = ast.Call(ast.Name(args[0].id, ast.Load()), [folded, element], [])
-            return folded
-        return node
-
-
-class _Powers(ast.NodeTransformer):
-    """``a ** b`` -> ``power(a, b)``."""
-
-    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
-        self.generic_visit(node)
-        if isinstance(node.op, ast.Pow):
-            return ast.Call(ast.Name("power", ast.Load()), [node.left, node.right], [])
-        return node

@@ -70,6 +70,7 @@ from descend.gradients.formulas import Formula
 from descend.gradients.objective import Objective
 
 from . import _compiled_source as source
+from ._compiled_formula import formula_source
 from ._compiled_run import Start, capacity, many, schedule_spec
 
 __all__ = ["ENGINE", "CompiledEngine", "cache_dir", "schedule_spec", "zoo_params"]
@@ -279,7 +280,7 @@ def _formula_part(formula: Any) -> str:
     """The formula's ``value_and_grad`` source, made once per formula in a process."""
     key = (formula.text, formula.variables)
     if key not in _FORMULAS:
-        _FORMULAS[key] = source.formula_source(formula)
+        _FORMULAS[key] = formula_source(formula)
     return _FORMULAS[key]
 
 

@@ -274,7 +274,7 @@ def _numeric(symbols: tuple[Expr, ...], exprs: Any) -> Callable[..., Any]:
     variable: NumPy squares an array so, but a scalar's ``a**2`` calls the C library's
     pow, which is slower and now and then a last bit off the rounded square. So a
     formula's value at one point is the one its grid gives there, and the compiled
-    engine's product is the same arithmetic (see :mod:`descend.engines._compiled_source`).
+    engine's product is the same arithmetic (see :mod:`descend.engines._compiled_formula`).
     """
     import sympy
 
