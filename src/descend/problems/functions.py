@@ -24,7 +24,8 @@ so complex-step differentiation works. Far from the minimum the values may overf
 ``np.errstate`` would cost more than the arithmetic on a 2-vector, so callers that expect
 it (the optimisation loop, plots of wide grids) wrap their own loop in one.
 A 1-D ``x``, the case ``minimize`` uses, takes the same formulas with sums written as dot
-products (one BLAS call each).
+products (one BLAS call each) and squares as products: a NumPy scalar's ``**2`` calls the
+C library's pow, slower and now and then a last bit off the square a grid computes.
 """
 
 from __future__ import annotations
