@@ -124,6 +124,15 @@ def test_every_method_on_the_rosenbrock_formula(method):
     assert b.status == ("converged" if method == "bb" else "max_iter")
 
 
+@pytest.mark.parametrize("method", ["adam", "adamw"])
+def test_adam_past_the_powers_of_its_betas(method):
+    # beta1**t and beta2**t fall below 2**-60 after 60 and 4,139 updates; the compiled loop
+    # then stops computing them, and the bias corrections stay 1.0 as they are in Python.
+    f, x0 = FORMULAS[1]
+    b = same_run(f, x0, method, lr=1e-3, beta1=0.5, beta2=0.99, max_iter=6000, gtol=0.0)
+    assert b.nit == 6000
+
+
 @pytest.mark.parametrize("k", range(len(FORMULAS)), ids=[f[:60] for f, _ in FORMULAS])
 def test_formulas(k):
     formula, x0 = FORMULAS[k]
@@ -246,7 +255,7 @@ def test_convergence_and_the_other_rules_end_the_run_alike():
     assert m.maximize and m.fun == pytest.approx(0.0, abs=1e-12)
 
 
-def test_the_start_alone_and_divergence():
+def test_the_start_alone_and_divergence(monkeypatch):
     f = "(x-1)**2 + 3*y**2"
     assert same_run(f, [1.0, 0.0], "gd", lr=0.1).nit == 0  # converged at the start
     assert same_run(f, [3.0, 4.0], "gd", lr=0.1, max_iter=0).nit == 0
@@ -254,9 +263,20 @@ def test_the_start_alone_and_divergence():
     assert grew.status == "diverged" and "grew" in grew.message
     broke = same_run("exp(x**2)", 2.0, "gd", lr=1.0)  # exp overflows to inf
     assert broke.status == "diverged" and "non-finite" in broke.message
-    # More updates than the first block of history rows: the history grows.
+    # A history too big to allocate whole: it starts with a block of rows and grows.
+    from descend.engines import _compiled_run
+
+    monkeypatch.setattr(_compiled_run, "HISTORY_BYTES", 8 * 5 * 1000)
+    assert _compiled_run.capacity(3000, 2, True) < 3001
     long = same_run(f, [3.0, 4.0], "gd", lr=1e-4, max_iter=3000)
-    assert long.nit == 3000 and len(long.history.f) == 3001
+    assert long.nit == 3000 and len(long.history.f) == 3001 and len(long.history.x) == 3001
+
+
+def test_a_gradient_whose_square_overflows():
+    # g = (1e200, 2y): g.g is inf, the norm is finite; the Python loop rescales, and so
+    # must the compiled one, with the step's length (xtol) measured too.
+    b = same_run("1e200*x + y**2", [0.0, 1.0], "gd", lr=1e-210, max_iter=50, xtol=1e-300)
+    assert b.status == "max_iter" and np.all(b.history.grad_norm == pytest.approx(1e200))
 
 
 @pytest.mark.parametrize(
@@ -370,11 +390,13 @@ def test_a_new_process_loads_the_machine_code_from_the_disk_cache(tmp_path, monk
 def test_the_compiled_dot_is_numpys_to_the_last_bit():
     from numba import njit
 
-    from descend.engines._compiled_kernels import dot
+    from descend.engines._compiled_kernels import dot, dot_for
 
     call = njit(lambda a, b: dot(a, b))
     rng = np.random.default_rng(11)
     for n in range(1, 41):  # the library's short tail, its blocks of 16, and both
+        known = dot_for(n)  # the dot of a loop whose vectors have n terms
+        call_known = njit(lambda a, b, known=known: known(a, b))
         for _ in range(30):
             a, b = rng.standard_normal(n) * 10.0 ** rng.integers(-3, 4, n), rng.standard_normal(n)
-            assert call(a, b) == a.dot(b), n
+            assert call(a, b) == a.dot(b) == call_known(a, b), n

@@ -4,13 +4,13 @@ the finiteness test, each the same operations as the NumPy call of the Python lo
 Imported only when a compiled run is built (by :mod:`descend.engines.compiled` and the
 modules it generates), so that ``import descend`` never imports Numba.
 
-:func:`dot` is inlined into its callers (``inline="always"``): a call with arrays costs
-reference counts, 10 ns a call, as much as a 2-D update's arithmetic; the helpers for the
-rare paths (a norm that overflows, a non-finite value) are called, to compile faster.
-Nothing here is cached on disk (no ``cache=True``): the generated loop that calls these
-is, with their machine code linked into its own. Numba checks a cached function against
-its own file only, so a cache of these next to the package would outlive a change to a
-helper they call, and load stale code.
+:func:`dot` and :func:`norm` are inlined into their callers (``inline="always"``): a call
+with arrays costs reference counts, 10 ns a call, as much as a 2-D update's arithmetic.
+The helpers of the rare paths (a norm that overflows, a non-finite value, a schedule, a
+projection, a history that grows) are called, and cached on disk (``cache=True``), so
+that a new formula's loop compiles only its own code; a cache of Numba's is checked
+against its own file, and these call nothing outside it (nor :data:`TAIL`, which only
+what is inlined reads, and so only the generated loops' caches hold, named by it).
 
 Matching NumPy bit for bit
 --------------------------
@@ -19,8 +19,10 @@ of 16 in vector accumulators and the rest one term at a time: fused into the sum
 (``s = fma(a[i], b[i], s)``) by the Haswell-class kernels, multiplied then added
 (``s += a[i] * b[i]``) by others, the AMD Zen ones among them. A call of ``np.dot`` from
 Numba reaches the same ``ddot`` (25 ns a call, most of a 2-D update), so :func:`dot`
-calls it for 16 terms or more and below that runs the library's own tail inline, the one
-:func:`small_dot_tail` finds at import; where it finds neither, always ``np.dot``.
+calls it for 16 terms or more and below that runs the library's own tail inline
+(:func:`short_dot`), the one :func:`descend.engines._dot_tail.small_dot_tail` finds;
+where it finds neither, always ``np.dot``. :func:`dot_for` gives a loop whose vectors
+have a known length below 16 the tail alone, which compiles faster.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import ctypes
 import ctypes.util
 import math
 import time
+from typing import Any
 
 import numpy as np
 from llvmlite import binding, ir
@@ -36,13 +39,13 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.core.extending import intrinsic
 
-__all__ = [
-    "BLOCK", "TAIL", "clip_into", "dot", "finite", "fma", "maximum", "minimum", "norm", "now",
-    "pairwise_sum", "power", "projected_norm", "rate", "step", "which_broke",
-]  # fmt: skip
+from ._dot_tail import BLOCK, FUSED_TAIL, small_dot_tail
 
-# Below this many terms OpenBLAS's ddot sums one term at a time.
-BLOCK = 16
+__all__ = [
+    "BLOCK", "TAIL", "clip_into", "dot", "dot_for", "finite", "fma", "grow", "maximum",
+    "minimum", "now", "pairwise_sum", "power", "rate", "rescaled_norm", "short_dot", "step",
+    "which_broke",
+]  # fmt: skip
 
 
 @intrinsic
@@ -119,50 +122,36 @@ def now(typingctx):
     return sig, codegen
 
 
-def small_dot_tail() -> int:
-    """How NumPy's dot of fewer than :data:`BLOCK` terms sums: :data:`FUSED_TAIL`,
-    :data:`PLAIN_TAIL` or 0 for neither, checked on random vectors of every such length
-    against exact rational arithmetic rounded as each way rounds."""
-    from fractions import Fraction
-
-    def fused(a: float, b: float, s: float) -> float:
-        return float(Fraction(a) * Fraction(b) + Fraction(s))
-
-    def plain(a: float, b: float, s: float) -> float:
-        return s + a * b
-
-    rng = np.random.default_rng(0)
-    pairs = [rng.standard_normal((2, n)) for n in range(2, BLOCK) for _ in range(20)]
-    for code, step in ((FUSED_TAIL, fused), (PLAIN_TAIL, plain)):
-        for a, b in pairs:
-            s = 0.0
-            for i in range(a.size):
-                s = step(float(a[i]), float(b[i]), s)
-            if s != float(a.dot(b)):
-                break
-        else:
-            return code
-    return 0
-
-
-FUSED_TAIL, PLAIN_TAIL = 1, 2
 TAIL = small_dot_tail()
+
+
+@njit(error_model="numpy", inline="always")
+def short_dot(a, b):
+    """``a.dot(b)`` of fewer than :data:`BLOCK` terms, summed as NumPy's tail sums them
+    here (:data:`TAIL`, not 0)."""
+    s = 0.0
+    if TAIL == FUSED_TAIL:  # a constant: Numba compiles one branch
+        for i in range(a.size):
+            s = fma(a[i], b[i], s)
+    else:
+        for i in range(a.size):
+            s += a[i] * b[i]
+    return s
 
 
 @njit(error_model="numpy", inline="always")
 def dot(a, b):
     """``a.dot(b)`` as NumPy computes it (see the module docstring)."""
-    n = a.size
-    if n >= BLOCK or TAIL == 0:
+    if TAIL == 0:
         return np.dot(a, b)
-    s = 0.0
-    if TAIL == FUSED_TAIL:
-        for i in range(n):
-            s = fma(a[i], b[i], s)
-    else:
-        for i in range(n):
-            s += a[i] * b[i]
-    return s
+    if a.size >= BLOCK:
+        return np.dot(a, b)
+    return short_dot(a, b)
+
+
+def dot_for(size: int) -> Any:
+    """The :func:`dot` of a loop whose vectors all have ``size`` terms (0: unknown)."""
+    return short_dot if 0 < size < BLOCK and TAIL != 0 else dot
 
 
 # A formula's min, max and their slopes, as its NumPy code computes them on scalars.
@@ -191,11 +180,12 @@ def step(u):
     return 0.5 if u == 0 else u  # NaN stays
 
 
-# Loops rather than array expressions below: the same arithmetic, compiled in a fraction
-# of the time.
+# The helpers below are called, and cached: loops rather than array expressions, the same
+# arithmetic compiled in a fraction of the time.
+_cached = njit(cache=True, error_model="numpy")
 
 
-@njit(error_model="numpy")
+@_cached
 def finite(v):
     """``np.isfinite(v).all()``."""
     for i in range(v.size):  # noqa: SIM110  # all() of a generator does not compile
@@ -204,22 +194,23 @@ def finite(v):
     return True
 
 
-@njit(error_model="numpy")
-def norm(v):
-    """:func:`descend.core.stopping.norm`: one dot product, rescaled if that overflows."""
-    r = math.sqrt(dot(v, v))
-    if r == math.inf and finite(v):  # finite entries above ~1e154
-        largest = 0.0
-        for i in range(v.size):
-            largest = max(largest, abs(v[i]))
-        w = np.empty(v.size)
-        for i in range(v.size):
-            w[i] = v[i] / largest
-        r = largest * math.sqrt(dot(w, w))
-    return r
+@_cached
+def rescaled_norm(v):
+    """What :func:`descend.core.stopping.norm` makes of ``v`` when ``v.dot(v)`` is
+    infinite: its norm rescaled by its largest entry when every entry is finite (above
+    ~1e154), else inf. The dot is NumPy's, through BLAS, as the Python loop's is."""
+    if not finite(v):
+        return math.inf
+    largest = 0.0
+    for i in range(v.size):
+        largest = max(largest, abs(v[i]))
+    w = np.empty(v.size)
+    for i in range(v.size):
+        w[i] = v[i] / largest
+    return largest * math.sqrt(np.dot(w, w))
 
 
-@njit(error_model="numpy")
+@_cached
 def which_broke(f, g, x):
     """:func:`descend.core.stopping.inspect`'s verdict as a code: 1 for x, 2 for f, 3 for
     the gradient (tested in that order), 0 when all are finite."""
@@ -232,7 +223,20 @@ def which_broke(f, g, x):
     return 0
 
 
-@njit(error_model="numpy")
+@_cached
+def grow(a, rows, columns):
+    """``a`` copied into the top left of a new ``rows`` x ``columns`` array (the history,
+    doubled). Copied element by element, never as ``out[i] = a[i]``: an array assignment
+    brings Numba's broadcasting error message with it, and that alone takes seconds to
+    compile."""
+    out = np.empty((rows, columns))
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            out[i, j] = a[i, j]
+    return out
+
+
+@njit(error_model="numpy")  # not cached: Numba leaves its call to itself unresolved
 def pairwise_sum(a, start, n):
     """``a[start:start + n].sum()`` as NumPy adds it: one by one below 8 terms, in eight
     interleaved partial sums up to 128, halves (a multiple of 8) above."""
@@ -257,7 +261,7 @@ def pairwise_sum(a, start, n):
     return pairwise_sum(a, start, half) + pairwise_sum(a, start + half, n - half)
 
 
-@njit(error_model="numpy")
+@_cached
 def rate(spec, t):
     """The learning rate of update ``t`` from a schedule of :mod:`descend.core.schedules`,
     the same operations in the same order: ``spec``'s last row is the schedule (its code in
@@ -282,7 +286,7 @@ def rate(spec, t):
     return lr
 
 
-@njit(error_model="numpy")
+@_cached
 def clip_into(x, lower, upper):
     """What the loop's projection onto a box does to ``x`` (in place): ``np.clip(x, lower,
     upper)``, a max then a min, unless ``x`` holds a non-finite value, which stays for the
@@ -292,14 +296,3 @@ def clip_into(x, lower, upper):
     for i in range(x.size):
         v = x[i] if x[i] > lower[i] else lower[i]
         x[i] = v if v < upper[i] else upper[i]
-
-
-@njit(error_model="numpy")
-def projected_norm(x, g, lower, upper, scratch):
-    """The projected gradient norm ``norm(x - P(x - g))`` onto the box, in ``scratch``."""
-    for i in range(x.size):
-        scratch[i] = x[i] - g[i]
-    clip_into(scratch, lower, upper)
-    for i in range(x.size):
-        scratch[i] = x[i] - scratch[i]
-    return norm(scratch)

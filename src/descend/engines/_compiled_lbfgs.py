@@ -20,7 +20,7 @@ from __future__ import annotations
 from descend.core.optimizers.quasi_newton import _NOISE, _ROUNDING
 from descend.core.optimizers.wolfe import _GROWTH, _SAFEGUARD
 
-__all__ = ["CONSTANTS", "FUNCTIONS", "STATE", "UPDATE"]
+__all__ = ["CONSTANTS", "FUNCTIONS", "SETUP", "STATE", "UPDATE"]
 
 # The thresholds of LBFGS.update, as the generated module's constants.
 CONSTANTS = f"ROUNDING = {_ROUNDING!r}\nNOISE = {_NOISE!r}\n"
@@ -149,11 +149,15 @@ def strong_wolfe(f0, slope0, alpha0, c1, c2, max_evals, x, d, z, lx, lg, memo, p
     return (p_a if p_a > 0 else 0.0), f_min
 """
 
+# Set up before the loop: LBFGS's pairs, newest at (first + k - 1) % memory, and the
+# search's memo (Remembering's f, whether it holds one, the evaluations made).
+SETUP = """\
+    S, Y = np.empty((int(memory), n)), np.empty((int(memory), n))
+    RHO, A = np.empty(int(memory)), np.empty(int(memory))
+    memo, first, k = np.zeros(3), 0, 0
+"""
+
 UPDATE = """\
-        if nit == 0:  # LBFGS's pairs, newest at (first + k - 1) % memory, and the search's
-            S, Y = np.empty((int(memory), n)), np.empty((int(memory), n))
-            RHO, A = np.empty(int(memory)), np.empty(int(memory))
-            memo, first, k = np.zeros(3), 0, 0  # Remembering's f, whether it holds one
         t, retry, evaluated = 0.0, True, True  # LBFGS.update, with its one retry along -g
         while retry:
             retry = False

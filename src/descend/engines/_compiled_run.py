@@ -67,8 +67,8 @@ class Start:
         """The loop's stopping arguments (Rules keeps a disabled rule's threshold as one
         that cannot be met)."""
         c = self.checks
-        return (c.max_iter, c.f_limit, c._ftol, c._gtol, c._xtol, c.xtol is not None,
-                self.job.objective.sign, self.job.record_x, c._time_limit)  # fmt: skip
+        return (c.max_iter, c.f_limit, c._ftol, c._gtol, c._xtol, self.job.objective.sign,
+                self.job.record_x, c._time_limit)  # fmt: skip
 
     def group(self) -> tuple[Any, ...] | None:
         """What the runs of one parallel call share, or None for a run that goes alone:
@@ -79,8 +79,7 @@ class Start:
             return None
         return (
             run.key, run.size, tuple(map(id, run.carried())), c.max_iter, self.rules()[2:],
-            self.projected, self.lower.tobytes(), self.upper.tobytes(),
-            callable(job.optimizer.lr), self.schedule.shape,
+            self.lower.tobytes(), self.upper.tobytes(), self.schedule.shape,
         )  # fmt: skip
 
     def arrays(self, runs: int, capacity: int) -> tuple[Array, Array, Array]:
@@ -197,8 +196,7 @@ def together(starts: list[Start]) -> list[Result]:
         loop.run_many(
             work, rows, xs, np.array([s.job.f for s in starts]), run.carried(), scratch,
             np.stack([s.h for s in starts]), np.stack([s.schedule for s in starts]),
-            callable(first.job.optimizer.lr), np.array([s.clip for s in starts]),
-            first.projected, first.lower, first.upper, first.checks.max_iter,
+            np.array([s.clip for s in starts]), first.lower, first.upper, first.checks.max_iter,
             np.array([s.checks.f_limit for s in starts]), *first.rules()[2:], floats, ints,
         )  # fmt: skip
     results = []

@@ -22,6 +22,7 @@ imports Numba; the source names it.
 from __future__ import annotations
 
 import textwrap
+from typing import NamedTuple
 
 from . import _compiled_lbfgs as lbfgs
 
@@ -33,6 +34,7 @@ __all__ = [
     "WORK_ROWS",
     "ZOO_CARRIED",
     "ZOO_SCRATCH",
+    "Features",
     "module_source",
     "run_params_source",
     "zoo_source",
@@ -46,7 +48,8 @@ import numpy as np
 from numba import njit, prange
 
 from descend.engines._compiled_kernels import (
-    clip_into, dot, maximum, minimum, norm, now, power, projected_norm, rate, step, which_broke,
+    clip_into, dot_for, grow, maximum, minimum, now, power, rate, rescaled_norm, step,
+    which_broke,
 )
 
 _JIT = dict(cache={cache}, error_model="numpy")
@@ -59,19 +62,31 @@ _MANY = dict(_JIT, parallel=True)  # many runs, one per thread at a time
 # allocates every array: ``work`` holds x, g, their next values, the step, the best point
 # and its gradient, then the method's state (zeros); ``rows`` (f, the gradient norm and lr
 # in three rows, which become the History's arrays) and ``xs`` hold the start in column
-# and row 0 and grow here by doubling. Arrays are copied element
-# by element, never as ``a[i] = b``: an array assignment brings Numba's broadcasting
-# error message with it, and that alone takes seconds to compile. ``run_many`` runs many
-# starts or hyperparameters of one problem, in parallel: each run's arrays are one index
-# of the arrays it is given, its scalar outcomes written into ``floats`` and ``ints``.
+# and row 0 and grow here by doubling. Arrays are copied element by element, never as
+# ``a[i] = b`` (see _compiled_kernels.grow). SCHEDULED, PROJECTED and STEP_NORM are the
+# module's constants (:class:`Features`): Numba drops the branches they rule out before
+# it types the loop, so that a run compiles only the helpers it calls. ``run_many`` runs
+# many starts or hyperparameters of one problem, in parallel: each run's arrays are one
+# index of the arrays it is given, its scalar outcomes written into ``floats`` and
+# ``ints``.
+DOT = """
+dot = dot_for(SIZE)  # the tail alone when every vector is shorter than a block of BLAS
+"""
 LOOP = """
-@njit(**_JIT)
-def grow(a, rows, columns):
-    out = np.empty((rows, columns))
-    for i in range(a.shape[0]):
-        for j in range(a.shape[1]):
-            out[i, j] = a[i, j]
-    return out
+@njit(**_INLINE)
+def norm(v):  # descend.core.stopping.norm: one dot product, rescaled if that overflows
+    r = math.sqrt(dot(v, v))
+    return rescaled_norm(v) if r == math.inf else r
+
+
+@njit(**_INLINE)
+def projected_norm(x, g, lower, upper, scratch):  # norm(x - P(x - g)), in scratch
+    for i in range(x.size):
+        scratch[i] = x[i] - g[i]
+    clip_into(scratch, lower, upper)
+    for i in range(x.size):
+        scratch[i] = x[i] - scratch[i]
+    return norm(scratch)
 
 
 @njit(**_INLINE)
@@ -85,8 +100,8 @@ def evaluate(x, g, params, sign):
 
 
 @njit(**_JIT)
-def run(work, rows, xs, f, params, h, schedule, scheduled, clip, projected, lower, upper,
-        max_iter, f_limit, ftol, gtol, xtol, want_step, sign, record_x, time_limit):
+def run(work, rows, xs, f, params, h, schedule, clip, lower, upper, max_iter, f_limit, ftol,
+        gtol, xtol, sign, record_x, time_limit):
     n = SIZE if SIZE > 0 else work.shape[1]  # a constant for a formula: loops unrolled
     started = now()
     x, g, x_new, g_new, diff, best_x, best_g, clipped = (work[0], work[1], work[2], work[3],
@@ -101,7 +116,7 @@ def run(work, rows, xs, f, params, h, schedule, scheduled, clip, projected, lowe
     while True:  # passes, the history grown between them (rows rebound in the loop of
         # updates would cost each update a reload of their shape and data)
         while nit + 1 < rows.shape[1]:
-            if scheduled:  # Optimizer.rate(t), then Optimizer.clip(g), as updates begin
+            if SCHEDULED:  # Optimizer.rate(t), then Optimizer.clip(g), as updates begin
                 lr = rate(schedule, nit)  # > 0: minimize checked the schedule's last rate
             step_lr = lr
             if clip > 0.0:
@@ -109,7 +124,7 @@ def run(work, rows, xs, f, params, h, schedule, scheduled, clip, projected, lowe
                 for i in range(n):  # g itself when it is short enough
                     clipped[i] = g[i] * (clip / length) if length > clip else g[i]
 {update}
-            if projected:  # Run's update: x + step projected onto the box
+            if PROJECTED:  # Run's update: x + step projected onto the box
                 clip_into(x_new, lower, upper)
             if not evaluated:
                 f_new = evaluate(x_new, g_new, params, sign)
@@ -119,7 +134,7 @@ def run(work, rows, xs, f, params, h, schedule, scheduled, clip, projected, lowe
             if not math.isfinite(f_new + grad_norm + dot(x_new, x_new)):
                 grad_norm = norm(g_new)
                 broke = which_broke(f_new, g_new, x_new)
-            elif projected:  # what gtol reads (diff is free until the step's norm)
+            elif PROJECTED:  # what gtol reads (diff is free until the step's norm)
                 grad_norm = projected_norm(x_new, g_new, lower, upper, diff)
             rows[0, nit], rows[1, nit], rows[2, nit] = f_new, grad_norm, step_lr
             if record_x:
@@ -128,7 +143,7 @@ def run(work, rows, xs, f, params, h, schedule, scheduled, clip, projected, lowe
             if broke:  # the last finite point stays the answer
                 ended = True
                 break
-            if want_step:
+            if STEP_NORM:
                 for i in range(n):
                     diff[i] = x_new[i] - x[i]
                 step_norm = norm(diff)
@@ -149,21 +164,20 @@ def run(work, rows, xs, f, params, h, schedule, scheduled, clip, projected, lowe
         if ended:
             break
         size = 2 * (nit + 1) if 2 * (nit + 1) <= max_iter else max_iter + 1
-        rows = grow(rows, 3, size)
+        rows = grow(rows, rows.shape[0], size)
         if record_x:
-            xs = grow(xs, size, n)
+            xs = grow(xs, size, xs.shape[1])
     return (x, g, f, nit, broke, f_change, step_norm, grad_norm, rows, xs, best_f, best_nit,
             trials, evaluations, now() - started, stalled)
 
 
 @njit(**_MANY)
-def run_many(work, rows, xs, f, params, scratch, h, schedule, scheduled, clip, projected,
-             lower, upper, max_iter, f_limit, ftol, gtol, xtol, want_step, sign, record_x,
-             time_limit, floats, ints):
+def run_many(work, rows, xs, f, params, scratch, h, schedule, clip, lower, upper, max_iter,
+             f_limit, ftol, gtol, xtol, sign, record_x, time_limit, floats, ints):
     for r in prange(work.shape[0]):  # each run its own rows of every array
         out = run(work[r], rows[r], xs[r], f[r], run_params(params, scratch, r), h[r],
-                  schedule[r], scheduled, clip[r], projected, lower, upper, max_iter,
-                  f_limit[r], ftol, gtol, xtol, want_step, sign, record_x, time_limit)
+                  schedule[r], clip[r], lower, upper, max_iter, f_limit[r], ftol, gtol, xtol,
+                  sign, record_x, time_limit)
         floats[r, 0], floats[r, 1], floats[r, 2] = out[2], out[5], out[6]
         floats[r, 3], floats[r, 4], floats[r, 5] = out[7], out[10], out[14]
         ints[r, 0], ints[r, 1], ints[r, 2], ints[r, 3] = out[3], out[4], out[11], out[12]
@@ -201,9 +215,19 @@ CLOCK_EVERY = 256
 ZOO_SCRATCH = {"rosenbrock": (1, 1), "rastrigin": (0,), "quadratic": (0,)}
 ZOO_CARRIED = {"quadratic": 2}
 
+# Adam's beta1**t and beta2**t (pow, as Python computes them: 24 ns a call) until they
+# fall below SETTLED. From there on 1 - beta**t is 1.0, at that t and at every later one:
+# the powers only fall, and pow is within an ulp. The bias corrections are then constant,
+# and the loop stops calling pow.
+SETTLED = 2.0**-60
+_ADAM_SETUP = "    p1, p2 = 1.0, 1.0  # beta1**t and beta2**t, until they are SETTLED\n"
 _ADAM_SCALARS = """\
         t = nit + 1  # Adam.update's fold of the bias corrections into two scalars
-        c1, c2 = 1 - beta1 ** float(t), math.sqrt(1 - beta2 ** float(t))
+        if p1 >= SETTLED:
+            p1 = beta1 ** float(t)
+        if p2 >= SETTLED:
+            p2 = beta2 ** float(t)
+        c1, c2 = 1 - p1, math.sqrt(1 - p2)
         lr_t, eps_t = lr * c2 / c1, eps * c2
         for i in range(n):
             m[i] = beta1 * m[i] + (1 - beta1) * gu[i]
@@ -274,9 +298,7 @@ UPDATES = {
     "bb": (
         ("x_prev", "g_prev", "y"),
         """\
-        if nit == 0:  # BB.update: the secant step, then the non-monotone search
-            f_recent = np.full(int(memory), -np.inf)
-        t = lr
+        t = lr  # BB.update: the secant step, then the non-monotone search
         if nit > 0:
             for i in range(n):
                 diff[i], y[i] = x[i] - x_prev[i], gu[i] - g_prev[i]
@@ -314,6 +336,13 @@ UPDATES = {
 }
 
 UPDATES["lbfgs"] = (lbfgs.STATE, lbfgs.UPDATE)
+# What a method sets up before the loop: its scalars and scratch arrays.
+SETUP = {
+    "adam": _ADAM_SETUP,
+    "adamw": _ADAM_SETUP,
+    "bb": "    f_recent = np.full(int(memory), -np.inf)  # BB's last f, for its search\n",
+    "lbfgs": lbfgs.SETUP,
+}
 # The functions an update calls, written into the module before the loop.
 FUNCTIONS = {"lbfgs": lbfgs.FUNCTIONS}
 
@@ -321,17 +350,32 @@ FUNCTIONS = {"lbfgs": lbfgs.FUNCTIONS}
 _LOCAL = {"momentum": "mu"}
 
 
-def module_source(objective: str, method: str, what: str, cache: bool) -> str:
-    """The module for one objective's ``value_and_grad`` source and one method."""
+class Features(NamedTuple):
+    """What a run's loop does besides the method's update, each a constant of its module
+    (so that a loop compiles only what it calls)."""
+
+    scheduled: bool  # the learning rate is a schedule, computed each update
+    projected: bool  # every point is projected onto a box
+    step_norm: bool  # xtol is set: each step's length is measured
+
+
+def module_source(objective: str, method: str, features: Features, what: str, cache: bool) -> str:
+    """The module for one objective's ``value_and_grad`` source, one method and the loop's
+    ``features``."""
     state, update = UPDATES[method]
     names = [_LOCAL.get(name, name) for name in HYPERPARAMETERS[method]]
     init = [f"    {name} = h[{i}]\n" for i, name in enumerate(names)]
     init += [f"    {name} = work[{WORK_ROWS + i}]\n" for i, name in enumerate(state)]
+    init.append(SETUP.get(method, ""))
     update = textwrap.indent(update, "    ")  # into the loop of updates
     loop = LOOP.replace("{init}\n", "".join(init)).replace("{update}\n", update)
     header = HEADER.format(what=what, method=method, cache=cache)
-    constants = f"CLOCK_EVERY = {CLOCK_EVERY}\n" + lbfgs.CONSTANTS
-    return header + constants + objective + FUNCTIONS.get(method, "") + loop
+    constants = (
+        f"CLOCK_EVERY = {CLOCK_EVERY}\nSETTLED = {SETTLED!r}\n"
+        + lbfgs.CONSTANTS
+        + "".join(f"{name.upper()} = {value}\n" for name, value in features._asdict().items())
+    )
+    return header + constants + objective + DOT + FUNCTIONS.get(method, "") + loop
 
 
 def run_params_source(name: str) -> str:

@@ -39,10 +39,14 @@ at most :data:`MANY_BYTES` of history; runs whose own history passes
 :data:`HISTORY_BYTES`, or that end at their start, run alone. A run's ``elapsed`` is
 its own time in the loop.
 
-Compile once: the generated module of each (objective, method) is written to
-``$DESCEND_CACHE_DIR/compiled`` (default ``~/.cache/descend/compiled``), named by a hash
-of its source, and compiled with ``cache=True``, so that another process loads the
-machine code from Numba's cache next to it instead of compiling again.
+Compile once: the generated module of each (objective, method, and the loop's
+:class:`~descend.engines._compiled_source.Features`: a schedule, a projection, xtol) is
+written to ``$DESCEND_CACHE_DIR/compiled`` (default ``~/.cache/descend/compiled``), named
+by a hash of its source, of the files it imports and of how NumPy's dot sums here, and
+compiled with ``cache=True``, so that another process loads the machine code from
+Numba's cache next to it instead of compiling again. The helpers the loops call on rare
+paths are cached by Numba beside :mod:`descend.engines._compiled_kernels`, once for all
+loops, so that a new formula compiles only its own loop.
 
 The history's ``time`` column holds the run's time in the loop spread evenly over its
 points: reading a clock every update would cost more than the update.
@@ -72,6 +76,7 @@ from descend.gradients.objective import Objective
 from . import _compiled_source as source
 from ._compiled_formula import formula_source
 from ._compiled_run import Start, capacity, many, schedule_spec
+from ._dot_tail import small_dot_tail
 
 __all__ = ["ENGINE", "CompiledEngine", "cache_dir", "schedule_spec", "zoo_params"]
 
@@ -116,29 +121,35 @@ class CompiledEngine:
             reasons.append(INSTALL)
         if reasons:
             return "; ".join(reasons)
-        fun = objective.fun
+        fun, project = objective.fun, options.get("project")
+        features = source.Features(
+            scheduled=callable(optimizer.lr),
+            projected=project is not None,
+            step_norm=rules.get("xtol") is not None,
+        )
         if kind == "njit":
-            run = CompiledRun(source.USER_SOURCE, optimizer.name, (fun, objective.grad), ())
+            run = CompiledRun(source.USER_SOURCE, optimizer.name, features, (fun, objective.grad))
         elif kind == "formula":
-            run = CompiledRun(part, optimizer.name, "formula", ())
+            run = CompiledRun(part, optimizer.name, features, "formula")
         else:
             name = fun.name  # type: ignore[attr-defined]
-            extra = zoo_params(fun, objective.size)
-            run = CompiledRun(source.zoo_source(name), optimizer.name, name, extra)
-        run.project, run.size = options.get("project"), objective.size
+            run = CompiledRun(source.zoo_source(name), optimizer.name, features, name)
+            run.params = zoo_params(fun, objective.size)
+        run.project, run.size = project, objective.size
         return run
 
 
 class CompiledRun:
     """One objective's compiled loop for one method, loaded on the first call."""
 
-    def __init__(self, objective: str, method: str, what: Any, params: tuple[Array, ...]):
-        self.method, self.params = method, params
+    def __init__(self, objective: str, method: str, features: source.Features, what: Any):
+        self.method, self.features = method, features
+        self.params: tuple[Array, ...] = ()  # the arrays the objective is given
         self.project: Any = None  # minimize's project=: a box, nonnegative() or None
         self.size = 0  # the number of coordinates
         self.user = what if isinstance(what, tuple) else None  # njit (fun, grad)
         self.name = name = "njit" if self.user is not None else what
-        self.source, digest = _module(objective, method, name)
+        self.source, digest = _module(objective, method, features, name)
         self.key: Any = (digest, *self.user) if self.user is not None else digest
         self.path = cache_dir() / "compiled" / f"{name}_{method}_{digest}.py"
 
@@ -178,9 +189,8 @@ class CompiledRun:
         if start.ending is not None:
             return start.result(work[0], rows[0], xs[0], None)
         out = self.loop().run(
-            work[0], rows[0], xs[0], f, self.params, start.h, start.schedule,
-            callable(optimizer.lr), start.clip, start.projected, start.lower, start.upper,
-            *start.rules(),
+            work[0], rows[0], xs[0], f, self.params, start.h, start.schedule, start.clip,
+            start.lower, start.upper, *start.rules(),
         )  # fmt: skip
         return start.result(work[0], rows[0], xs[0], out)
 
@@ -192,11 +202,11 @@ class CompiledRun:
 
 
 @functools.lru_cache(maxsize=256)
-def _module(objective: str, method: str, name: str) -> tuple[str, str]:
+def _module(objective: str, method: str, features: source.Features, name: str) -> tuple[str, str]:
     """The generated module's source and the hash that names it (made once per process:
     a sweep prepares the same module for each of its runs)."""
-    text = source.module_source(objective, method, name, cache=name != "njit")
-    return text, hashlib.sha256((text + _SALT).encode()).hexdigest()[:20]
+    text = source.module_source(objective, method, features, name, cache=name != "njit")
+    return text, hashlib.sha256((text + _salt()).encode()).hexdigest()[:20]
 
 
 def _option_reasons(options: dict[str, Any], rules: dict[str, Any]) -> list[str]:
@@ -324,13 +334,15 @@ def _load(text: str, path: Path, user: tuple[Any, Any] | None) -> Any:
     return types.SimpleNamespace(**namespace)
 
 
+@functools.cache
 def _salt() -> str:
-    """What the generated modules import besides their own text: a change to these files
-    gives every module a new name, so no stale machine code is loaded."""
+    """What a generated module's machine code holds besides its own text: the files it
+    imports and how NumPy's dot sums here. A change to either gives every module a new
+    name, so no stale machine code is loaded."""
     here = Path(__file__).parent
     parts = [(here / f"_compiled_{name}.py").read_bytes() for name in ("kernels", "zoo")]
+    parts.append(str(small_dot_tail()).encode())
     return hashlib.sha256(b"".join(parts)).hexdigest()
 
 
-_SALT = _salt()
 ENGINE = CompiledEngine()
