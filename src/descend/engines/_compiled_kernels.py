@@ -21,8 +21,8 @@ of 16 in vector accumulators and the rest one term at a time: fused into the sum
 Numba reaches the same ``ddot`` (25 ns a call, most of a 2-D update), so :func:`dot`
 calls it for 16 terms or more and below that runs the library's own tail inline
 (:func:`short_dot`), the one :func:`descend.engines._dot_tail.small_dot_tail` finds;
-where it finds neither, always ``np.dot``. :func:`dot_for` gives a loop whose vectors
-have a known length below 16 the tail alone, which compiles faster.
+where it finds neither, always ``np.dot``. A loop whose vectors have a known length
+below 16 calls the tail alone, which compiles faster and runs unrolled.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ import ctypes
 import ctypes.util
 import math
 import time
-from typing import Any
 
 import numpy as np
 from llvmlite import binding, ir
@@ -42,7 +41,7 @@ from numba.core.extending import intrinsic
 from ._dot_tail import BLOCK, FUSED_TAIL, small_dot_tail
 
 __all__ = [
-    "BLOCK", "TAIL", "clip_into", "dot", "dot_for", "finite", "fma", "grow", "maximum",
+    "BLOCK", "TAIL", "clip_into", "dot", "finite", "fma", "grow", "maximum",
     "minimum", "now", "pairwise_sum", "power", "rate", "rescaled_norm", "short_dot", "step",
     "which_broke",
 ]  # fmt: skip
@@ -126,15 +125,16 @@ TAIL = small_dot_tail()
 
 
 @njit(error_model="numpy", inline="always")
-def short_dot(a, b):
-    """``a.dot(b)`` of fewer than :data:`BLOCK` terms, summed as NumPy's tail sums them
-    here (:data:`TAIL`, not 0)."""
+def short_dot(a, b, n):
+    """``a[:n].dot(b[:n])`` for ``n`` below :data:`BLOCK`, summed as NumPy's tail sums it
+    here (:data:`TAIL`, not 0). A loop that knows ``n`` passes it as a constant, and
+    the sum is written out."""
     s = 0.0
     if TAIL == FUSED_TAIL:  # a constant: Numba compiles one branch
-        for i in range(a.size):
+        for i in range(n):
             s = fma(a[i], b[i], s)
     else:
-        for i in range(a.size):
+        for i in range(n):
             s += a[i] * b[i]
     return s
 
@@ -146,12 +146,7 @@ def dot(a, b):
         return np.dot(a, b)
     if a.size >= BLOCK:
         return np.dot(a, b)
-    return short_dot(a, b)
-
-
-def dot_for(size: int) -> Any:
-    """The :func:`dot` of a loop whose vectors all have ``size`` terms (0: unknown)."""
-    return short_dot if 0 < size < BLOCK and TAIL != 0 else dot
+    return short_dot(a, b, a.size)
 
 
 # A formula's min, max and their slopes, as its NumPy code computes them on scalars.

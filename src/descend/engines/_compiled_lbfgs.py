@@ -57,7 +57,7 @@ def direction(g, S, Y, RHO, A, first, k, d):
 
 
 @njit(**_JIT)
-def remembered(z, lx, lg, memo, params, sign):
+def remembered(z, lx, lg, memo, params):
     # Remembering: f at z (its gradient in lg), called only when z is not the last point
     same = memo[1] > 0.0
     if same:
@@ -66,7 +66,7 @@ def remembered(z, lx, lg, memo, params, sign):
                 same = False
                 break
     if not same:
-        memo[0] = evaluate(z, lg, params, sign)
+        memo[0] = evaluate(z, lg, params)
         memo[1], memo[2] = 1.0, memo[2] + 1.0  # memo[2]: the evaluations made
         for i in range(z.size):
             lx[i] = z[i]
@@ -74,11 +74,11 @@ def remembered(z, lx, lg, memo, params, sign):
 
 
 @njit(**_JIT)
-def trial_at(alpha, x, d, z, lx, lg, memo, params, sign):
+def trial_at(alpha, x, d, z, lx, lg, memo, params):
     # strong_wolfe's at: f and the slope at x + alpha d
     for i in range(x.size):
         z[i] = x[i] + alpha * d[i]
-    f = remembered(z, lx, lg, memo, params, sign)
+    f = remembered(z, lx, lg, memo, params)
     return f, (dot(lg, d) if math.isfinite(f) else math.nan)
 
 
@@ -106,11 +106,11 @@ def interpolate(a, f_a, s_a, b, f_b, s_b):
 
 @njit(**_JIT)
 def zoom(lo_a, lo_f, lo_s, hi_a, hi_f, hi_s, f0, slope0, c1, c2, budget, f_min, x, d, z,
-         lx, lg, memo, params, sign):
+         lx, lg, memo, params):
     # wolfe._zoom: the accepted step (0: none) and the lowest f of the search
     for _ in range(budget):
         alpha = interpolate(lo_a, lo_f, lo_s, hi_a, hi_f, hi_s)
-        f, slope = trial_at(alpha, x, d, z, lx, lg, memo, params, sign)
+        f, slope = trial_at(alpha, x, d, z, lx, lg, memo, params)
         if f < f_min:
             f_min = f
         if not f <= f0 + c1 * alpha * slope0 or f >= lo_f:
@@ -127,24 +127,23 @@ def zoom(lo_a, lo_f, lo_s, hi_a, hi_f, hi_s, f0, slope0, c1, c2, budget, f_min, 
 
 
 @njit(**_JIT)
-def strong_wolfe(f0, slope0, alpha0, c1, c2, max_evals, x, d, z, lx, lg, memo, params,
-                 sign):
+def strong_wolfe(f0, slope0, alpha0, c1, c2, max_evals, x, d, z, lx, lg, memo, params):
     # wolfe.strong_wolfe: the accepted step (0: none) and the lowest f of its trials
     evals, f_min = 0, math.inf
     p_a, p_f, p_s, alpha = 0.0, f0, slope0, alpha0
     while evals < max_evals:
-        f, slope = trial_at(alpha, x, d, z, lx, lg, memo, params, sign)
+        f, slope = trial_at(alpha, x, d, z, lx, lg, memo, params)
         evals += 1
         if f < f_min:
             f_min = f
         if not f <= f0 + c1 * alpha * slope0 or (p_a > 0 and f >= p_f):
             return zoom(p_a, p_f, p_s, alpha, f, slope, f0, slope0, c1, c2,
-                        max_evals - evals, f_min, x, d, z, lx, lg, memo, params, sign)
+                        max_evals - evals, f_min, x, d, z, lx, lg, memo, params)
         if abs(slope) <= -c2 * slope0:
             return alpha, f_min
         if slope >= 0:  # past a minimum along d
             return zoom(alpha, f, slope, p_a, p_f, p_s, f0, slope0, c1, c2,
-                        max_evals - evals, f_min, x, d, z, lx, lg, memo, params, sign)
+                        max_evals - evals, f_min, x, d, z, lx, lg, memo, params)
         p_a, p_f, p_s, alpha = alpha, f, slope, alpha * {_GROWTH!r}
     return (p_a if p_a > 0 else 0.0), f_min
 """
@@ -175,7 +174,7 @@ UPDATE = """\
                 stalled = 1
             else:
                 t, f_min = strong_wolfe(f, slope, alpha0, c1, c2, int(max_linesearch), x, d,
-                                        z, lx, lg, memo, params, sign)
+                                        z, lx, lg, memo, params)
                 if t == 0.0:
                     if f_min - f <= NOISE * abs(f):
                         stalled = 1
@@ -186,7 +185,7 @@ UPDATE = """\
         for i in range(n):  # the step, t d (0 when none), into diff
             diff[i] = t * d[i]
             x_new[i] = x[i] + diff[i]
-        f_new = remembered(x_new, lx, lg, memo, params, sign)
+        f_new = remembered(x_new, lx, lg, memo, params)
         for i in range(n):
             g_new[i] = lg[i]
             z[i] = g_new[i] - g[i]  # y

@@ -67,8 +67,8 @@ class Start:
         """The loop's stopping arguments (Rules keeps a disabled rule's threshold as one
         that cannot be met)."""
         c = self.checks
-        return (c.max_iter, c.f_limit, c._ftol, c._gtol, c._xtol, self.job.objective.sign,
-                self.job.record_x, c._time_limit)  # fmt: skip
+        return (c.max_iter, c.f_limit, c._ftol, c._gtol, c._xtol, self.job.record_x,
+                c._time_limit)  # fmt: skip
 
     def group(self) -> tuple[Any, ...] | None:
         """What the runs of one parallel call share, or None for a run that goes alone:

@@ -48,8 +48,8 @@ import numpy as np
 from numba import njit, prange
 
 from descend.engines._compiled_kernels import (
-    clip_into, dot_for, grow, maximum, minimum, now, power, rate, rescaled_norm, step,
-    which_broke,
+    BLOCK, TAIL, clip_into, dot as numpy_dot, grow, maximum, minimum, now, power, rate,
+    rescaled_norm, short_dot, step, which_broke,
 )
 
 _JIT = dict(cache={cache}, error_model="numpy")
@@ -63,14 +63,23 @@ _MANY = dict(_JIT, parallel=True)  # many runs, one per thread at a time
 # and its gradient, then the method's state (zeros); ``rows`` (f, the gradient norm and lr
 # in three rows, which become the History's arrays) and ``xs`` hold the start in column
 # and row 0 and grow here by doubling. Arrays are copied element by element, never as
-# ``a[i] = b`` (see _compiled_kernels.grow). SCHEDULED, PROJECTED and STEP_NORM are the
-# module's constants (:class:`Features`): Numba drops the branches they rule out before
-# it types the loop, so that a run compiles only the helpers it calls. ``run_many`` runs
+# ``a[i] = b`` (see _compiled_kernels.grow). SCHEDULED, PROJECTED, STEP_NORM and MAXIMIZE
+# are the module's constants (:class:`Features`): Numba drops the branches they rule out
+# before it types the loop, so that a run compiles only the helpers it calls (and a
+# branch left in around the objective's call would cost each update the reference counts
+# of its arrays, as much as the update itself). ``run_many`` runs
 # many starts or hyperparameters of one problem, in parallel: each run's arrays are one
 # index of the arrays it is given, its scalar outcomes written into ``floats`` and
 # ``ints``.
 DOT = """
-dot = dot_for(SIZE)  # the tail alone when every vector is shorter than a block of BLAS
+if 0 < SIZE < BLOCK and TAIL != 0:  # every vector shorter than a block: the tail alone
+
+    @njit(**_INLINE)
+    def dot(a, b):  # a.dot(b), written out for SIZE terms
+        return short_dot(a, b, SIZE)
+
+else:
+    dot = numpy_dot
 """
 LOOP = """
 @njit(**_INLINE)
@@ -90,9 +99,9 @@ def projected_norm(x, g, lower, upper, scratch):  # norm(x - P(x - g)), in scrat
 
 
 @njit(**_INLINE)
-def evaluate(x, g, params, sign):
+def evaluate(x, g, params):
     f = float(value_and_grad(x, g, params))
-    if sign < 0:  # maximising: the loop descends on -f
+    if MAXIMIZE:  # the loop descends on -f
         f = -f
         for i in range(x.size):
             g[i] = -g[i]
@@ -101,7 +110,7 @@ def evaluate(x, g, params, sign):
 
 @njit(**_JIT)
 def run(work, rows, xs, f, params, h, schedule, clip, lower, upper, max_iter, f_limit, ftol,
-        gtol, xtol, sign, record_x, time_limit):
+        gtol, xtol, record_x, time_limit):
     n = SIZE if SIZE > 0 else work.shape[1]  # a constant for a formula: loops unrolled
     started = now()
     x, g, x_new, g_new, diff, best_x, best_g, clipped = (work[0], work[1], work[2], work[3],
@@ -112,7 +121,7 @@ def run(work, rows, xs, f, params, h, schedule, clip, lower, upper, max_iter, f_
     stalled = 0  # L-BFGS took no step: 1 f is at its minimum to rounding, 2 no lower f
     f_change, step_norm, grad_norm = 0.0, math.inf, rows[1, 0]
     gu = clipped if clip > 0.0 else g  # the g an update reads: Optimizer.clip(g) or g
-    ended = False
+    ended, best_here = False, False  # best_x and best_g hold the start
     while True:  # passes, the history grown between them (rows rebound in the loop of
         # updates would cost each update a reload of their shape and data)
         while nit + 1 < rows.shape[1]:
@@ -127,7 +136,7 @@ def run(work, rows, xs, f, params, h, schedule, clip, lower, upper, max_iter, f_
             if PROJECTED:  # Run's update: x + step projected onto the box
                 clip_into(x_new, lower, upper)
             if not evaluated:
-                f_new = evaluate(x_new, g_new, params, sign)
+                f_new = evaluate(x_new, g_new, params)
                 evaluations += 1
             nit += 1
             grad_norm = math.sqrt(dot(g_new, g_new))
@@ -148,13 +157,15 @@ def run(work, rows, xs, f, params, h, schedule, clip, lower, upper, max_iter, f_
                     diff[i] = x_new[i] - x[i]
                 step_norm = norm(diff)
             f_change = abs(f_new - f)
+            if f_new < best_f:  # the best point is the new one, copied when the run leaves it
+                best_f, best_nit, best_here = f_new, nit, True
+            elif best_here:  # x, the best point so far, is left now
+                for i in range(n):
+                    best_x[i], best_g[i] = x[i], g[i]
+                best_here = False
             for i in range(n):  # copied, not swapped: a swap of arrays costs reference counts
                 x[i], g[i] = x_new[i], g_new[i]
             f = f_new
-            if f < best_f:
-                for i in range(n):
-                    best_x[i], best_g[i] = x[i], g[i]
-                best_f, best_nit = f, nit
             # the rules, then Run's ending when a line search took no step, then the clock
             ended = not (f <= f_limit and grad_norm > gtol and f_change >= ftol
                          and step_norm > xtol and nit < max_iter) or stalled != 0 or (
@@ -167,17 +178,20 @@ def run(work, rows, xs, f, params, h, schedule, clip, lower, upper, max_iter, f_
         rows = grow(rows, rows.shape[0], size)
         if record_x:
             xs = grow(xs, size, xs.shape[1])
+    if best_here:
+        for i in range(n):
+            best_x[i], best_g[i] = x[i], g[i]
     return (x, g, f, nit, broke, f_change, step_norm, grad_norm, rows, xs, best_f, best_nit,
             trials, evaluations, now() - started, stalled)
 
 
 @njit(**_MANY)
 def run_many(work, rows, xs, f, params, scratch, h, schedule, clip, lower, upper, max_iter,
-             f_limit, ftol, gtol, xtol, sign, record_x, time_limit, floats, ints):
+             f_limit, ftol, gtol, xtol, record_x, time_limit, floats, ints):
     for r in prange(work.shape[0]):  # each run its own rows of every array
         out = run(work[r], rows[r], xs[r], f[r], run_params(params, scratch, r), h[r],
                   schedule[r], clip[r], lower, upper, max_iter, f_limit[r], ftol, gtol, xtol,
-                  sign, record_x, time_limit)
+                  record_x, time_limit)
         floats[r, 0], floats[r, 1], floats[r, 2] = out[2], out[5], out[6]
         floats[r, 3], floats[r, 4], floats[r, 5] = out[7], out[10], out[14]
         ints[r, 0], ints[r, 1], ints[r, 2], ints[r, 3] = out[3], out[4], out[11], out[12]
@@ -287,7 +301,7 @@ UPDATES = {
             for i in range(n):
                 x_new[i] = x[i] - t * gu[i]
             trials += 1
-            if sign * value_at(x_new, params, g_new) <= f - c * t * slope:
+            if SIGN * value_at(x_new, params, g_new) <= f - c * t * slope:
                 break
             t *= shrink
         for i in range(n):
@@ -314,7 +328,7 @@ UPDATES = {
             for i in range(n):
                 x_new[i] = x[i] - t * gu[i]
             trials += 1
-            f_new = evaluate(x_new, g_new, params, sign)  # the loop takes (f, g) from here
+            f_new = evaluate(x_new, g_new, params)  # the loop takes (f, g) from here
             if f_new <= f_ref - c * t * slope:
                 evaluated = True
                 break
@@ -357,6 +371,7 @@ class Features(NamedTuple):
     scheduled: bool  # the learning rate is a schedule, computed each update
     projected: bool  # every point is projected onto a box
     step_norm: bool  # xtol is set: each step's length is measured
+    maximize: bool  # the loop descends on -f (SIGN is -1.0)
 
 
 def module_source(objective: str, method: str, features: Features, what: str, cache: bool) -> str:
@@ -374,6 +389,7 @@ def module_source(objective: str, method: str, features: Features, what: str, ca
         f"CLOCK_EVERY = {CLOCK_EVERY}\nSETTLED = {SETTLED!r}\n"
         + lbfgs.CONSTANTS
         + "".join(f"{name.upper()} = {value}\n" for name, value in features._asdict().items())
+        + f"SIGN = {-1.0 if features.maximize else 1.0}\n"
     )
     return header + constants + objective + DOT + FUNCTIONS.get(method, "") + loop
 

@@ -40,10 +40,10 @@ at most :data:`MANY_BYTES` of history; runs whose own history passes
 its own time in the loop.
 
 Compile once: the generated module of each (objective, method, and the loop's
-:class:`~descend.engines._compiled_source.Features`: a schedule, a projection, xtol) is
-written to ``$DESCEND_CACHE_DIR/compiled`` (default ``~/.cache/descend/compiled``), named
-by a hash of its source, of the files it imports and of how NumPy's dot sums here, and
-compiled with ``cache=True``, so that another process loads the machine code from
+:class:`~descend.engines._compiled_source.Features`: a schedule, a projection, xtol,
+``maximize``) is written to ``$DESCEND_CACHE_DIR/compiled`` (default
+``~/.cache/descend/compiled``), named by a hash of its source, of the files it imports
+and of how NumPy's dot sums here, and compiled with ``cache=True``, so that another process loads the machine code from
 Numba's cache next to it instead of compiling again. The helpers the loops call on rare
 paths are cached by Numba beside :mod:`descend.engines._compiled_kernels`, once for all
 loops, so that a new formula compiles only its own loop.
@@ -126,6 +126,7 @@ class CompiledEngine:
             scheduled=callable(optimizer.lr),
             projected=project is not None,
             step_norm=rules.get("xtol") is not None,
+            maximize=objective.sign < 0,
         )
         if kind == "njit":
             run = CompiledRun(source.USER_SOURCE, optimizer.name, features, (fun, objective.grad))
