@@ -25,18 +25,19 @@ import textwrap
 from typing import NamedTuple
 
 from . import _compiled_lbfgs as lbfgs
+from ._dot_tail import BLOCK
 
 __all__ = [
     "HYPERPARAMETERS",
     "SCHEDULES",
     "UPDATES",
-    "USER_SOURCE",
     "WORK_ROWS",
     "ZOO_CARRIED",
     "ZOO_SCRATCH",
     "Features",
     "module_source",
     "run_params_source",
+    "user_source",
     "zoo_source",
 ]
 
@@ -65,12 +66,11 @@ _MANY = dict(_JIT, parallel=True)  # many runs, one per thread at a time
 # and row 0 and grow here by doubling. Arrays are copied element by element, never as
 # ``a[i] = b`` (see _compiled_kernels.grow). SCHEDULED, PROJECTED, STEP_NORM and MAXIMIZE
 # are the module's constants (:class:`Features`): Numba drops the branches they rule out
-# before it types the loop, so that a run compiles only the helpers it calls (and a
-# branch left in around the objective's call would cost each update the reference counts
-# of its arrays, as much as the update itself). ``run_many`` runs
-# many starts or hyperparameters of one problem, in parallel: each run's arrays are one
-# index of the arrays it is given, its scalar outcomes written into ``floats`` and
-# ``ints``.
+# before it types the loop, so that a run compiles only the helpers it calls; and a
+# branch left around the objective's call would cost every update the reference counts
+# of its arrays, as much as the update itself. ``run_many`` runs many starts or
+# hyperparameters of one problem, in parallel: each run's arrays are one index of the
+# arrays it is given, its scalar outcomes written into ``floats`` and ``ints``.
 DOT = """
 if 0 < SIZE < BLOCK and TAIL != 0:  # every vector shorter than a block: the tail alone
 
@@ -111,7 +111,7 @@ def evaluate(x, g, params):
 @njit(**_JIT)
 def run(work, rows, xs, f, params, h, schedule, clip, lower, upper, max_iter, f_limit, ftol,
         gtol, xtol, record_x, time_limit):
-    n = SIZE if SIZE > 0 else work.shape[1]  # a constant for a formula: loops unrolled
+    n = SIZE if SIZE > 0 else work.shape[1]  # a constant below a block: loops unrolled
     started = now()
     x, g, x_new, g_new, diff, best_x, best_g, clipped = (work[0], work[1], work[2], work[3],
                                                          work[4], work[5], work[6], work[7])
@@ -403,10 +403,18 @@ def run_params_source(name: str) -> str:
     return f"\n\n@njit(**_INLINE)\ndef run_params(params, scratch, r):\n    return {value}\n"
 
 
-def zoo_source(name: str) -> str:
-    """``value_and_grad`` of the test function ``name``: its compiled kernel."""
-    part = f"from descend.engines._compiled_zoo import {name} as value_and_grad\nSIZE = 0\n"
-    return part + ZOO_VALUE + run_params_source(name)
+def zoo_source(name: str, size: int) -> str:
+    """``value_and_grad`` of the test function ``name`` at ``size`` coordinates: its
+    compiled kernel. Below a block of BLAS the module is made for that size, so that the
+    loop's own loops and dots are written out (a module for each such size); above it, one
+    module serves every size."""
+    part = f"from descend.engines._compiled_zoo import {name} as value_and_grad\n"
+    return part + _size(size) + ZOO_VALUE + run_params_source(name)
+
+
+def _size(size: int) -> str:
+    """The module's SIZE: ``size`` below a block of BLAS, else 0 (any size)."""
+    return f"SIZE = {size if size < BLOCK else 0}\n"
 
 
 # f alone at a line search's trial points (``scratch`` takes the gradient where the
@@ -418,9 +426,13 @@ def value_at(x, params, scratch):
 """
 
 
-USER_SOURCE = """
-SIZE = 0  # the number of coordinates, when the source fixes it
+def user_source(size: int) -> str:
+    """``value_and_grad`` of the user's ``numba.njit`` functions at ``size`` coordinates
+    (made for that size below a block of BLAS, as :func:`zoo_source`)."""
+    return _size(size) + _USER
 
+
+_USER = """
 
 @njit(**_INLINE)
 def value_and_grad(x, g, params):

@@ -43,10 +43,11 @@ Compile once: the generated module of each (objective, method, and the loop's
 :class:`~descend.engines._compiled_source.Features`: a schedule, a projection, xtol,
 ``maximize``) is written to ``$DESCEND_CACHE_DIR/compiled`` (default
 ``~/.cache/descend/compiled``), named by a hash of its source, of the files it imports
-and of how NumPy's dot sums here, and compiled with ``cache=True``, so that another process loads the machine code from
-Numba's cache next to it instead of compiling again. The helpers the loops call on rare
-paths are cached by Numba beside :mod:`descend.engines._compiled_kernels`, once for all
-loops, so that a new formula compiles only its own loop.
+and of how NumPy's dot sums here, and compiled with ``cache=True``, so that another
+process loads the machine code from Numba's cache next to it instead of compiling
+again. The helpers the loops call on rare paths are cached by Numba beside
+:mod:`descend.engines._compiled_kernels`, once for all loops, so that a new formula
+compiles only its own loop.
 
 The history's ``time`` column holds the run's time in the loop spread evenly over its
 points: reading a clock every update would cost more than the update.
@@ -129,12 +130,14 @@ class CompiledEngine:
             maximize=objective.sign < 0,
         )
         if kind == "njit":
-            run = CompiledRun(source.USER_SOURCE, optimizer.name, features, (fun, objective.grad))
+            text = source.user_source(objective.size)
+            run = CompiledRun(text, optimizer.name, features, (fun, objective.grad))
         elif kind == "formula":
             run = CompiledRun(part, optimizer.name, features, "formula")
         else:
             name = fun.name  # type: ignore[attr-defined]
-            run = CompiledRun(source.zoo_source(name), optimizer.name, features, name)
+            text = source.zoo_source(name, objective.size)
+            run = CompiledRun(text, optimizer.name, features, name)
             run.params = zoo_params(fun, objective.size)
         run.project, run.size = project, objective.size
         return run
