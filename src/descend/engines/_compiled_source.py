@@ -228,6 +228,8 @@ CLOCK_EVERY = 256
 # they carry (the quadratic's A and b).
 ZOO_SCRATCH = {"rosenbrock": (1, 1), "rastrigin": (0,), "quadratic": (0,)}
 ZOO_CARRIED = {"quadratic": 2}
+# The n-D test functions with a kernel of their own for two coordinates (name_2d).
+ZOO_2D = ("rosenbrock",)
 
 # Adam's beta1**t and beta2**t (pow, as Python computes them: 24 ns a call) until they
 # fall below SETTLED. From there on 1 - beta**t is 1.0, at that t and at every later one:
@@ -408,7 +410,8 @@ def zoo_source(name: str, size: int) -> str:
     compiled kernel. Below a block of BLAS the module is made for that size, so that the
     loop's own loops and dots are written out (a module for each such size); above it, one
     module serves every size."""
-    part = f"from descend.engines._compiled_zoo import {name} as value_and_grad\n"
+    kernel = f"{name}_2d" if size == 2 and name in ZOO_2D else name
+    part = f"from descend.engines._compiled_zoo import {kernel} as value_and_grad\n"
     return part + _size(size) + ZOO_VALUE + run_params_source(name)
 
 

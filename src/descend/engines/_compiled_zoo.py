@@ -23,13 +23,21 @@ __all__ = ["NAMES"]
 
 
 @njit(error_model="numpy", inline="always")
+def rosenbrock_2d(x, g, params):
+    """:func:`rosenbrock`'s loops written out for two coordinates, where they cost more
+    than the arithmetic; a loop made for 2-D calls this alone (no branch on the size,
+    which would cost each update the reference counts of the scratch arrays)."""
+    r0, d0 = x[1] - x[0] * x[0], 1 - x[0]  # a dot of one term is its product
+    g[0] = -400 * x[0] * r0 - 2 * (1 - x[0])
+    g[1] = 0.0 + 200 * r0  # += on a zero, as below (-0.0 becomes 0.0)
+    return 100 * (r0 * r0) + d0 * d0
+
+
+@njit(error_model="numpy", inline="always")
 def rosenbrock(x, g, params):
     n = x.size
-    if n == 2:  # the loops below, written out: in 2-D they cost more than the arithmetic
-        r0, d0 = x[1] - x[0] * x[0], 1 - x[0]  # a dot of one term is its product
-        g[0] = -400 * x[0] * r0 - 2 * (1 - x[0])
-        g[1] = 0.0 + 200 * r0  # += on a zero, as below (-0.0 becomes 0.0)
-        return 100 * (r0 * r0) + d0 * d0
+    if n == 2:
+        return rosenbrock_2d(x, g, params)
     r, d = params
     for i in range(n - 1):
         r[i] = x[i + 1] - x[i] * x[i]

@@ -307,14 +307,22 @@ def _non_finite(run: Run, offer: Offer) -> Finding | None:
     )
 
 
+def _last_finite(f: Array) -> float:
+    """The last finite value of a run's f (f[0] is finite): f[-1] itself, unless the run
+    ended on a non-finite f, without a pass over a long run's f."""
+    if math.isfinite(f[-1]):
+        return float(f[-1])
+    finite = np.isfinite(f)  # a mask, not a copy of f
+    return float(f[len(finite) - 1 - finite[::-1].argmax()])
+
+
 def _rising(run: Run, curvature: Curvature, verified: str, offer: Offer) -> Finding | None:
     """f blew up or ends above its start: lr too large, or a gradient to suspect."""
-    finite = np.isfinite(run.f)  # a mask, not a copy of a long run's f (f[0] is finite)
-    rose = run.nit >= 1 and run.f[len(finite) - 1 - finite[::-1].argmax()] > run.f[0]
+    rose = run.nit >= 1 and _last_finite(run.f) > run.f[0]
     if not (run.status is Status.DIVERGED or rose):
         return None
     lr, f0 = run.lr_used, run.f[0]
-    highest = np.max(run.f, where=finite, initial=-np.inf)
+    highest = np.max(run.f, where=np.isfinite(run.f), initial=-np.inf)
     seen = f"{run.name} rose from {f0:.6g} to {highest:.6g} in {run.nit} {run.steps}"
     seen += " and the run diverged" if run.status is Status.DIVERGED else ""
     factor, estimate = run.stability_factor(), curvature.value
