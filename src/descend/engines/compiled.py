@@ -85,8 +85,8 @@ __all__ = ["ENGINE", "CompiledEngine", "cache_dir", "schedule_spec", "zoo_params
 ZOO = ("rosenbrock", "beale", "booth", "himmelblau", "rastrigin", "quadratic")
 # What engine="auto" expects to pay before the first update, and the Python loop per
 # update on a small problem (benchmarks/compiled.py measures both).
-COMPILE_SECONDS = 2.0
-LOAD_SECONDS = 0.05
+COMPILE_SECONDS = 1.7
+LOAD_SECONDS = 0.025
 IMPORT_SECONDS = 0.4  # importing Numba itself
 PYTHON_UPDATE_SECONDS = 10e-6
 INSTALL = "numba is not installed: pip install 'descend[fast]' (or pip install numba)"
