@@ -13,9 +13,10 @@ Each is timed at two lengths and charged the difference per extra update, so tha
 fixed cost of a call (parsing a formula, checking arguments, the diagnosis of a run that
 ends at max_iter) is left out; the numba engine's fixed cost is printed beside it.
 It prints ns per update and the ratios, then the compiled engine's start-up: the first
-compile of a new (formula, method) in a fresh cache folder, and the load of that cache by
-a new process (both in a subprocess, so that Numba's own start is counted as a user meets
-it; ``import numba`` alone is shown for scale).
+compile of a new (formula, method) in a fresh cache folder (and on a machine with no
+Numba cache at all), and the load of that cache by a new process (each in a subprocess,
+so that Numba's own start is counted as a user meets it; the imports alone are shown for
+scale).
 
 With JAX and Optax installed (the ``bench`` extra), the compiled engine runs beside
 Optax's whole-loop ``jit(lax.fori_loop)`` on the 2-D problems. It also times the issue's

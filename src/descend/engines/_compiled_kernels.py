@@ -4,8 +4,9 @@ the finiteness test, each the same operations as the NumPy call of the Python lo
 Imported only when a compiled run is built (by :mod:`descend.engines.compiled` and the
 modules it generates), so that ``import descend`` never imports Numba.
 
-:func:`dot` and :func:`norm` are inlined into their callers (``inline="always"``): a call
-with arrays costs reference counts, 10 ns a call, as much as a 2-D update's arithmetic.
+:func:`dot` and :func:`short_dot` are inlined into their callers (``inline="always"``),
+as the generated loop's norm is: a call with arrays costs reference counts, 10 ns a
+call, as much as a 2-D update's arithmetic.
 The helpers of the rare paths (a norm that overflows, a non-finite value, a schedule, a
 projection, a history that grows) are called, and cached on disk (``cache=True``), so
 that a new formula's loop compiles only its own code; a cache of Numba's is checked
