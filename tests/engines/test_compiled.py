@@ -387,6 +387,24 @@ def test_a_new_process_loads_the_machine_code_from_the_disk_cache(tmp_path, monk
     assert out.stdout.split() == ["1", "0"]  # one hit, no compile
 
 
+def test_without_any_folder_to_cache_in_it_compiles_in_memory(tmp_path):
+    # Numba's locators all decline (as where the package and the home folder are read
+    # only): the kernels and the loop are compiled in the process, and the run is the same.
+    code = (
+        "import descend as dd\n"
+        "f, x0 = '(x-1)**2 + 3*y**2', [3.0, 4.0]\n"
+        "a = dd.minimize(f, x0, 'adam', lr=0.1, engine='numba')\n"
+        "b = dd.minimize(f, x0, 'adam', lr=0.1)\n"
+        "assert (a.x == b.x).all() and a.nit == b.nit, (a, b)\n"
+        "print(a.nit)\n"
+    )
+    env = dict(os.environ, DESCEND_CACHE_DIR=str(tmp_path),
+               NUMBA_CACHE_LOCATOR_CLASSES="IPythonCacheLocator")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) > 0 and not list(tmp_path.rglob("*.nbi"))  # nothing cached
+
+
 def test_the_compiled_dot_is_numpys_to_the_last_bit():
     from numba import njit
 

@@ -32,6 +32,7 @@ import ctypes
 import ctypes.util
 import math
 import time
+from typing import Any
 
 import numpy as np
 from llvmlite import binding, ir
@@ -178,7 +179,15 @@ def step(u):
 
 # The helpers below are called, and cached: loops rather than array expressions, the same
 # arithmetic compiled in a fraction of the time.
-_cached = njit(cache=True, error_model="numpy")
+
+
+def _cached(function: Any) -> Any:
+    """``function`` compiled by Numba and cached on disk, or compiled in each process
+    where Numba finds no folder it may write its cache in."""
+    try:
+        return njit(cache=True, error_model="numpy")(function)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return njit(error_model="numpy")(function)
 
 
 @_cached

@@ -313,7 +313,8 @@ def _numba_installed() -> bool:
 def _load(text: str, path: Path, user: tuple[Any, Any] | None) -> Any:
     """The generated module ``text``: from the file ``path`` (written if
     missing, so that Numba caches its machine code beside it), or, for the user's own
-    functions or when the cache folder cannot be written, compiled in memory."""
+    functions or when there is no cache (the folder cannot be written, or Numba finds no
+    folder it may keep its cache in), compiled in memory."""
     name = f"descend_compiled_{path.stem}"
     if user is None:
         try:
@@ -322,15 +323,17 @@ def _load(text: str, path: Path, user: tuple[Any, Any] | None) -> Any:
                 partial = path.with_suffix(f".{os.getpid()}.tmp")
                 partial.write_text(text)
                 os.replace(partial, path)  # whole or not at all, for a process reading it
-        except OSError:
-            text = text.replace("cache=True", "cache=False")
-        else:
             spec = importlib.util.spec_from_file_location(name, path)
             assert spec is not None and spec.loader is not None
             module = importlib.util.module_from_spec(spec)
             sys.modules[name] = module
             spec.loader.exec_module(module)
             return module
+        except (OSError, RuntimeError) as error:  # no cache: the module compiled in memory
+            if isinstance(error, RuntimeError) and "cannot cache" not in str(error):
+                raise  # only Numba's "cannot cache function ...: no locator available"
+            sys.modules.pop(name, None)
+            text = text.replace("cache=True", "cache=False")
     namespace: dict[str, Any] = {"__name__": name}
     if user is not None:
         namespace["user_fun"], namespace["user_grad"] = user
