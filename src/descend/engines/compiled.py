@@ -39,15 +39,16 @@ at most :data:`MANY_BYTES` of history; runs whose own history passes
 :data:`HISTORY_BYTES`, or that end at their start, run alone. A run's ``elapsed`` is
 its own time in the loop.
 
-Compile once: the generated module of each (objective, method, and the loop's
-:class:`~descend.engines._compiled_source.Features`: a schedule, a projection, xtol,
-``maximize``) is written to ``$DESCEND_CACHE_DIR/compiled`` (default
-``~/.cache/descend/compiled``), named by a hash of its source, of the files it imports
-and of how NumPy's dot sums here, and compiled with ``cache=True``, so that another
-process loads the machine code from Numba's cache next to it instead of compiling
-again. The helpers the loops call on rare paths are cached by Numba beside
-:mod:`descend.engines._compiled_kernels`, once for all loops, so that a new formula
-compiles only its own loop.
+Compile once: the generated module of each objective, method and set of the loop's
+:class:`~descend.engines._compiled_source.Features` (a schedule, a projection, xtol,
+``maximize``), made for the objective's number of coordinates (a formula's, or any
+below 16, so that its loops are written out), is written to
+``$DESCEND_CACHE_DIR/compiled`` (default ``~/.cache/descend/compiled``), named by a hash
+of its source, of the files it imports and of how NumPy's dot sums here, and compiled
+with ``cache=True``, so that another process loads the machine code from Numba's cache
+next to it instead of compiling again. The helpers the loops call on rare paths are
+cached by Numba beside :mod:`descend.engines._compiled_kernels`, once for all loops, so
+that a new formula compiles only its own loop.
 
 The history's ``time`` column holds the run's time in the loop spread evenly over its
 points: reading a clock every update would cost more than the update.
