@@ -114,6 +114,7 @@ def same_run(fun, x0, method, **kwargs):
         else:
             agree(got, want, bitwise, f"history.{name}")
     assert b.history.time[0] == 0.0 and np.all(np.diff(b.history.time) >= 0)
+    assert b.history.time[-1] == b.elapsed and len(b.history.lr) == len(a.history.lr)
     return b
 
 
@@ -192,6 +193,18 @@ def test_schedules(method, lr):
         np.testing.assert_array_equal(b.history.lr, [lr(0)] + [lr(t) for t in range(b.nit)])
 
 
+def test_a_constant_rate_is_kept_as_one_number():
+    # No schedule and no search: the history's lr takes no memory (a read-only view of
+    # the rate, equal to the Python engine's column); a schedule's or a search's steps
+    # are recorded, one per update.
+    b = same_run(FORMULAS[1][0], FORMULAS[1][1], "adam", max_iter=1000, lr=1e-2)
+    assert b.history.lr.strides == (0,) and not b.history.lr.flags.writeable
+    assert b.history.lr.shape == (1001,) and np.all(b.history.lr == 1e-2)
+    for method, lr in [("gd", S.cosine(1e-3, steps=300)), ("armijo", 1.0)]:
+        r = dd.minimize(FORMULAS[1][0], FORMULAS[1][1], method, lr=lr, engine="numba")
+        assert r.history.lr.strides == (8,) and len(np.unique(r.history.lr)) > 1
+
+
 @pytest.mark.parametrize("method", NAMES)
 def test_clip_norm(method):
     # Rosenbrock's gradient is about 230 long at the start and stays above 1 for a while.
@@ -267,8 +280,12 @@ def test_the_start_alone_and_divergence(monkeypatch):
     from descend.engines import _compiled_run
 
     monkeypatch.setattr(_compiled_run, "HISTORY_BYTES", 8 * 5 * 1000)
-    assert _compiled_run.capacity(3000, 2, True) < 3001
+    sizes, capacity = [], _compiled_run.Start.capacity
+    monkeypatch.setattr(
+        _compiled_run.Start, "capacity", lambda start: sizes.append(capacity(start)) or sizes[-1]
+    )
     long = same_run(f, [3.0, 4.0], "gd", lr=1e-4, max_iter=3000)
+    assert sizes == [_compiled_run.FIRST_CAPACITY + 1]
     assert long.nit == 3000 and len(long.history.f) == 3001 and len(long.history.x) == 3001
 
 

@@ -83,7 +83,9 @@ class History:
         Euclidean norms of the gradient; with ``project=``, of the projected gradient
         ``x - project(x - g)``, which is what gtol reads.
     lr : ndarray, shape (k + 1,)
-        Step size of the update that reached each point (entry 0: the first one's).
+        Step size of the update that reached each point (entry 0: the first one's). A
+        compiled run (``engine="numba"``) whose step size never changes (no schedule, no
+        line search) returns a read-only view of that one number, which takes no memory.
     time : ndarray, shape (k + 1,)
         Seconds since the run started.
     x : ndarray, shape (k + 1, *x0.shape), or None

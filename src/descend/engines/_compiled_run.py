@@ -21,7 +21,7 @@ from descend.core.stopping import Rules, no_step, non_finite, norm
 from . import _compiled_source as source
 
 __all__ = [
-    "HISTORY_BYTES", "MANY_BYTES", "Start", "capacity", "many", "schedule_spec", "together",
+    "HISTORY_BYTES", "MANY_BYTES", "Start", "many", "schedule_spec", "together",
 ]  # fmt: skip
 
 # The history is allocated whole when it fits in this many bytes (untouched pages cost
@@ -62,6 +62,7 @@ class Start:
         assert schedule is not None, "prepare refused the schedules it cannot compile"
         self.schedule = schedule
         self.clip = optimizer.clip_norm or 0.0
+        self.rows = source.history_rows(run.method, run.features)
 
     def rules(self) -> tuple[Any, ...]:
         """The loop's stopping arguments (Rules keeps a disabled rule's threshold as one
@@ -73,26 +74,41 @@ class Start:
     def group(self) -> tuple[Any, ...] | None:
         """What the runs of one parallel call share, or None for a run that goes alone:
         one ended at its start, or one whose whole history does not fit in memory."""
-        run, job, c = self.run, self.job, self.checks
-        width = 3 + (run.size if job.record_x else 0)
-        if self.ending is not None or (c.max_iter + 1) * width * 8 > HISTORY_BYTES:
+        run, c = self.run, self.checks
+        if self.ending is not None or (c.max_iter + 1) * self.width() * 8 > HISTORY_BYTES:
             return None
         return (
             run.key, run.size, tuple(map(id, run.carried())), c.max_iter, self.rules()[2:],
             self.lower.tobytes(), self.upper.tobytes(), self.schedule.shape,
         )  # fmt: skip
 
+    def width(self) -> int:
+        """The doubles of history an update of this run records."""
+        return self.rows + (self.run.size if self.job.record_x else 0)
+
+    def capacity(self) -> int:
+        """History rows to allocate before the loop: all of them when they fit in
+        :data:`HISTORY_BYTES`, else a first block (1: the run ended at its start)."""
+        whole = self.checks.max_iter + 1
+        if self.ending is not None:
+            return 1
+        if whole * self.width() * 8 <= HISTORY_BYTES:
+            return whole
+        return min(whole, FIRST_CAPACITY + 1)
+
     def arrays(self, runs: int, capacity: int) -> tuple[Array, Array, Array]:
         """``work``, ``rows`` and ``xs`` for this many runs like this one."""
         n, state = self.run.size, len(source.UPDATES[self.run.method][0])
         xs_rows = capacity if self.job.record_x else 1
         work = np.zeros((runs, source.WORK_ROWS + state, n))
-        return work, np.empty((runs, 3, capacity)), np.empty((runs, xs_rows, n))
+        return work, np.empty((runs, self.rows, capacity)), np.empty((runs, xs_rows, n))
 
     def fill(self, work: Array, rows: Array, xs: Array) -> None:
         """Write the start into this run's arrays (``work``'s state rows are zeros)."""
         x, g = self.job.x, self.g
-        rows[:, 0], xs[0] = (self.job.f, self.grad_norm, self.job.optimizer.rate(0)), x
+        rows[:3, 0], xs[0] = (self.job.f, self.grad_norm, 0.0), x
+        if self.rows > 3:
+            rows[3, 0] = self.job.optimizer.rate(0)
         work[0], work[1], work[5], work[6] = x, g, x, g  # x, g and the best point so far
 
     def result(self, work: Array, rows: Array, xs: Array, out: tuple[Any, ...] | None) -> Result:
@@ -133,8 +149,8 @@ class Start:
         history = History(  # the columns of the loop's rows, not copies
             f=rows[0] if sign > 0 else -rows[0],
             grad_norm=rows[1],
-            lr=rows[2],
-            time=np.linspace(0.0, elapsed, k),
+            lr=rows[3] if self.rows > 3 else np.broadcast_to(self.h[0], (k,)),
+            time=rows[2],
             x=xs.reshape((k, *shape)) if job.record_x else None,
         )
         result = Result(
@@ -171,8 +187,7 @@ def many(jobs: list[Job]) -> list[Result]:
         if len(starts) == 1:
             results[starts[0].place] = starts[0].job()
             continue
-        run = starts[0].run
-        per_run = (starts[0].checks.max_iter + 1) * (3 + run.size * starts[0].job.record_x)
+        per_run = (starts[0].checks.max_iter + 1) * starts[0].width()
         chunk = max(1, MANY_BYTES // (8 * per_run))  # bounded memory, however many runs
         for i in range(0, len(starts), chunk):
             some = starts[i : i + chunk]
@@ -207,14 +222,6 @@ def together(starts: list[Start]) -> list[Result]:
                xs[r], best_f, best_nit, trials, evaluations, elapsed, stalled)  # fmt: skip
         results.append(start.result(work[r], rows[r], xs[r], out))
     return results
-
-
-def capacity(max_iter: int, n: int, record_x: bool) -> int:
-    """History rows to allocate before the loop: all of them when they fit in
-    :data:`HISTORY_BYTES`, else a first block."""
-    width = 3 + (n if record_x else 0)  # f, gradient norm, lr, and x
-    whole = max_iter + 1
-    return whole if whole * width * 8 <= HISTORY_BYTES else min(whole, FIRST_CAPACITY + 1)
 
 
 def schedule_spec(lr: Any) -> Array | None:

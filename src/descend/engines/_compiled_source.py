@@ -35,6 +35,7 @@ __all__ = [
     "ZOO_CARRIED",
     "ZOO_SCRATCH",
     "Features",
+    "history_rows",
     "module_source",
     "run_params_source",
     "user_source",
@@ -61,12 +62,14 @@ _MANY = dict(_JIT, parallel=True)  # many runs, one per thread at a time
 # The whole loop: begin where the Python engine's first update begins (the caller has
 # recorded and checked the start), then update, evaluate, record, check. The caller
 # allocates every array: ``work`` holds x, g, their next values, the step, the best point
-# and its gradient, then the method's state (zeros); ``rows`` (f, the gradient norm and lr
-# in three rows, which become the History's arrays) and ``xs`` hold the start in column
-# and row 0 and grow here by doubling. Arrays are copied element by element, never as
-# ``a[i] = b`` (see _compiled_kernels.grow). SCHEDULED, PROJECTED, STEP_NORM and MAXIMIZE
-# are the module's constants (:class:`Features`): Numba drops the branches they rule out
-# before it types the loop, so that a run compiles only the helpers it calls; and a
+# and its gradient, then the method's state (zeros); ``rows`` (f, the gradient norm, the
+# time and, when it changes, the step size, in the rows of :func:`history_rows`, which
+# become the History's arrays) and ``xs`` hold the start in column and row 0 and grow here
+# by doubling; the time row is written when the loop ends. Arrays are copied element by
+# element, never as ``a[i] = b`` (see _compiled_kernels.grow). SCHEDULED, PROJECTED,
+# STEP_NORM and MAXIMIZE are the module's constants (:class:`Features`), and LR_ROW is
+# whether ``rows`` has a step-size row: Numba drops the branches they rule out before it
+# types the loop, so that a run compiles only the helpers it calls; and a
 # branch left around the objective's call would cost every update the reference counts
 # of its arrays, as much as the update itself. ``run_many`` runs many starts or
 # hyperparameters of one problem, in parallel: each run's arrays are one index of the
@@ -145,7 +148,9 @@ def run(work, rows, xs, f, params, h, schedule, clip, lower, upper, max_iter, f_
                 broke = which_broke(f_new, g_new, x_new)
             elif PROJECTED:  # what gtol reads (diff is free until the step's norm)
                 grad_norm = projected_norm(x_new, g_new, lower, upper, diff)
-            rows[0, nit], rows[1, nit], rows[2, nit] = f_new, grad_norm, step_lr
+            rows[0, nit], rows[1, nit] = f_new, grad_norm
+            if LR_ROW:
+                rows[3, nit] = step_lr
             if record_x:
                 for i in range(n):
                     xs[nit, i] = x_new[i]
@@ -181,8 +186,13 @@ def run(work, rows, xs, f, params, h, schedule, clip, lower, upper, max_iter, f_
     if best_here:
         for i in range(n):
             best_x[i], best_g[i] = x[i], g[i]
+    elapsed = now() - started
+    spread = elapsed / nit  # the time row: elapsed spread evenly, as np.linspace spreads it
+    for k in range(nit):
+        rows[2, k] = k * spread
+    rows[2, nit] = elapsed
     return (x, g, f, nit, broke, f_change, step_norm, grad_norm, rows, xs, best_f, best_nit,
-            trials, evaluations, now() - started, stalled)
+            trials, evaluations, elapsed, stalled)
 
 
 @njit(**_MANY)
@@ -222,6 +232,8 @@ SCHEDULES = {
 }
 # The rows of ``work`` before the method's state.
 WORK_ROWS = 8
+# The methods whose step size is their search's, not lr.
+SEARCHES = ("armijo", "bb", "lbfgs")
 # Updates between two readings of the clock, for time_limit.
 CLOCK_EVERY = 256
 # The test functions' scratch vectors, each ``n - k`` long for these k, after the arrays
@@ -376,6 +388,13 @@ class Features(NamedTuple):
     maximize: bool  # the loop descends on -f (SIGN is -1.0)
 
 
+def history_rows(method: str, features: Features) -> int:
+    """The rows of a run's ``rows``: f, the gradient norm and the time, then the step size
+    of each update where it changes (a schedule, a line search). A constant one is not
+    recorded: the History's ``lr`` is then a view of that number."""
+    return 4 if features.scheduled or method in SEARCHES else 3
+
+
 def module_source(objective: str, method: str, features: Features, what: str, cache: bool) -> str:
     """The module for one objective's ``value_and_grad`` source, one method and the loop's
     ``features``."""
@@ -392,6 +411,7 @@ def module_source(objective: str, method: str, features: Features, what: str, ca
         + lbfgs.CONSTANTS
         + "".join(f"{name.upper()} = {value}\n" for name, value in features._asdict().items())
         + f"SIGN = {-1.0 if features.maximize else 1.0}\n"
+        + f"LR_ROW = {history_rows(method, features) == 4}\n"
     )
     return header + constants + objective + DOT + FUNCTIONS.get(method, "") + loop
 

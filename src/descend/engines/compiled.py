@@ -51,7 +51,10 @@ cached by Numba beside :mod:`descend.engines._compiled_kernels`, once for all lo
 that a new formula compiles only its own loop.
 
 The history's ``time`` column holds the run's time in the loop spread evenly over its
-points: reading a clock every update would cost more than the update.
+points: reading a clock every update would cost more than the update. Its ``lr`` column
+is recorded only where the step size changes (a schedule, a line search); otherwise it
+is a read-only view of the one rate, so that a long run's history takes f, the gradient
+norm, the time and x alone.
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ from descend.gradients.objective import Objective
 
 from . import _compiled_source as source
 from ._compiled_formula import formula_source
-from ._compiled_run import Start, capacity, many, schedule_spec
+from ._compiled_run import Start, many, schedule_spec
 from ._dot_tail import small_dot_tail
 
 __all__ = ["ENGINE", "CompiledEngine", "cache_dir", "schedule_spec", "zoo_params"]
@@ -188,8 +191,7 @@ class CompiledRun:
     ) -> Result:  # fmt: skip
         """Run from ``x`` (f and g known there) to an ending; the Result, as Run's."""
         start = Start(Job(self, objective, optimizer, rules, x, f, g, record_x, keep))
-        size = 1 if start.ending is not None else capacity(start.checks.max_iter, x.size, record_x)
-        work, rows, xs = start.arrays(1, size)
+        work, rows, xs = start.arrays(1, start.capacity())
         start.fill(work[0], rows[0], xs[0])
         if start.ending is not None:
             return start.result(work[0], rows[0], xs[0], None)
