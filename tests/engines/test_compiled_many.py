@@ -87,12 +87,15 @@ def test_multistart_runs_every_start_in_one_call(calls):
 
 
 def test_runs_that_cannot_share_a_call_are_grouped_apart(calls):
-    # A schedule and a constant rate, or two numbers of updates, cannot share the loop's
-    # settings (clip_norm can): each set of runs that can goes in a call of its own.
+    # A schedule and a constant rate, two numbers of updates, or clipping and none cannot
+    # share the loop's settings (two clip_norm values can): each set of runs that can goes
+    # in a call of its own.
     schedule = dd.schedules.exponential(0.01, 0.999)
     grid = dd.sweep(HIMMELBLAU, [0.5, 0.5], "gd", lr=[0.01, 0.005, schedule],
-                    max_iter=[300, 500], clip_norm=[None, 5.0], engine="numba")  # fmt: skip
-    assert sorted(calls) == [2, 2, 4, 4]  # by max_iter: 2 lrs x 2 clips, the schedule's 2
+                    max_iter=[300, 500], clip_norm=[None, 5.0, 2.0], engine="numba")  # fmt: skip
+    # By max_iter: the 2 lrs unclipped, the 2 lrs x 2 clips, the schedule's 2 clips (its
+    # unclipped run goes alone).
+    assert sorted(calls) == [2, 2, 2, 2, 4, 4]
     for (lr, max_iter, clip), res in grid.results.items():
         same(res, dd.minimize(HIMMELBLAU, [0.5, 0.5], "gd", lr=lr, max_iter=max_iter,
                               clip_norm=clip))  # fmt: skip

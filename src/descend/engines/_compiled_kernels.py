@@ -8,8 +8,10 @@ modules it generates), so that ``import descend`` never imports Numba.
 as the generated loop's norm is: a call with arrays costs reference counts, 10 ns a
 call, as much as a 2-D update's arithmetic.
 The helpers of the rare paths (a norm that overflows, a non-finite value, a schedule, a
-projection, a history that grows) are called, and cached on disk (``cache=True``), so
-that a new formula's loop compiles only its own code; a cache of Numba's is checked
+projection, a history that grows, the arrays a method allocates, the copy of the best
+point and the time row when a run ends) are called, and cached on disk
+(``cache=True``, see :func:`cached`), so that a new formula's loop compiles only its own
+code; a cache of Numba's is checked
 against its own file, and these call nothing outside it (nor :data:`TAIL`, which only
 what is inlined reads, and so only the generated loops' caches hold, named by it).
 
@@ -43,9 +45,9 @@ from numba.core.extending import intrinsic
 from ._dot_tail import BLOCK, FUSED_TAIL, small_dot_tail
 
 __all__ = [
-    "BLOCK", "TAIL", "clip_into", "dot", "finite", "fma", "grow", "maximum",
-    "minimum", "now", "pairwise_sum", "power", "rate", "rescaled_norm", "short_dot", "step",
-    "which_broke",
+    "BLOCK", "TAIL", "cached", "clip_into", "copy_into", "dot", "filled", "finite", "fma",
+    "grow", "maximum", "minimum", "now", "pairwise_sum", "power", "rate", "rescaled_norm",
+    "short_dot", "spread_time", "step", "which_broke",
 ]  # fmt: skip
 
 
@@ -181,7 +183,7 @@ def step(u):
 # arithmetic compiled in a fraction of the time.
 
 
-def _cached(function: Any) -> Any:
+def cached(function: Any) -> Any:
     """``function`` compiled by Numba and cached on disk, or compiled in each process
     where Numba finds no folder it may write its cache in."""
     try:
@@ -190,7 +192,7 @@ def _cached(function: Any) -> Any:
         return njit(error_model="numpy")(function)
 
 
-@_cached
+@cached
 def finite(v):
     """``np.isfinite(v).all()``."""
     for i in range(v.size):  # noqa: SIM110  # all() of a generator does not compile
@@ -199,7 +201,7 @@ def finite(v):
     return True
 
 
-@_cached
+@cached
 def rescaled_norm(v):
     """What :func:`descend.core.stopping.norm` makes of ``v`` when ``v.dot(v)`` is
     infinite: its norm rescaled by its largest entry when every entry is finite (above
@@ -215,7 +217,7 @@ def rescaled_norm(v):
     return largest * math.sqrt(np.dot(w, w))
 
 
-@_cached
+@cached
 def which_broke(f, g, x):
     """:func:`descend.core.stopping.inspect`'s verdict as a code: 1 for x, 2 for f, 3 for
     the gradient (tested in that order), 0 when all are finite."""
@@ -228,7 +230,33 @@ def which_broke(f, g, x):
     return 0
 
 
-@_cached
+@cached
+def copy_into(out, a):
+    """``out[:] = a``, element by element (see :func:`grow`)."""
+    for i in range(a.size):
+        out[i] = a[i]
+
+
+@cached
+def filled(size, value):
+    """``np.full(size, value)`` (which a loop would compile for itself)."""
+    out = np.empty(size)
+    for i in range(size):
+        out[i] = value
+    return out
+
+
+@cached
+def spread_time(rows, nit, elapsed):
+    """The history's time row (row 2 of ``rows``) up to point ``nit`` > 0: ``elapsed``
+    spread evenly over the points, as ``np.linspace(0, elapsed, nit + 1)`` spreads it."""
+    step = elapsed / nit
+    for k in range(nit):
+        rows[2, k] = k * step
+    rows[2, nit] = elapsed
+
+
+@cached
 def grow(a, rows, columns):
     """``a`` copied into the top left of a new ``rows`` x ``columns`` array (the history,
     doubled). Copied element by element, never as ``out[i] = a[i]``: an array assignment
@@ -266,7 +294,7 @@ def pairwise_sum(a, start, n):
     return pairwise_sum(a, start, half) + pairwise_sum(a, start + half, n - half)
 
 
-@_cached
+@cached
 def rate(spec, t):
     """The learning rate of update ``t`` from a schedule of :mod:`descend.core.schedules`,
     the same operations in the same order: ``spec``'s last row is the schedule (its code in
@@ -291,7 +319,7 @@ def rate(spec, t):
     return lr
 
 
-@_cached
+@cached
 def clip_into(x, lower, upper):
     """What the loop's projection onto a box does to ``x`` (in place): ``np.clip(x, lower,
     upper)``, a max then a min, unless ``x`` holds a non-finite value, which stays for the

@@ -111,20 +111,22 @@ class Start:
             rows[3, 0] = self.job.optimizer.rate(0)
         work[0], work[1], work[5], work[6] = x, g, x, g  # x, g and the best point so far
 
-    def result(self, work: Array, rows: Array, xs: Array, out: tuple[Any, ...] | None) -> Result:
-        """The Result of the loop's ``out`` (None: the run ended at its start, and
-        ``rows`` and ``xs`` hold that start)."""
+    def result(
+        self, work: Array, rows: Array, xs: Array, floats: Array | None, ints: np.ndarray
+    ) -> Result:
+        """The Result of the loop's arrays and the outcome it wrote in ``floats`` and
+        ``ints`` (None: the run ended at its start, and ``rows`` and ``xs`` hold it)."""
         job, checks = self.job, self.checks
         objective, optimizer = job.objective, job.optimizer
-        best_x, best_g = work[5], work[6]
-        if out is None:
-            x, g, f, nit, best_f, best_nit, trials, evaluations, elapsed = (
-                work[0], work[1], job.f, 0, job.f, 0, 0, 0, 0.0
+        x, g, best_x, best_g = work[0], work[1], work[5], work[6]
+        if floats is None:
+            f, nit, best_f, best_nit, trials, evaluations, elapsed = (
+                job.f, 0, job.f, 0, 0, 0, 0.0
             )  # fmt: skip
             ending = self.ending
         else:
-            x, g, f, nit, broke, f_change, step_norm, grad_norm, rows, xs = out[:10]
-            best_f, best_nit, trials, evaluations, elapsed, stalled = out[10:]
+            f, f_change, step_norm, grad_norm, best_f, elapsed = floats.tolist()
+            nit, broke, best_nit, trials, evaluations, stalled = ints.tolist()
             used = nit + 1
             # A run that ended early keeps only what it used.
             xs = xs[:used] if 2 * used >= len(xs) else xs[:used].copy()
@@ -214,14 +216,9 @@ def together(starts: list[Start]) -> list[Result]:
             np.array([s.clip for s in starts]), first.lower, first.upper, first.checks.max_iter,
             np.array([s.checks.f_limit for s in starts]), *first.rules()[2:], floats, ints,
         )  # fmt: skip
-    results = []
-    for r, start in enumerate(starts):
-        (f, f_change, step_norm, grad_norm, best_f, elapsed) = floats[r].tolist()
-        nit, broke, best_nit, trials, evaluations, stalled = ints[r].tolist()
-        out = (work[r, 0], work[r, 1], f, nit, broke, f_change, step_norm, grad_norm, rows[r],
-               xs[r], best_f, best_nit, trials, evaluations, elapsed, stalled)  # fmt: skip
-        results.append(start.result(work[r], rows[r], xs[r], out))
-    return results
+    return [
+        start.result(work[r], rows[r], xs[r], floats[r], ints[r]) for r, start in enumerate(starts)
+    ]
 
 
 def schedule_spec(lr: Any) -> Array | None:

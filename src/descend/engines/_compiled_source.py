@@ -50,8 +50,8 @@ import numpy as np
 from numba import njit, prange
 
 from descend.engines._compiled_kernels import (
-    BLOCK, TAIL, clip_into, dot as numpy_dot, grow, maximum, minimum, now, power, rate,
-    rescaled_norm, short_dot, step, which_broke,
+    BLOCK, TAIL, clip_into, copy_into, dot as numpy_dot, filled, grow, maximum, minimum, now,
+    power, rate, rescaled_norm, short_dot, spread_time, step, which_broke,
 )
 
 _JIT = dict(cache={cache}, error_model="numpy")
@@ -67,13 +67,14 @@ _MANY = dict(_JIT, parallel=True)  # many runs, one per thread at a time
 # become the History's arrays) and ``xs`` hold the start in column and row 0 and grow here
 # by doubling; the time row is written when the loop ends. Arrays are copied element by
 # element, never as ``a[i] = b`` (see _compiled_kernels.grow). SCHEDULED, PROJECTED,
-# STEP_NORM and MAXIMIZE are the module's constants (:class:`Features`), and LR_ROW is
+# STEP_NORM, CLIPPED and MAXIMIZE are the module's constants (:class:`Features`), and LR_ROW is
 # whether ``rows`` has a step-size row: Numba drops the branches they rule out before it
 # types the loop, so that a run compiles only the helpers it calls; and a
 # branch left around the objective's call would cost every update the reference counts
 # of its arrays, as much as the update itself. ``run_many`` runs many starts or
 # hyperparameters of one problem, in parallel: each run's arrays are one index of the
-# arrays it is given, its scalar outcomes written into ``floats`` and ``ints``.
+# arrays it is given. A run writes its scalar outcomes into ``floats`` and ``ints`` (one
+# value a line: a tuple of them would cost its packing to compile).
 DOT = """
 if 0 < SIZE < BLOCK and TAIL != 0:  # every vector shorter than a block: the tail alone
 
@@ -113,17 +114,19 @@ def evaluate(x, g, params):
 
 @njit(**_JIT)
 def run(work, rows, xs, f, params, h, schedule, clip, lower, upper, max_iter, f_limit, ftol,
-        gtol, xtol, record_x, time_limit):
+        gtol, xtol, record_x, time_limit, floats, ints):
     n = SIZE if SIZE > 0 else work.shape[1]  # a constant below a block: loops unrolled
     started = now()
-    x, g, x_new, g_new, diff, best_x, best_g, clipped = (work[0], work[1], work[2], work[3],
-                                                         work[4], work[5], work[6], work[7])
+{views}
 {init}
     best_f, best_nit, nit, broke, trials, step_lr = f, 0, 0, 0, 0, h[0]
     evaluated, evaluations = False, 0  # a search that evaluated x_new already: no more
     stalled = 0  # L-BFGS took no step: 1 f is at its minimum to rounding, 2 no lower f
     f_change, step_norm, grad_norm = 0.0, math.inf, rows[1, 0]
-    gu = clipped if clip > 0.0 else g  # the g an update reads: Optimizer.clip(g) or g
+    if CLIPPED:  # the g an update reads: Optimizer.clip(g)
+        gu = clipped
+    else:
+        gu = g
     ended, best_here = False, False  # best_x and best_g hold the start
     while True:  # passes, the history grown between them (rows rebound in the loop of
         # updates would cost each update a reload of their shape and data)
@@ -131,7 +134,7 @@ def run(work, rows, xs, f, params, h, schedule, clip, lower, upper, max_iter, f_
             if SCHEDULED:  # Optimizer.rate(t), then Optimizer.clip(g), as updates begin
                 lr = rate(schedule, nit)  # > 0: minimize checked the schedule's last rate
             step_lr = lr
-            if clip > 0.0:
+            if CLIPPED:
                 length = math.sqrt(dot(g, g))
                 for i in range(n):  # g itself when it is short enough
                     clipped[i] = g[i] * (clip / length) if length > clip else g[i]
@@ -144,7 +147,8 @@ def run(work, rows, xs, f, params, h, schedule, clip, lower, upper, max_iter, f_
             nit += 1
             grad_norm = math.sqrt(dot(g_new, g_new))
             if not math.isfinite(f_new + grad_norm + dot(x_new, x_new)):
-                grad_norm = norm(g_new)
+                if grad_norm == math.inf:  # norm(g_new), its dot made already
+                    grad_norm = rescaled_norm(g_new)
                 broke = which_broke(f_new, g_new, x_new)
             elif PROJECTED:  # what gtol reads (diff is free until the step's norm)
                 grad_norm = projected_norm(x_new, g_new, lower, upper, diff)
@@ -184,28 +188,32 @@ def run(work, rows, xs, f, params, h, schedule, clip, lower, upper, max_iter, f_
         if record_x:
             xs = grow(xs, size, xs.shape[1])
     if best_here:
-        for i in range(n):
-            best_x[i], best_g[i] = x[i], g[i]
+        copy_into(best_x, x)
+        copy_into(best_g, g)
     elapsed = now() - started
-    spread = elapsed / nit  # the time row: elapsed spread evenly, as np.linspace spreads it
-    for k in range(nit):
-        rows[2, k] = k * spread
-    rows[2, nit] = elapsed
-    return (x, g, f, nit, broke, f_change, step_norm, grad_norm, rows, xs, best_f, best_nit,
-            trials, evaluations, elapsed, stalled)
+    spread_time(rows, nit, elapsed)
+    floats[0] = f  # the outcome (x and g are work's rows 0 and 1), one value a line
+    floats[1] = f_change
+    floats[2] = step_norm
+    floats[3] = grad_norm
+    floats[4] = best_f
+    floats[5] = elapsed
+    ints[0] = nit
+    ints[1] = broke
+    ints[2] = best_nit
+    ints[3] = trials
+    ints[4] = evaluations
+    ints[5] = stalled
+    return rows, xs  # the history, grown or not
 
 
 @njit(**_MANY)
 def run_many(work, rows, xs, f, params, scratch, h, schedule, clip, lower, upper, max_iter,
              f_limit, ftol, gtol, xtol, record_x, time_limit, floats, ints):
     for r in prange(work.shape[0]):  # each run its own rows of every array
-        out = run(work[r], rows[r], xs[r], f[r], run_params(params, scratch, r), h[r],
-                  schedule[r], clip[r], lower, upper, max_iter, f_limit[r], ftol, gtol, xtol,
-                  record_x, time_limit)
-        floats[r, 0], floats[r, 1], floats[r, 2] = out[2], out[5], out[6]
-        floats[r, 3], floats[r, 4], floats[r, 5] = out[7], out[10], out[14]
-        ints[r, 0], ints[r, 1], ints[r, 2], ints[r, 3] = out[3], out[4], out[11], out[12]
-        ints[r, 4], ints[r, 5] = out[13], out[15]
+        run(work[r], rows[r], xs[r], f[r], run_params(params, scratch, r), h[r], schedule[r],
+            clip[r], lower, upper, max_iter, f_limit[r], ftol, gtol, xtol, record_x,
+            time_limit, floats[r], ints[r])
 """
 
 # Each method's hyperparameters in the order the loop reads them from h.
@@ -230,8 +238,10 @@ SCHEDULES = {
     "cosine": 4,
     "warmup": 5,
 }
-# The rows of ``work`` before the method's state.
-WORK_ROWS = 8
+# The rows of ``work`` before the method's state, each a view in the loop where it uses it
+# (an unused view still costs its compile).
+WORK_VIEWS = ("x", "g", "x_new", "g_new", "diff", "best_x", "best_g", "clipped")
+WORK_ROWS = len(WORK_VIEWS)
 # The methods whose step size is their search's, not lr.
 SEARCHES = ("armijo", "bb", "lbfgs")
 # Updates between two readings of the clock, for time_limit.
@@ -252,9 +262,9 @@ _ADAM_SETUP = "    p1, p2 = 1.0, 1.0  # beta1**t and beta2**t, until they are SE
 _ADAM_SCALARS = """\
         t = nit + 1  # Adam.update's fold of the bias corrections into two scalars
         if p1 >= SETTLED:
-            p1 = beta1 ** float(t)
+            p1 = power(beta1, t)
         if p2 >= SETTLED:
-            p2 = beta2 ** float(t)
+            p2 = power(beta2, t)
         c1, c2 = 1 - p1, math.sqrt(1 - p2)
         lr_t, eps_t = lr * c2 / c1, eps * c2
         for i in range(n):
@@ -311,7 +321,7 @@ UPDATES = {
         (),
         """\
         t, slope = lr, dot(gu, gu)  # Armijo.search: the first t with sufficient decrease
-        for _ in range(int(max_backtracks)):
+        for _ in range(np.int64(max_backtracks)):
             for i in range(n):
                 x_new[i] = x[i] - t * gu[i]
             trials += 1
@@ -333,12 +343,12 @@ UPDATES = {
             sy = dot(diff, y)
             if sy > 0:
                 t = min(max(dot(diff, diff) / sy, min_step), max_step)
-        f_recent[nit % int(memory)] = f
+        f_recent[nit % f_recent.size] = f
         f_ref = -np.inf
         for k in range(f_recent.size):
             f_ref = max(f_ref, f_recent[k])
         slope, evaluated = dot(gu, gu), False
-        for _ in range(int(max_backtracks)):
+        for _ in range(np.int64(max_backtracks)):
             for i in range(n):
                 x_new[i] = x[i] - t * gu[i]
             trials += 1
@@ -368,7 +378,7 @@ UPDATES["lbfgs"] = (lbfgs.STATE, lbfgs.UPDATE)
 SETUP = {
     "adam": _ADAM_SETUP,
     "adamw": _ADAM_SETUP,
-    "bb": "    f_recent = np.full(int(memory), -np.inf)  # BB's last f, for its search\n",
+    "bb": "    f_recent = filled(np.int64(memory), -np.inf)  # BB's last f, for its search\n",
     "lbfgs": lbfgs.SETUP,
 }
 # The functions an update calls, written into the module before the loop.
@@ -385,6 +395,7 @@ class Features(NamedTuple):
     scheduled: bool  # the learning rate is a schedule, computed each update
     projected: bool  # every point is projected onto a box
     step_norm: bool  # xtol is set: each step's length is measured
+    clipped: bool  # clip_norm is set: the update reads the clipped gradient
     maximize: bool  # the loop descends on -f (SIGN is -1.0)
 
 
@@ -400,11 +411,17 @@ def module_source(objective: str, method: str, features: Features, what: str, ca
     ``features``."""
     state, update = UPDATES[method]
     names = [_LOCAL.get(name, name) for name in HYPERPARAMETERS[method]]
+    unused = {"diff": not (features.step_norm or features.projected or method in ("bb", "lbfgs")),
+              "clipped": not features.clipped}  # fmt: skip
+    views = "".join(
+        f"    {name} = work[{i}]\n" for i, name in enumerate(WORK_VIEWS) if not unused.get(name)
+    )
     init = [f"    {name} = h[{i}]\n" for i, name in enumerate(names)]
     init += [f"    {name} = work[{WORK_ROWS + i}]\n" for i, name in enumerate(state)]
     init.append(SETUP.get(method, ""))
     update = textwrap.indent(update, "    ")  # into the loop of updates
-    loop = LOOP.replace("{init}\n", "".join(init)).replace("{update}\n", update)
+    loop = LOOP.replace("{views}\n", views).replace("{init}\n", "".join(init))
+    loop = loop.replace("{update}\n", update)
     header = HEADER.format(what=what, method=method, cache=cache)
     constants = (
         f"CLOCK_EVERY = {CLOCK_EVERY}\nSETTLED = {SETTLED!r}\n"

@@ -41,8 +41,8 @@ its own time in the loop.
 
 Compile once: the generated module of each objective, method and set of the loop's
 :class:`~descend.engines._compiled_source.Features` (a schedule, a projection, xtol,
-``maximize``), made for the objective's number of coordinates (a formula's, or any
-below 16, so that its loops are written out), is written to
+``clip_norm``, ``maximize``), made for the objective's number of coordinates (a
+formula's, or any below 16, so that its loops are written out), is written to
 ``$DESCEND_CACHE_DIR/compiled`` (default ``~/.cache/descend/compiled``), named by a hash
 of its source, of the files it imports and of how NumPy's dot sums here, and compiled
 with ``cache=True``, so that another process loads the machine code from Numba's cache
@@ -131,6 +131,7 @@ class CompiledEngine:
             scheduled=callable(optimizer.lr),
             projected=project is not None,
             step_norm=rules.get("xtol") is not None,
+            clipped=bool(optimizer.clip_norm),
             maximize=objective.sign < 0,
         )
         if kind == "njit":
@@ -193,13 +194,14 @@ class CompiledRun:
         start = Start(Job(self, objective, optimizer, rules, x, f, g, record_x, keep))
         work, rows, xs = start.arrays(1, start.capacity())
         start.fill(work[0], rows[0], xs[0])
+        floats, ints = np.empty(6), np.zeros(6, dtype=np.int64)
         if start.ending is not None:
-            return start.result(work[0], rows[0], xs[0], None)
-        out = self.loop().run(
+            return start.result(work[0], rows[0], xs[0], None, ints)
+        rows, xs = self.loop().run(
             work[0], rows[0], xs[0], f, self.params, start.h, start.schedule, start.clip,
-            start.lower, start.upper, *start.rules(),
+            start.lower, start.upper, *start.rules(), floats, ints,
         )  # fmt: skip
-        return start.result(work[0], rows[0], xs[0], out)
+        return start.result(work[0], rows, xs, floats, ints)
 
     @staticmethod
     def many(jobs: list[Job]) -> list[Result]:
