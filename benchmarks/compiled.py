@@ -182,8 +182,10 @@ def start_up():
           f"{machine:.2f} s), loaded from the cache {cached:.2f} s; of which importing "
           f"numba, descend and sympy {imports:.2f} s")  # fmt: skip
     print(f"  the compile alone (first - cached): {first - cached:.2f} s (target <= 1.5 s)")
-    print(f"  L-BFGS (the default method) on another new formula: first {lbfgs_first:.2f} s, "
-          f"cached {lbfgs_cached:.2f} s, the compile alone {lbfgs_first - lbfgs_cached:.2f} s")
+    print(
+        f"  L-BFGS (the default method) on another new formula: first {lbfgs_first:.2f} s, "
+        f"cached {lbfgs_cached:.2f} s, the compile alone {lbfgs_first - lbfgs_cached:.2f} s"
+    )
     print(f"  the load of the cached loop alone, once Numba is set up: {1e3 * load:.0f} ms "
           "(target <= 50 ms)")  # fmt: skip
 
