@@ -378,6 +378,19 @@ def test_auto_compiles_only_when_it_pays(monkeypatch):
     assert len(calls) == 2
 
 
+def test_auto_expects_lbfgs_to_compile_longer(monkeypatch):
+    calls = []
+    monkeypatch.setattr(compiled.CompiledRun, "loop", lambda self: calls.append(self) or
+                        compiled._LOADED.get(self.key) or _loaded(self))  # fmt: skip
+    # 300,000 updates of the Python loop (about 3 s) repay a first-order loop's compile,
+    # not L-BFGS's (its search makes it the longest to compile).
+    f = "(x-3)**2 + 7*y**2"  # compiled by no other test
+    assert dd.minimize(f, [1.0, 1.0], max_iter=300_000, engine="auto").method == "lbfgs"
+    assert not calls
+    assert compiled.LBFGS_COMPILE_SECONDS > 300_000 * compiled.PYTHON_UPDATE_SECONDS
+    assert compiled.COMPILE_SECONDS < 300_000 * compiled.PYTHON_UPDATE_SECONDS
+
+
 def _loaded(run):
     compiled._LOADED[run.key] = compiled._load(run.source, run.path, run.user)
     return compiled._LOADED[run.key]
