@@ -1,7 +1,7 @@
 """engine="numba" with L-BFGS, the default method: the compiled two-loop recursion and
 strong Wolfe search give the Python engine's run bit for bit (iterates, step lengths,
 f, status, message and the counts of evaluations), on its stalls too, and in one
-parallel call for many starts. Each (objective, lbfgs) pair compiles for about 5 s, so
+parallel call for many starts. Each (objective, lbfgs) pair compiles for about 4 s, so
 the formulas are few and varied."""
 
 from __future__ import annotations

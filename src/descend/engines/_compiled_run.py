@@ -112,21 +112,21 @@ class Start:
         work[0], work[1], work[5], work[6] = x, g, x, g  # x, g and the best point so far
 
     def result(
-        self, work: Array, rows: Array, xs: Array, floats: Array | None, ints: np.ndarray
+        self, work: Array, rows: Array, xs: Array, outcome: tuple[Array, np.ndarray] | None
     ) -> Result:
-        """The Result of the loop's arrays and the outcome it wrote in ``floats`` and
-        ``ints`` (None: the run ended at its start, and ``rows`` and ``xs`` hold it)."""
+        """The Result of the loop's arrays and the ``floats`` and ``ints`` it wrote its
+        outcome in (None: the run ended at its start, and ``rows`` and ``xs`` hold it)."""
         job, checks = self.job, self.checks
         objective, optimizer = job.objective, job.optimizer
         x, g, best_x, best_g = work[0], work[1], work[5], work[6]
-        if floats is None:
+        if outcome is None:
             f, nit, best_f, best_nit, trials, evaluations, elapsed = (
                 job.f, 0, job.f, 0, 0, 0, 0.0
             )  # fmt: skip
             ending = self.ending
         else:
-            f, f_change, step_norm, grad_norm, best_f, elapsed = floats.tolist()
-            nit, broke, best_nit, trials, evaluations, stalled = ints.tolist()
+            f, f_change, step_norm, grad_norm, best_f, elapsed = outcome[0].tolist()
+            nit, broke, best_nit, trials, evaluations, stalled = outcome[1].tolist()
             used = nit + 1
             # A run that ended early keeps only what it used.
             xs = xs[:used] if 2 * used >= len(xs) else xs[:used].copy()
@@ -217,7 +217,8 @@ def together(starts: list[Start]) -> list[Result]:
             np.array([s.checks.f_limit for s in starts]), *first.rules()[2:], floats, ints,
         )  # fmt: skip
     return [
-        start.result(work[r], rows[r], xs[r], floats[r], ints[r]) for r, start in enumerate(starts)
+        start.result(work[r], rows[r], xs[r], (floats[r], ints[r]))
+        for r, start in enumerate(starts)
     ]
 
 

@@ -73,8 +73,8 @@ _MANY = dict(_JIT, parallel=True)  # many runs, one per thread at a time
 # branch left around the objective's call would cost every update the reference counts
 # of its arrays, as much as the update itself. ``run_many`` runs many starts or
 # hyperparameters of one problem, in parallel: each run's arrays are one index of the
-# arrays it is given. A run writes its scalar outcomes into ``floats`` and ``ints`` (one
-# value a line: a tuple of them would cost its packing to compile).
+# arrays it is given. A run writes its scalar outcomes into ``floats`` and ``ints``, and
+# returns its history's arrays (new ones where they grew).
 DOT = """
 if 0 < SIZE < BLOCK and TAIL != 0:  # every vector shorter than a block: the tail alone
 
@@ -192,7 +192,7 @@ def run(work, rows, xs, f, params, h, schedule, clip, lower, upper, max_iter, f_
         copy_into(best_g, g)
     elapsed = now() - started
     spread_time(rows, nit, elapsed)
-    floats[0] = f  # the outcome (x and g are work's rows 0 and 1), one value a line
+    floats[0] = f  # the outcome (x and g are work's rows 0 and 1)
     floats[1] = f_change
     floats[2] = step_norm
     floats[3] = grad_norm
@@ -204,7 +204,7 @@ def run(work, rows, xs, f, params, h, schedule, clip, lower, upper, max_iter, f_
     ints[3] = trials
     ints[4] = evaluations
     ints[5] = stalled
-    return rows, xs  # the history, grown or not
+    return rows, xs
 
 
 @njit(**_MANY)

@@ -197,14 +197,14 @@ class CompiledRun:
         start = Start(Job(self, objective, optimizer, rules, x, f, g, record_x, keep))
         work, rows, xs = start.arrays(1, start.capacity())
         start.fill(work[0], rows[0], xs[0])
-        floats, ints = np.empty(6), np.zeros(6, dtype=np.int64)
         if start.ending is not None:
-            return start.result(work[0], rows[0], xs[0], None, ints)
+            return start.result(work[0], rows[0], xs[0], None)
+        floats, ints = np.empty(6), np.zeros(6, dtype=np.int64)
         rows, xs = self.loop().run(
             work[0], rows[0], xs[0], f, self.params, start.h, start.schedule, start.clip,
             start.lower, start.upper, *start.rules(), floats, ints,
         )  # fmt: skip
-        return start.result(work[0], rows, xs, floats, ints)
+        return start.result(work[0], rows, xs, (floats, ints))
 
     @staticmethod
     def many(jobs: list[Job]) -> list[Result]:
