@@ -441,7 +441,7 @@ def test_the_compiled_dot_is_numpys_to_the_last_bit():
     from descend.engines._compiled_kernels import BLOCK, TAIL, dot, short_dot
 
     call = njit(lambda a, b: dot(a, b))
-    tail = njit(lambda a, b: short_dot(a, b, a.size))  # what a loop of known size calls
+    tail = njit(lambda a, b: short_dot(a, b, a.size, TAIL))  # what a loop of known size calls
     rng = np.random.default_rng(11)
     for n in range(1, 41):  # the library's short tail, its blocks of 16, and both
         for _ in range(30):

@@ -4,7 +4,8 @@ the finiteness test, each the same operations as the NumPy call of the Python lo
 Imported only when a compiled run is built (by :mod:`descend.engines.compiled` and the
 modules it generates), so that ``import descend`` never imports Numba.
 
-:func:`dot` and :func:`short_dot` are inlined into their callers (``inline="always"``),
+:func:`dot` (:func:`dot_with` for a cached caller, which is given :data:`TAIL`) and
+:func:`short_dot` are inlined into their callers (``inline="always"``),
 as the generated loop's norm is: a call with arrays costs reference counts, 10 ns a
 call, as much as a 2-D update's arithmetic.
 The helpers of the rare paths (a norm that overflows, a non-finite value, a schedule, a
@@ -45,9 +46,9 @@ from numba.core.extending import intrinsic
 from ._dot_tail import BLOCK, FUSED_TAIL, small_dot_tail
 
 __all__ = [
-    "BLOCK", "TAIL", "cached", "clip_into", "copy_into", "dot", "filled", "finite", "fma",
-    "grow", "maximum", "minimum", "now", "pairwise_sum", "power", "rate", "rescaled_norm",
-    "short_dot", "spread_time", "step", "which_broke",
+    "BLOCK", "TAIL", "cached", "clip_into", "copy_into", "dot", "dot_with", "filled",
+    "finite", "fma", "grow", "maximum", "minimum", "now", "pairwise_sum", "power", "rate",
+    "rescaled_norm", "short_dot", "spread_time", "step", "which_broke",
 ]  # fmt: skip
 
 
@@ -129,12 +130,13 @@ TAIL = small_dot_tail()
 
 
 @njit(error_model="numpy", inline="always")
-def short_dot(a, b, n):
+def short_dot(a, b, n, tail):
     """``a[:n].dot(b[:n])`` for ``n`` below :data:`BLOCK`, summed as NumPy's tail sums it
-    here (:data:`TAIL`, not 0). A loop that knows ``n`` passes it as a constant, and
-    the sum is written out."""
+    (``tail``: :data:`TAIL`, not 0, passed in so that a cached caller does not keep the
+    value it was compiled with). A loop that knows ``n`` passes it as a constant, and the
+    sum is written out."""
     s = 0.0
-    if TAIL == FUSED_TAIL:  # a constant: Numba compiles one branch
+    if tail == FUSED_TAIL:
         for i in range(n):
             s = fma(a[i], b[i], s)
     else:
@@ -144,13 +146,18 @@ def short_dot(a, b, n):
 
 
 @njit(error_model="numpy", inline="always")
+def dot_with(a, b, tail):
+    """``a.dot(b)`` as NumPy computes it, its tail summed as ``tail`` says (see the module
+    docstring)."""
+    if tail == 0 or a.size >= BLOCK:
+        return np.dot(a, b)
+    return short_dot(a, b, a.size, tail)
+
+
+@njit(error_model="numpy", inline="always")
 def dot(a, b):
-    """``a.dot(b)`` as NumPy computes it (see the module docstring)."""
-    if TAIL == 0:
-        return np.dot(a, b)
-    if a.size >= BLOCK:
-        return np.dot(a, b)
-    return short_dot(a, b, a.size)
+    """``a.dot(b)`` as NumPy computes it here."""
+    return dot_with(a, b, TAIL)
 
 
 # A formula's min, max and their slopes, as its NumPy code computes them on scalars.

@@ -12,7 +12,8 @@ They take the same steps and make the same comparisons, in the same order, as
 
 Everything a cached function reads comes in as an argument or is defined in this file
 (a cache of Numba's is checked against its own file alone): the dot products' tail
-(:data:`~descend.engines._compiled_kernels.TAIL`), the search's growth and safeguard.
+(:data:`~descend.engines._compiled_kernels.TAIL`, for
+:func:`~descend.engines._compiled_kernels.dot_with`), the search's growth and safeguard.
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ._compiled_kernels import cached, fma
-from ._dot_tail import BLOCK, FUSED_TAIL
+from ._compiled_kernels import cached, dot_with
 
 __all__ = ["SEARCH_SIZE", "direction", "lbfgs_arrays", "wolfe_begin", "wolfe_next"]
 
@@ -35,21 +35,6 @@ __all__ = ["SEARCH_SIZE", "direction", "lbfgs_arrays", "wolfe_begin", "wolfe_nex
 (ALPHA, T, F_MIN, PHASE, EVALS, MAX_EVALS, LEFT, F0, SLOPE0, C1, C2, GROWTH, SAFEGUARD,
  P_A, P_F, P_S, LO_A, LO_F, LO_S, HI_A, HI_F, HI_S) = range(22)  # fmt: skip
 SEARCH_SIZE = 22
-
-
-@njit(error_model="numpy", inline="always")
-def _dot(a, b, tail):
-    """``a.dot(b)`` as NumPy sums it here (``tail``: the kernels' ``TAIL``)."""
-    if tail == 0 or a.size >= BLOCK:
-        return np.dot(a, b)
-    s = 0.0
-    if tail == FUSED_TAIL:
-        for i in range(a.size):
-            s = fma(a[i], b[i], s)
-    else:
-        for i in range(a.size):
-            s += a[i] * b[i]
-    return s
 
 
 @cached
@@ -73,16 +58,16 @@ def direction(g, S, Y, RHO, A, first, k, d, tail):
     if k > 0:
         for j in range(k - 1, -1, -1):  # newest to oldest
             row = (first + j) % m
-            A[j] = RHO[row] * _dot(S[row], d, tail)
+            A[j] = RHO[row] * dot_with(S[row], d, tail)
             for i in range(n):
                 d[i] -= A[j] * Y[row, i]
         newest = (first + k - 1) % m
-        gamma = _dot(S[newest], Y[newest], tail) / _dot(Y[newest], Y[newest], tail)
+        gamma = dot_with(S[newest], Y[newest], tail) / dot_with(Y[newest], Y[newest], tail)
         for i in range(n):
             d[i] = d[i] * gamma
         for j in range(k):  # oldest to newest
             row = (first + j) % m
-            b = RHO[row] * _dot(Y[row], d, tail)
+            b = RHO[row] * dot_with(Y[row], d, tail)
             for i in range(n):
                 d[i] += S[row, i] * (A[j] - b)
     for i in range(n):

@@ -80,7 +80,7 @@ if 0 < SIZE < BLOCK and TAIL != 0:  # every vector shorter than a block: the tai
 
     @njit(**_INLINE)
     def dot(a, b):  # a.dot(b), written out for SIZE terms
-        return short_dot(a, b, SIZE)
+        return short_dot(a, b, SIZE, TAIL)
 
 else:
     dot = numpy_dot
