@@ -364,57 +364,81 @@ def test_without_numba_it_says_how_to_install(monkeypatch):
     assert res.status == "converged"  # auto fell back to Python without a word
 
 
-def test_auto_compiles_only_when_it_pays(monkeypatch):
-    calls = []
-    monkeypatch.setattr(compiled.CompiledRun, "loop", lambda self: calls.append(self) or
-                        compiled._LOADED.get(self.key) or _loaded(self))  # fmt: skip
+@pytest.fixture
+def compiles(monkeypatch, tmp_path):
+    """The loops this test's process compiles (``CompiledRun.loop`` calls), from an empty
+    cache folder and with nothing loaded, as in a new process."""
+    monkeypatch.setenv("DESCEND_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(compiled, "_LOADED", {})
+    monkeypatch.setattr(compiled, "_FUNCTIONS", {})
+    calls, loop = [], compiled.CompiledRun.loop
+    monkeypatch.setattr(compiled.CompiledRun, "loop", lambda self: calls.append(self) or loop(self))
+    return calls
+
+
+def test_auto_compiles_only_when_it_pays(compiles):
     f = "(x-1)**2 + 3*y**2"
     dd.minimize(f, [3.0, 4.0], "momentum", lr=0.01, max_iter=100, engine="auto")
-    assert not calls  # 100 updates do not repay a compile
+    assert not compiles  # 100 updates do not repay a compile
     dd.minimize(f, [3.0, 4.0], "momentum", lr=0.01, max_iter=10**6, engine="auto")
-    assert len(calls) == 1
+    assert len(compiles) == 1
     # Compiled in this process now: even a short run takes the compiled loop.
     dd.minimize(f, [3.0, 4.0], "momentum", lr=0.01, max_iter=100, engine="auto")
-    assert len(calls) == 2
+    assert len(compiles) == 2
+    # A new formula of the same size shares the loop: 100,000 updates (about 1 s of the
+    # Python loop) repay the compile of its own function, and 100 do not.
+    g = "(x+1)**2 + 3*y**4"
+    dd.minimize(g, [3.0, 4.0], "momentum", lr=0.01, max_iter=100, engine="auto")
+    assert len(compiles) == 2
+    assert compiled.FORMULA_COMPILE_SECONDS < 10**5 * compiled.PYTHON_UPDATE_SECONDS
+    assert compiled.COMPILE_SECONDS > 10**5 * compiled.PYTHON_UPDATE_SECONDS
+    dd.minimize(g, [3.0, 4.0], "momentum", lr=0.01, max_iter=10**5, engine="auto")
+    assert len(compiles) == 3
 
 
-def test_auto_expects_lbfgs_to_compile_longer(monkeypatch):
-    calls = []
-    monkeypatch.setattr(compiled.CompiledRun, "loop", lambda self: calls.append(self) or
-                        compiled._LOADED.get(self.key) or _loaded(self))  # fmt: skip
+def test_auto_expects_lbfgs_to_compile_longer(compiles):
     # 300,000 updates of the Python loop (about 3 s) repay a first-order loop's compile,
     # not L-BFGS's (its search makes it the longest to compile).
-    f = "(x-3)**2 + 7*y**2"  # compiled by no other test
+    f = "(x-3)**2 + 7*y**2"
     assert dd.minimize(f, [1.0, 1.0], max_iter=300_000, engine="auto").method == "lbfgs"
-    assert not calls
+    assert not compiles
     assert compiled.LBFGS_COMPILE_SECONDS > 300_000 * compiled.PYTHON_UPDATE_SECONDS
     assert compiled.COMPILE_SECONDS < 300_000 * compiled.PYTHON_UPDATE_SECONDS
 
 
-def _loaded(run):
-    compiled._LOADED[run.key] = compiled._load(run.source, run.path, run.user)
-    return compiled._LOADED[run.key]
-
-
-def test_a_new_process_loads_the_machine_code_from_the_disk_cache(tmp_path, monkeypatch):
+def test_a_new_process_loads_the_machine_code_from_the_disk_cache(tmp_path):
     cache = tmp_path / "cache"
-    monkeypatch.setenv("DESCEND_CACHE_DIR", str(cache))
-    f, method = "(x-2)**2 + 5*y**2", "nesterov"  # compiled by no other test
-    same_run(f, [3.0, 4.0], method, lr=0.01)
-    written = [p.name for p in (cache / "compiled").iterdir() if p.suffix == ".py"]
-    assert len(written) == 1 and written[0].startswith("formula_nesterov_")
-    assert any(p.suffix == ".nbi" for p in (cache / "compiled" / "__pycache__").iterdir())
+    f, method = "(x-2)**2 + 5*y**2", "nesterov"
     code = (
+        "import sys\n"
         "import descend as dd\n"
         "from descend.engines import compiled\n"
-        f"res = dd.minimize({f!r}, [3.0, 4.0], {method!r}, lr=0.01, engine='numba')\n"
-        "run = next(iter(compiled._LOADED.values())).run\n"
-        "print(sum(run.stats.cache_hits.values()), sum(run.stats.cache_misses.values()))\n"
+        "def counts(name):\n"
+        "    stats = [getattr(m, name).stats for m in compiled._LOADED.values()\n"
+        "             if hasattr(m, name)]\n"
+        "    return [sum(sum(getattr(s, k).values()) for s in stats)\n"
+        "            for k in ('cache_hits', 'cache_misses')]\n"
+        "for f in sys.argv[1:]:\n"
+        f"    dd.minimize(f, [3.0, 4.0], {method!r}, lr=0.01, engine='numba')\n"
+        "    print(*counts('run'), *counts('value_and_grad'))\n"
     )
     env = dict(os.environ, DESCEND_CACHE_DIR=str(cache))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["1", "0"]  # one hit, no compile
+
+    def run(*formulas):
+        out = subprocess.run([sys.executable, "-c", code, *formulas], capture_output=True,
+                             text=True, env=env)  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        return out.stdout.splitlines()
+
+    assert run(f) == ["0 1 0 1"]  # the loop and the formula's function compiled
+    written = sorted(p.name for p in (cache / "compiled").iterdir() if p.suffix == ".py")
+    assert len(written) == 2, written
+    assert written[0].startswith("formula_nesterov_") and written[1].startswith("objective_")
+    assert any(p.suffix == ".nbi" for p in (cache / "compiled" / "__pycache__").iterdir())
+    # Both loaded, not compiled; then a formula no process has compiled compiles its own
+    # function alone, its loop the one loaded already.
+    assert run(f, "(x+2)**2 + 5*y**4") == ["1 0 1 0", "1 0 1 1"]
+    assert len(list((cache / "compiled").glob("formula_*.py"))) == 1
 
 
 def test_without_any_folder_to_cache_in_it_compiles_in_memory(tmp_path):

@@ -46,7 +46,7 @@ from numba.core.extending import intrinsic
 from ._dot_tail import BLOCK, FUSED_TAIL, small_dot_tail
 
 __all__ = [
-    "BLOCK", "TAIL", "cached", "clip_into", "copy_into", "dot", "dot_with", "filled",
+    "BLOCK", "TAIL", "cached", "clip_into", "copy_into", "data", "dot", "dot_with", "filled",
     "finite", "fma", "grow", "maximum", "minimum", "now", "pairwise_sum", "power", "rate",
     "rescaled_norm", "short_dot", "spread_time", "step", "which_broke",
 ]  # fmt: skip
@@ -62,6 +62,18 @@ def fma(typingctx, a, b, c):
         fnty = ir.FunctionType(double, [double, double, double])
         function = builder.module.declare_intrinsic("llvm.fma", [double], fnty)
         return builder.call(function, args)
+
+    return sig, codegen
+
+
+@intrinsic
+def data(typingctx, a):
+    """The address of the array ``a``'s first element, a pointer that Numba indexes: what
+    a loop hands a formula's function (two words, where an array is seven)."""
+    sig = types.CPointer(a.dtype)(a)
+
+    def codegen(context, builder, signature, args):
+        return cgutils.create_struct_proxy(signature.args[0])(context, builder, args[0]).data
 
     return sig, codegen
 

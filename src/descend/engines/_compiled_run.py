@@ -78,7 +78,7 @@ class Start:
         if self.ending is not None or (c.max_iter + 1) * self.width() * 8 > HISTORY_BYTES:
             return None
         return (
-            run.key, run.size, tuple(map(id, run.carried())), c.max_iter, self.rules()[2:],
+            run.identity(), run.size, c.max_iter, self.rules()[2:],
             self.lower.tobytes(), self.upper.tobytes(), self.schedule.shape,
         )  # fmt: skip
 

@@ -3,9 +3,11 @@ one method, written out as a module that Numba compiles (and caches on disk).
 
 The objective is ``value_and_grad(x, g, params) -> f``, writing the gradient into ``g``:
 
-- a parsed formula: the very NumPy code that :class:`descend.Formula` evaluates (SymPy's
-  ``lambdify`` source of the value, and of the gradient with common subexpressions
-  shared, squares written as products), rewritten for Numba by
+- a parsed formula: a call of its own compiled function, which is ``params`` (a
+  first-class function: :func:`formula_calls`), so that one loop serves every formula of
+  its size. Its module is the very NumPy code that :class:`descend.Formula` evaluates
+  (SymPy's ``lambdify`` source of the value, and of the gradient with common
+  subexpressions shared, squares written as products), rewritten for Numba by
   :mod:`descend.engines._compiled_formula`;
 - a test function of :mod:`descend.functions`: its kernel in
   :mod:`descend.engines._compiled_zoo`;
@@ -35,9 +37,9 @@ __all__ = [
     "ZOO_CARRIED",
     "ZOO_SCRATCH",
     "Features",
+    "formula_calls",
     "history_rows",
     "module_source",
-    "run_params_source",
     "user_source",
     "zoo_source",
 ]
@@ -50,8 +52,8 @@ import numpy as np
 from numba import njit, prange
 
 from descend.engines._compiled_kernels import (
-    BLOCK, TAIL, clip_into, copy_into, dot as numpy_dot, filled, grow, maximum, minimum, now,
-    power, rate, rescaled_norm, short_dot, spread_time, step, which_broke,
+    BLOCK, TAIL, clip_into, copy_into, data, dot as numpy_dot, filled, grow, maximum, minimum,
+    now, power, rate, rescaled_norm, short_dot, spread_time, step, which_broke,
 )
 
 _JIT = dict(cache={cache}, error_model="numpy")
@@ -433,13 +435,32 @@ def module_source(objective: str, method: str, features: Features, what: str, ca
     return header + constants + objective + DOT + FUNCTIONS.get(method, "") + loop
 
 
-def run_params_source(name: str) -> str:
+def _run_params(name: str) -> str:
     """``run_params(params, scratch, r)``: the ``params`` of run ``r`` of ``run_many``, the
     carried arrays shared and one row of each scratch stack (those the runs share)."""
     carried = [f"params[{i}]" for i in range(ZOO_CARRIED.get(name, 0))]
     rows = [f"scratch[{i}][r]" for i in range(len(ZOO_SCRATCH.get(name, ())))]
     value = f"({', '.join(carried + rows)},)" if rows else "params"
     return f"\n\n@njit(**_INLINE)\ndef run_params(params, scratch, r):\n    return {value}\n"
+
+
+def formula_calls(size: int) -> str:
+    """``value_and_grad`` of any formula of ``size`` variables: a call of the formula's own
+    compiled function, which ``params`` is, through its address (see
+    :mod:`descend.engines._compiled_formula`)."""
+    return f"SIZE = {size}\n" + _FORMULA_CALLS + _run_params("formula")
+
+
+_FORMULA_CALLS = """
+@njit(**_INLINE)
+def value_and_grad(x, g, params):
+    return params(data(x), data(g), True)
+
+
+@njit(**_INLINE)
+def value_at(x, params, scratch):
+    return params(data(x), data(scratch), False)
+"""
 
 
 def zoo_source(name: str, size: int) -> str:
@@ -449,7 +470,7 @@ def zoo_source(name: str, size: int) -> str:
     module serves every size."""
     kernel = f"{name}_2d" if size == 2 and name in ZOO_2D else name
     part = f"from descend.engines._compiled_zoo import {kernel} as value_and_grad\n"
-    return part + _size(size) + ZOO_VALUE + run_params_source(name)
+    return part + _size(size) + ZOO_VALUE + _run_params(name)
 
 
 def _size(size: int) -> str:

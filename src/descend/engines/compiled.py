@@ -46,9 +46,15 @@ formula's, or any below 16, so that its loops are written out), is written to
 ``$DESCEND_CACHE_DIR/compiled`` (default ``~/.cache/descend/compiled``), named by a hash
 of its source, of the files it imports and of how NumPy's dot sums here, and compiled
 with ``cache=True``, so that another process loads the machine code from Numba's cache
-next to it instead of compiling again. The helpers the loops call on rare paths are
-cached by Numba beside :mod:`descend.engines._compiled_kernels`, once for all loops, so
-that a new formula compiles only its own loop.
+next to it instead of compiling again. A formula's loop is not the formula's own: it
+calls the formula's compiled ``value_and_grad`` through its address (one of Numba's
+first-class functions, :class:`~numba.core.types.function_type.CompileResultWAP`), and
+that function has a module of its own (``objective_<hash>.py``,
+:mod:`descend.engines._compiled_formula`). So one loop serves every formula of its
+method, features and size, and a new formula compiles one small function (about 0.3 s)
+once its loop is cached; the price is a call that the loop cannot inline (about 10 ns
+an update on 2-D Rosenbrock). The helpers the loops call on rare paths are cached by
+Numba beside :mod:`descend.engines._compiled_kernels`, once for all loops.
 
 The history's ``time`` column holds the run's time in the loop spread evenly over its
 points: reading a clock every update would cost more than the update. Its ``lr`` column
@@ -79,7 +85,7 @@ from descend.gradients.formulas import Formula
 from descend.gradients.objective import Objective
 
 from . import _compiled_source as source
-from ._compiled_formula import formula_source
+from ._compiled_formula import SIGNATURE, formula_source
 from ._compiled_run import Start, many, schedule_spec
 from ._dot_tail import small_dot_tail
 
@@ -88,17 +94,19 @@ __all__ = ["ENGINE", "CompiledEngine", "cache_dir", "schedule_spec", "zoo_params
 # The test functions of descend.functions with a compiled kernel (_compiled_zoo).
 ZOO = ("rosenbrock", "beale", "booth", "himmelblau", "rastrigin", "quadratic")
 # What engine="auto" expects to pay before the first update (a loop's first compile,
-# L-BFGS's larger), and the Python loop per update on a small problem
-# (benchmarks/compiled.py measures both).
+# L-BFGS's larger, a formula's own function, the load of a cached module), and the Python
+# loop per update on a small problem (benchmarks/compiled.py measures them).
 COMPILE_SECONDS = 1.7
 LBFGS_COMPILE_SECONDS = 3.7
+FORMULA_COMPILE_SECONDS = 0.4
 LOAD_SECONDS = 0.025
 IMPORT_SECONDS = 0.4  # importing Numba itself
 PYTHON_UPDATE_SECONDS = 10e-6
 INSTALL = "numba is not installed: pip install 'descend[fast]' (or pip install numba)"
 
 _LOADED: dict[Any, Any] = {}  # the generated modules of this process, by key
-_FORMULAS: dict[tuple[str, tuple[str, ...]], str] = {}  # value_and_grad source by formula
+_FORMULAS: dict[tuple[str, tuple[str, ...]], str] = {}  # a formula's own module, by formula
+_FUNCTIONS: dict[str, Any] = {}  # a formula's compiled function, by its module's key
 
 
 def cache_dir() -> Path:
@@ -140,7 +148,8 @@ class CompiledEngine:
             text = source.user_source(objective.size)
             run = CompiledRun(text, optimizer.name, features, (fun, objective.grad))
         elif kind == "formula":
-            run = CompiledRun(part, optimizer.name, features, "formula")
+            calls = source.formula_calls(objective.size)
+            run = CompiledRun(calls, optimizer.name, features, "formula", formula=part)
         else:
             name = fun.name  # type: ignore[attr-defined]
             text = source.zoo_source(name, objective.size)
@@ -153,25 +162,37 @@ class CompiledEngine:
 class CompiledRun:
     """One objective's compiled loop for one method, loaded on the first call."""
 
-    def __init__(self, objective: str, method: str, features: source.Features, what: Any):
+    def __init__(
+        self, objective: str, method: str, features: source.Features, what: Any,
+        formula: str | None = None,
+    ) -> None:  # fmt: skip
         self.method, self.features = method, features
-        self.params: tuple[Array, ...] = ()  # the arrays the objective is given
+        self.params: Any = ()  # what the objective is given: arrays, or a formula's function
         self.project: Any = None  # minimize's project=: a box, nonnegative() or None
         self.size = 0  # the number of coordinates
         self.user = what if isinstance(what, tuple) else None  # njit (fun, grad)
         self.name = name = "njit" if self.user is not None else what
         self.source, digest = _module(objective, method, features, name)
-        self.key: Any = (digest, *self.user) if self.user is not None else digest
         self.path = cache_dir() / "compiled" / f"{name}_{method}_{digest}.py"
+        self.loop_key: Any = (digest, *self.user) if self.user is not None else digest
+        self.formula = formula  # the formula's own module, whose function params becomes
+        if formula is not None:
+            self.formula_key = _digest(formula)
+            self.formula_path = cache_dir() / "compiled" / f"objective_{self.formula_key}.py"
+        # What the run compiles, all of it: the loop, and the formula's function.
+        self.key: Any = self.loop_key if formula is None else (digest, self.formula_key)
 
     def startup(self) -> float:
-        """Seconds expected before the first update: 0 when this process has the loop."""
-        if self.key in _LOADED:
-            return 0.0
-        imported = 0.0 if "numba" in sys.modules else IMPORT_SECONDS
-        cached = self.user is None and self.path.exists()
-        compile_seconds = LBFGS_COMPILE_SECONDS if self.method == "lbfgs" else COMPILE_SECONDS
-        return imported + (LOAD_SECONDS if cached else compile_seconds)
+        """Seconds expected before the first update: 0 when this process has the loop and
+        the formula's function."""
+        seconds = 0.0
+        if self.loop_key not in _LOADED:
+            cached = self.user is None and self.path.exists()
+            compiles = LBFGS_COMPILE_SECONDS if self.method == "lbfgs" else COMPILE_SECONDS
+            seconds += LOAD_SECONDS if cached else compiles
+        if self.formula is not None and self.formula_key not in _LOADED:
+            seconds += LOAD_SECONDS if self.formula_path.exists() else FORMULA_COMPILE_SECONDS
+        return seconds + (IMPORT_SECONDS if seconds and "numba" not in sys.modules else 0.0)
 
     def worth(self, max_iter: int) -> bool:
         """Whether the compiled loop is expected to repay its start-up over the run."""
@@ -179,15 +200,27 @@ class CompiledRun:
 
     def loop(self) -> Any:
         """The generated module, with its compiled ``run`` and ``run_many``: from this
-        process, the disk cache, or compiled (each function on its first call)."""
-        module = _LOADED.get(self.key)
+        process, the disk cache, or compiled (each function on its first call); and a
+        formula's function in :attr:`params`, compiled or loaded now."""
+        module = _LOADED.get(self.loop_key)
         if module is None:
-            module = _LOADED[self.key] = _load(self.source, self.path, self.user)
+            module = _LOADED[self.loop_key] = _load(self.source, self.path, self.user)
+        if self.formula is not None and self.params == ():
+            self.params = _function(self.formula, self.formula_key, self.formula_path)
         return module
 
-    def carried(self) -> tuple[Array, ...]:
-        """The arrays the objective carries, which many runs share (the quadratic's)."""
+    def carried(self) -> Any:
+        """What the objective carries, which many runs share: the quadratic's arrays, a
+        formula's function (once :meth:`loop` has loaded it)."""
+        if self.formula is not None:
+            return self.params
         return self.params[: source.ZOO_CARRIED.get(self.name, 0)]
+
+    def identity(self) -> tuple[Any, ...]:
+        """What tells this run's compiled objective from another's: its code (the loop's,
+        a formula's) and the arrays it carries."""
+        shared = () if self.formula is not None else tuple(map(id, self.carried()))
+        return (self.key, *shared)
 
     def __call__(
         self, objective: Objective, optimizer: Optimizer, rules: dict[str, Any], x: Array,
@@ -200,7 +233,8 @@ class CompiledRun:
         if start.ending is not None:
             return start.result(work[0], rows[0], xs[0], None)
         floats, ints = np.empty(6), np.zeros(6, dtype=np.int64)
-        rows, xs = self.loop().run(
+        loop = self.loop()  # before self.params: a formula's function is loaded with it
+        rows, xs = loop.run(
             work[0], rows[0], xs[0], f, self.params, start.h, start.schedule, start.clip,
             start.lower, start.upper, *start.rules(), floats, ints,
         )  # fmt: skip
@@ -213,12 +247,36 @@ class CompiledRun:
         return many(jobs)
 
 
+def _function(text: str, key: str, path: Path) -> Any:
+    """The ``value_and_grad`` of a formula's module ``text`` as the loops' first-class
+    function (its machine code's address): compiled once per process, or loaded from the
+    disk cache at ``path``."""
+    function = _FUNCTIONS.get(key)
+    if function is None:
+        from numba.core import sigutils, typing
+        from numba.core.types.function_type import CompileResultWAP
+
+        module = _LOADED.get(key)
+        if module is None:
+            module = _LOADED[key] = _load(text, path, None)
+        arguments, returns = sigutils.normalize_signature(SIGNATURE)
+        signature = typing.signature(returns, *arguments)
+        function = CompileResultWAP(module.value_and_grad.get_compile_result(signature))
+        _FUNCTIONS[key] = function
+    return function
+
+
 @functools.lru_cache(maxsize=256)
 def _module(objective: str, method: str, features: source.Features, name: str) -> tuple[str, str]:
     """The generated module's source and the hash that names it (made once per process:
     a sweep prepares the same module for each of its runs)."""
     text = source.module_source(objective, method, features, name, cache=name != "njit")
-    return text, hashlib.sha256((text + _salt()).encode()).hexdigest()[:20]
+    return text, _digest(text)
+
+
+def _digest(text: str) -> str:
+    """The hash that names a generated module of source ``text`` (see :func:`_salt`)."""
+    return hashlib.sha256((text + _salt()).encode()).hexdigest()[:20]
 
 
 def _option_reasons(options: dict[str, Any], rules: dict[str, Any]) -> list[str]:
@@ -299,7 +357,7 @@ def zoo_params(fun: Any, n: int) -> tuple[Array, ...]:
 
 
 def _formula_part(formula: Any) -> str:
-    """The formula's ``value_and_grad`` source, made once per formula in a process."""
+    """The formula's own module source, made once per formula in a process."""
     key = (formula.text, formula.variables)
     if key not in _FORMULAS:
         _FORMULAS[key] = formula_source(formula)
