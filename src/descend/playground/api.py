@@ -6,8 +6,10 @@
   the same arguments and ``record_x=True``, so every number is the one it returned;
   ``time_limit`` bounds each run, which then ends with status ``"time_limit"``. The runs
   take ``engine="auto"``: the compiled engine, all of a request's runs of one method in
-  one parallel call, when it is installed and expected to repay its start-up (a long run,
-  or a formula and method this server has compiled already), else the Python loop.
+  one parallel call, when it is installed and expected to repay its start-up (a long run;
+  a shorter one once the method's loop is cached, when a new formula compiles only its
+  own function; any run of a formula and method this server has compiled already), else
+  the Python loop.
 - :func:`contours`: ``{"objective", "bounds", "n"}`` -> the objective on an ``n`` x ``n``
   grid (``f[i][j]`` at ``(xs[j], ys[i])``, to :data:`GRID_DIGITS` significant digits) and
   contour levels, as the plots pick them.
