@@ -19,6 +19,7 @@ from descend.core.result import History, Result
 from descend.core.stopping import Rules, no_step, non_finite, norm
 
 from . import _compiled_source as source
+from ._compiled_objective import ZOO_SCRATCH
 
 __all__ = [
     "HISTORY_BYTES", "MANY_BYTES", "Start", "many", "schedule_spec", "together",
@@ -206,7 +207,7 @@ def together(starts: list[Start]) -> list[Result]:
     for r, start in enumerate(starts):
         start.fill(work[r], rows[r], xs[r])
     name = run.name
-    scratch = tuple(np.empty((count, run.size - k)) for k in source.ZOO_SCRATCH.get(name, ()))
+    scratch = tuple(np.empty((count, run.size - k)) for k in ZOO_SCRATCH.get(name, ()))
     floats, ints = np.empty((count, 6)), np.zeros((count, 6), dtype=np.int64)
     loop = run.loop()
     with _MANY_LOCK:  # one parallel call at a time in a process (the playground's threads)

@@ -84,6 +84,7 @@ from descend.core.result import Result
 from descend.gradients.formulas import Formula
 from descend.gradients.objective import Objective
 
+from . import _compiled_objective as objective_source
 from . import _compiled_source as source
 from ._compiled_formula import SIGNATURE, formula_source
 from ._compiled_run import Start, many, schedule_spec
@@ -145,14 +146,14 @@ class CompiledEngine:
             maximize=objective.sign < 0,
         )
         if kind == "njit":
-            text = source.user_source(objective.size)
+            text = objective_source.user_source(objective.size)
             run = CompiledRun(text, optimizer.name, features, (fun, objective.grad))
         elif kind == "formula":
-            calls = source.formula_calls(objective.size)
+            calls = objective_source.formula_calls(objective.size)
             run = CompiledRun(calls, optimizer.name, features, "formula", formula=part)
         else:
             name = fun.name  # type: ignore[attr-defined]
-            text = source.zoo_source(name, objective.size)
+            text = objective_source.zoo_source(name, objective.size)
             run = CompiledRun(text, optimizer.name, features, name)
             run.params = zoo_params(fun, objective.size)
         run.project, run.size = project, objective.size
@@ -214,7 +215,7 @@ class CompiledRun:
         formula's function (once :meth:`loop` has loaded it)."""
         if self.formula is not None:
             return self.params
-        return self.params[: source.ZOO_CARRIED.get(self.name, 0)]
+        return self.params[: objective_source.ZOO_CARRIED.get(self.name, 0)]
 
     def identity(self) -> tuple[Any, ...]:
         """What tells this run's compiled objective from another's: its code (the loop's,
