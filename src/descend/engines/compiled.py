@@ -51,7 +51,7 @@ calls the formula's compiled ``value_and_grad`` through its address (one of Numb
 first-class functions, :class:`~numba.core.types.function_type.CompileResultWAP`), and
 that function has a module of its own (``objective_<hash>.py``,
 :mod:`descend.engines._compiled_formula`). So one loop serves every formula of its
-method, features and size, and a new formula compiles one small function (about 0.3 s)
+method, features and size, and a new formula compiles one small function (0.1-0.4 s)
 once its loop is cached; the price is a call that the loop cannot inline (about 10 ns
 an update on 2-D Rosenbrock). The helpers the loops call on rare paths are cached by
 Numba beside :mod:`descend.engines._compiled_kernels`, once for all loops.
