@@ -69,7 +69,7 @@ def fma(typingctx, a, b, c):
 @intrinsic
 def data(typingctx, a):
     """The address of the array ``a``'s first element, a pointer that Numba indexes: what
-    a loop hands a formula's function (two words, where an array is seven)."""
+    a loop hands a formula's function (one word, where an array passes seven)."""
     sig = types.CPointer(a.dtype)(a)
 
     def codegen(context, builder, signature, args):

@@ -206,7 +206,7 @@ class CompiledRun:
         module = _LOADED.get(self.loop_key)
         if module is None:
             module = _LOADED[self.loop_key] = _load(self.source, self.path, self.user)
-        if self.formula is not None and self.params == ():
+        if self.formula is not None:
             self.params = _function(self.formula, self.formula_key, self.formula_path)
         return module
 
