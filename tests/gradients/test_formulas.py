@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import pickle
+import re
 import subprocess
 import sys
 import time
@@ -22,7 +23,7 @@ import sympy  # imported here, so that no timed test pays for importing it
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from descend.gradients.formulas import Formula, parse
+from descend.gradients.formulas import Formula, parse, parse_cached
 from descend.gradients.formulas.parser import MAX_DEPTH, MAX_LENGTH
 from descend.gradients.numeric import numeric_grad
 
@@ -254,6 +255,44 @@ def test_formulas_pickle_as_their_text():
     clone = pickle.loads(pickle.dumps(formula))
     assert isinstance(clone, Formula) and repr(clone) == repr(formula)
     assert clone.grad([1.0, 2.0]).tolist() == formula.grad([1.0, 2.0]).tolist()
+
+
+def test_parse_cached_parses_a_text_and_its_variables_once(monkeypatch):
+    from descend.gradients.formulas import formula as module
+
+    calls = []
+    monkeypatch.setattr(module, "parse", lambda *args: calls.append(args) or parse(*args))
+    text = f"(x - {time.time_ns()})**2 + y**4"  # a text no other test has kept
+    first = parse_cached(text, ["x", "y"])
+    assert parse_cached(text, ("x", "y")) is first  # a list and a tuple name the same order
+    assert parse_cached(text, ["y", "x"]).variables == ("y", "x")
+    assert len(calls) == 2
+    assert repr(first) == repr(parse(text, ["x", "y"]))
+    assert first.grad([1.0, 2.0]).tolist() == parse(text).grad([1.0, 2.0]).tolist()
+
+
+def test_minimize_parses_a_formula_text_once_for_many_calls(monkeypatch):
+    import descend as dd
+    from descend.gradients.formulas import formula as module
+
+    calls = []
+    monkeypatch.setattr(module, "parse", lambda *args: calls.append(args) or parse(*args))
+    text = f"(x - {time.time_ns() % 1000})**2 + 3*(y + 1)**2"
+    runs = [dd.minimize(text, [0.0, 0.0], "gd", lr=0.1, max_iter=50) for _ in range(3)]
+    assert len(calls) == 1
+    assert all(r.x.tolist() == runs[0].x.tolist() for r in runs)
+
+
+@pytest.mark.parametrize(
+    ("text", "variables", "error"),
+    [("x +", None, ValueError), ("x + y", "xy", TypeError), (3, None, TypeError),
+     ("x + y", ["x", 1], TypeError), ("x + y", ["x"], ValueError)],
+)  # fmt: skip
+def test_parse_cached_refuses_what_parse_refuses_with_its_message(text, variables, error):
+    with pytest.raises(error) as raised:
+        parse(text, variables)
+    with pytest.raises(error, match=re.escape(str(raised.value))):
+        parse_cached(text, variables)
 
 
 def test_importing_descend_does_not_import_sympy():

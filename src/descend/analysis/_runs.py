@@ -50,10 +50,10 @@ def parsed(fun: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """
     if not isinstance(fun, str) or "grad" in kwargs:
         return fun, kwargs
-    from descend.gradients.formulas import parse
+    from descend.gradients.formulas import parse_cached
 
     kwargs = dict(kwargs)
-    return parse(fun, kwargs.pop("variables", None)), kwargs
+    return parse_cached(fun, kwargs.pop("variables", None)), kwargs
 
 
 class Interrupted(KeyboardInterrupt):

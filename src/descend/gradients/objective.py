@@ -366,9 +366,9 @@ def _directional_mismatch(
 
 def _formula(text: str, grad: Any, variables: Sequence[str] | None, shape: tuple[int, ...]) -> Any:
     """The parsed formula (it carries its exact gradient), checked against x0's length."""
-    from descend.gradients.formulas import parse
+    from descend.gradients.formulas import parse_cached
 
-    formula = parse(text, variables)
+    formula = parse_cached(text, variables)
     if grad is not None:
         raise TypeError(
             f"grad must be None for a formula: its exact gradient is derived; got {grad!r:.60}"

@@ -18,18 +18,16 @@ descend.playground.checks.BadRequest: objective: formula has a syntax error at p
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import Any, NamedTuple
 
-from descend.gradients.formulas import Formula, parse
+from descend.gradients.formulas import Formula, parse_cached
 from descend.problems.functions import ZOO, TestFunction
 
 from .checks import BadRequest
 
 __all__ = ["Problem", "resolve", "zoo_variables"]
 
-FORMULAS_KEPT = 64  # parsed formulas kept, the most recently used
 _POSITION = re.compile(r"at position (\d+)")
 
 
@@ -81,12 +79,7 @@ def _numbers(count: int) -> str:
 
 def _parsed(text: str, field: str) -> Formula:
     try:
-        return _parse_kept(text)
+        return parse_cached(text)
     except (ValueError, TypeError) as error:
         found = _POSITION.search(str(error))
         raise BadRequest(f"{field}: {error}", int(found.group(1)) if found else None) from None
-
-
-@functools.lru_cache(maxsize=FORMULAS_KEPT)
-def _parse_kept(text: str) -> Formula:
-    return parse(text)

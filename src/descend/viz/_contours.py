@@ -25,7 +25,7 @@ import numpy as np
 
 from descend import _validate
 from descend._types import Array
-from descend.gradients.formulas import parse
+from descend.gradients.formulas import parse_cached
 
 GRID = 150  # points per side of the grid the contours are drawn from
 LEVELS = 30  # contour levels by default
@@ -37,7 +37,7 @@ Levels = int | Sequence[float]
 
 def _objective(fun: Any) -> Callable[..., Any]:
     if isinstance(fun, str):
-        return parse(fun)
+        return parse_cached(fun)
     if not callable(fun):
         raise TypeError(
             "fun must be a callable, a descend.functions test function or a formula "

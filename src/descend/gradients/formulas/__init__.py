@@ -1,5 +1,5 @@
 """Formulas: a safe syntax-tree check of the text, then exact derivatives by SymPy."""
 
-from .formula import Formula, parse
+from .formula import Formula, parse, parse_cached
 
-__all__ = ["Formula", "parse"]
+__all__ = ["Formula", "parse", "parse_cached"]

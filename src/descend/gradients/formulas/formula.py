@@ -35,7 +35,9 @@ from . import derivatives
 from .messages import too_deep
 from .parser import Expr, read
 
-__all__ = ["Formula", "parse"]
+__all__ = ["KEPT", "Formula", "parse", "parse_cached"]
+
+KEPT = 128  # formulas parse_cached keeps, the most recently used
 
 
 def parse(formula: str, variables: Sequence[str] | None = None) -> Formula:
@@ -102,6 +104,27 @@ def parse(formula: str, variables: Sequence[str] | None = None) -> Formula:
     such a formula in the form whose domain you mean, or bound x with a projection.
     """
     return Formula(*read(formula, variables))
+
+
+def parse_cached(formula: str, variables: Sequence[str] | None = None) -> Formula:
+    """:func:`parse`, remembered: one Formula per text and variables in a process (the
+    :data:`KEPT` most recently used), for the entry points that take a formula's text on
+    every call (``minimize``, ``sweep``, ``plot_contours``, the playground), where parsing
+    (several milliseconds) costs more than a short run. A Formula holds nothing a run
+    changes, so runs share it (and what it derives on first use). Arguments that
+    :func:`parse` would refuse go to it unremembered, for its error."""
+    if variables is None:
+        names = None
+    elif isinstance(variables, list | tuple) and all(isinstance(v, str) for v in variables):
+        names = tuple(variables)
+    else:
+        return parse(formula, variables)
+    return _kept(formula, names) if isinstance(formula, str) else parse(formula, variables)
+
+
+@functools.lru_cache(maxsize=KEPT)
+def _kept(formula: str, variables: tuple[str, ...] | None) -> Formula:
+    return parse(formula, variables)
 
 
 class Formula:
