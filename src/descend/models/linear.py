@@ -58,7 +58,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from descend.core.optimizers import Optimizer
 from descend.engines.dask import rowwise
 
-from ._linear_base import _ATTRIBUTES, _PARAMETERS, _LinearModel
+from ._linear_base import _LinearModel
+from ._linear_docs import _ATTRIBUTES, _PARAMETERS
 from ._losses import _Logistic, _Loss, _Softmax, _Squared
 
 __all__ = ["LinearClassifier", "LinearRegression", "LogisticRegression"]
