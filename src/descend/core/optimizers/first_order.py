@@ -73,6 +73,7 @@ def _elementwise(
 
 # eps keeps g / (sqrt(v) + eps) finite where a coordinate's gradient has always been 0.
 EPS_FIX = "; eps guards the division where the gradient is 0: 1e-8 is customary"
+DECAY_FIX = "; 0 turns the decay off"
 
 
 class GDState(NamedTuple):
@@ -399,7 +400,7 @@ class AdamW(Adam):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _validate.nonnegative("weight_decay", self.weight_decay, "; 0 turns the decay off")
+        _validate.nonnegative("weight_decay", self.weight_decay, DECAY_FIX)
 
     def update(self, grad, state, x=None, fun=None, f=None):
         if x is None:
