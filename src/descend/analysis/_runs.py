@@ -43,7 +43,7 @@ def workers(n_jobs: Any, n_runs: int) -> Any:
 
 
 def parsed(fun: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """A formula parsed once for all the runs rather than once per run (~16 ms each).
+    """A formula parsed once for all the runs (its Formula, not its text, goes to each).
 
     With ``grad`` given the string goes to ``minimize`` as it is, which raises its own
     error for that combination.

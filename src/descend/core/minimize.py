@@ -95,7 +95,8 @@ def minimize(
         ``fun(x) -> float`` (``fun(x, *batch)`` with ``data``), called with ``x``
         shaped like ``x0``; or a formula such
         as ``"(x-1)**2 + 3*y**2"`` (see :func:`descend.parse`), whose exact gradient is
-        derived symbolically.
+        derived symbolically. A text is parsed once per process (the 128 most recently
+        used are kept), so many short runs on one formula pay for parsing once.
     x0 : float, list or array
         The start point; never modified. A scalar gives a scalar-shaped ``res.x``.
         NumPy input (and lists) are float64. An array of another array-API namespace
