@@ -12,7 +12,10 @@ def client():
     distributed = pytest.importorskip("distributed")
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+            n_workers=2,
+            threads_per_worker=1,
+            processes=False,
+            dashboard_address=":0",  # any free port: None still takes 8787
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
