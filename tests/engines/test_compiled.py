@@ -33,6 +33,8 @@ METHODS = {
     "adamw": dict(lr=1e-2, weight_decay=0.05),
     "armijo": dict(lr=1.0),
     "bb": dict(lr=1.0, memory=5),
+    "dog": dict(r_epsilon=1e-4),
+    "prodigy": dict(),
 }
 NAMES = list(METHODS)
 
@@ -123,6 +125,33 @@ def test_every_method_on_the_rosenbrock_formula(method):
     b = same_run(FORMULAS[1][0], FORMULAS[1][1], method, max_iter=1000, **METHODS[method])
     # BB converges in about 50 updates; the others are still in the valley after 1,000.
     assert b.status == ("converged" if method == "bb" else "max_iter")
+
+
+FREE = [  # each option of the learning-rate-free rules that changes their arithmetic
+    ("dog", dict(weight_decay=0.01, eps=1e-300)),
+    ("prodigy", dict(use_bias_correction=True, safeguard_warmup=True, beta3=0.99)),
+    ("prodigy", dict(beta1=0.0, weight_decay=0.01, decouple=False, growth_rate=1.02)),
+    ("prodigy", dict(weight_decay=0.05, d_coef=2.0, lr=dd.schedules.cosine(1.0, steps=400))),
+]
+
+
+@pytest.mark.parametrize(("method", "options"), FREE, ids=[m for m, _ in FREE])
+def test_the_options_of_dog_and_prodigy(method, options):
+    # On 2-D Rosenbrock (its loop of each method is compiled above) and on 20 coordinates,
+    # where the loop's dot products are NumPy's and Prodigy's sum of |s| is pairwise.
+    for fun, x0 in [FORMULAS[1], (dd.functions.rosenbrock, np.linspace(-1, 1, 20))]:
+        b = same_run(fun, x0, method, max_iter=1000, **options)
+        assert np.all(np.isfinite(b.history.lr[1:]))  # the rule's own step, each update
+        assert len(np.unique(b.history.lr[1:])) > 10
+    if method == "dog":  # eta_0 needs the first gradient: NaN at the start, as in Python
+        assert np.isnan(b.history.lr[0])
+
+
+def test_prodigy_takes_no_step_while_the_gradient_is_zero():
+    # Its s stays 0, so no estimate of d: x stays and d stays d0 (x + 0.0, as Python adds).
+    b = same_run("x**4 + y**4", [0.0, -0.0], "prodigy", max_iter=5, gtol=None)
+    assert b.nit == 5 and b.x.tolist() == [0.0, 0.0]
+    assert b.history.lr.tolist() == [1e-6] * 6
 
 
 @pytest.mark.parametrize("method", ["adam", "adamw"])
@@ -336,8 +365,8 @@ def test_a_time_limit_stops_the_compiled_loop_as_it_stops_python():
 def test_what_it_cannot_compile():
     cases = [
         (dict(fun=lambda x: x @ x, grad=lambda x: 2 * x), "is a Python function"),
-        (dict(method="prodigy"), "method 'prodigy' is not compiled"),
-        (dict(method="dog"), "'gd', 'momentum'"),
+        (dict(method="schedulefree_sgd"), "method 'schedulefree_sgd' is not compiled"),
+        (dict(method="schedulefree_adamw"), "'gd', 'momentum'"),
         (dict(fun=njit_fun, grad=lambda x: 2 * x), "grad must be a numba.njit function"),
         (dict(fun=dd.functions.booth, grad=lambda x: dd.functions.booth.grad(x)), "grad= for"),
         (dict(method=type("MyGD", (dd.GD,), {})(lr=0.1)), "method MyGD is not compiled"),

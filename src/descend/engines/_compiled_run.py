@@ -5,6 +5,7 @@ the generated loop and makes of what it returns (see :mod:`descend.engines.compi
 from __future__ import annotations
 
 import dataclasses
+import math
 import threading
 from typing import Any
 
@@ -57,7 +58,7 @@ class Start:
             self.grad_norm = norm(job.x - project(job.x - self.g))
         self.ending = self.checks.at_start(self.grad_norm)
         hyper = source.HYPERPARAMETERS[run.method]
-        rest = [float(getattr(optimizer, name)) for name in hyper[1:]]
+        rest = [_number(getattr(optimizer, name)) for name in hyper[1:]]
         self.h = np.array([optimizer.rate(0), *rest])  # lr first: a schedule's at update 0
         schedule = schedule_spec(optimizer.lr)
         assert schedule is not None, "prepare refused the schedules it cannot compile"
@@ -108,8 +109,8 @@ class Start:
         """Write the start into this run's arrays (``work``'s state rows are zeros)."""
         x, g = self.job.x, self.g
         rows[:3, 0], xs[0] = (self.job.f, self.grad_norm, 0.0), x
-        if self.rows > 3:
-            rows[3, 0] = self.job.optimizer.rate(0)
+        if self.rows > 3:  # the step size the start records, as Run's: its state's
+            rows[3, 0] = self.job.optimizer.init(x).lr
         work[0], work[1], work[5], work[6] = x, g, x, g  # x, g and the best point so far
 
     def result(
@@ -221,6 +222,12 @@ def together(starts: list[Start]) -> list[Result]:
         start.result(work[r], rows[r], xs[r], (floats[r], ints[r]))
         for r, start in enumerate(starts)
     ]
+
+
+def _number(value: Any) -> float:
+    """A hyperparameter as the loop reads it from ``h``: a float (True is 1.0), and NaN
+    for None (Prodigy's beta3, which the loop then derives)."""
+    return math.nan if value is None else float(value)
 
 
 def schedule_spec(lr: Any) -> Array | None:

@@ -7,7 +7,9 @@ and ``value_at(x, params, scratch) -> f``: their source is
 
 The loop is :data:`LOOP` with the update of the method (:data:`UPDATES`) written in:
 each repeats its optimizer in :mod:`descend.core.optimizers.first_order` (and Armijo's and
-BB's searches in :mod:`~descend.core.optimizers.line_search`) operation for operation, and the
+BB's searches in :mod:`~descend.core.optimizers.line_search`; L-BFGS, DoG and Prodigy are
+:mod:`~descend.engines._compiled_lbfgs`'s and :mod:`~descend.engines._compiled_free`'s)
+operation for operation, and the
 loop repeats :class:`descend.core.loop.Run`'s evaluate, record and check, so that a
 compiled run's iterates, history and ending are the Python engine's. Nothing here
 imports Numba; the source names it.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import textwrap
 from typing import NamedTuple
 
+from . import _compiled_free as free
 from . import _compiled_lbfgs as lbfgs
 
 __all__ = [
@@ -216,7 +219,10 @@ HYPERPARAMETERS = {
     "armijo": ("lr", "c", "shrink", "max_backtracks"),
     "bb": ("lr", "c", "shrink", "max_backtracks", "min_step", "max_step", "memory"),
     "lbfgs": ("lr", "memory", "c1", "c2", "max_linesearch", "curvature_tol"),
-}
+    "dog": ("lr", "r_epsilon", "eps", "weight_decay"),
+    "prodigy": ("lr", "beta1", "beta2", "beta3", "eps", "weight_decay", "decouple",
+                "use_bias_correction", "safeguard_warmup", "d0", "d_coef", "growth_rate"),
+}  # fmt: skip
 # The row codes of _compiled_kernels.rate: the schedules of descend.core.schedules by name.
 SCHEDULES = {
     "constant": 0,
@@ -230,8 +236,11 @@ SCHEDULES = {
 # (an unused view still costs its compile).
 WORK_VIEWS = ("x", "g", "x_new", "g_new", "diff", "best_x", "best_g", "clipped")
 WORK_ROWS = len(WORK_VIEWS)
-# The methods whose step size is their search's, not lr.
-SEARCHES = ("armijo", "bb", "lbfgs")
+# The methods whose step size is their own, not lr: a search's, or the estimate of a
+# learning-rate-free rule.
+OWN_STEP = ("armijo", "bb", "lbfgs", "dog", "prodigy")
+# The methods that use the diff row (x - x_new, or the like) in their update.
+USES_DIFF = ("bb", "lbfgs", "dog", "prodigy")
 # Updates between two readings of the clock, for time_limit.
 CLOCK_EVERY = 256
 
@@ -356,15 +365,17 @@ UPDATES = {
 }
 
 UPDATES["lbfgs"] = (lbfgs.STATE, lbfgs.UPDATE)
+UPDATES |= free.UPDATES
 # What a method sets up before the loop: its scalars and scratch arrays.
 SETUP = {
     "adam": _ADAM_SETUP,
     "adamw": _ADAM_SETUP,
     "bb": "    f_recent = filled(np.int64(memory), -np.inf)  # BB's last f, for its search\n",
     "lbfgs": lbfgs.SETUP,
+    **free.SETUP,
 }
 # The functions an update calls, written into the module before the loop.
-FUNCTIONS = {"lbfgs": lbfgs.FUNCTIONS}
+FUNCTIONS = {"lbfgs": lbfgs.FUNCTIONS, **free.FUNCTIONS}
 
 # The names the updates use for the hyperparameters of HYPERPARAMETERS.
 _LOCAL = {"momentum": "mu"}
@@ -385,7 +396,7 @@ def history_rows(method: str, features: Features) -> int:
     """The rows of a run's ``rows``: f, the gradient norm and the time, then the step size
     of each update where it changes (a schedule, a line search). A constant one is not
     recorded: the History's ``lr`` is then a view of that number."""
-    return 4 if features.scheduled or method in SEARCHES else 3
+    return 4 if features.scheduled or method in OWN_STEP else 3
 
 
 def module_source(objective: str, method: str, features: Features, what: str, cache: bool) -> str:
@@ -393,7 +404,7 @@ def module_source(objective: str, method: str, features: Features, what: str, ca
     ``features``."""
     state, update = UPDATES[method]
     names = [_LOCAL.get(name, name) for name in HYPERPARAMETERS[method]]
-    unused = {"diff": not (features.step_norm or features.projected or method in ("bb", "lbfgs")),
+    unused = {"diff": not (features.step_norm or features.projected or method in USES_DIFF),
               "clipped": not features.clipped}  # fmt: skip
     views = "".join(
         f"    {name} = work[{i}]\n" for i, name in enumerate(WORK_VIEWS) if not unused.get(name)

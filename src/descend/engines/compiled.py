@@ -5,8 +5,9 @@ with the gradient's common subexpressions computed once; ``min`` and ``max`` and
 slopes as NumPy computes them), a test function of
 :mod:`descend.functions`, or the user's own ``numba.njit`` functions ``fun(x)`` and
 ``grad(x)`` (a 1-D ``x0``). Methods: ``gd``, ``momentum``, ``nesterov``, ``adagrad``,
-``rmsprop``, ``adam``, ``adamw``, ``armijo``, ``bb`` (unconstrained) and ``lbfgs`` (the
-default method; see :mod:`descend.engines._compiled_lbfgs`), with a constant
+``rmsprop``, ``adam``, ``adamw``, ``armijo``, ``bb`` (unconstrained), ``lbfgs`` (the
+default method; see :mod:`descend.engines._compiled_lbfgs`) and the learning-rate-free
+``dog`` and ``prodigy`` (every option of theirs), with a constant
 learning rate or a schedule of :mod:`descend.schedules` (a warmup of a number or of one of
 them; the line searches' lr is their first trial step), each rate computed in the loop as
 the schedule computes it, ``clip_norm``, and ``project=`` with
@@ -23,7 +24,7 @@ each, so a run past its ``time_limit`` stops at the first such update after it.
 Refused, with the reason: ``callback``, ``checkpoint``, ``data``, ``explain=True``,
 ``on_divergence="rollback"``, ``progress=True``, any other projection (or a projection
 with ``armijo`` or ``bb``), any other learning-rate schedule, any other method (the
-learning-rate-free ``dog``, ``prodigy`` and schedule-free methods), and any other
+schedule-free ones, which answer with an average the loop does not keep), and any other
 objective.
 ``engine="auto"`` runs the Python loop instead whenever this engine would refuse, or
 when the run is too short to repay compiling.

@@ -1,0 +1,111 @@
+"""DoG and Prodigy in the compiled loop: :class:`descend.core.optimizers.free.DoG` and
+:class:`~descend.core.optimizers.free.Prodigy` for Numba, operation for operation (the
+same products and sums, grouped as NumPy groups them), so that a compiled run's iterates
+and its history's step sizes are the Python engine's, bit for bit.
+
+Each update is written into :data:`~descend.engines._compiled_source.LOOP`, where x, the
+(clipped) gradient ``gu``, ``x_new``, ``diff`` and the rate ``lr`` are the loop's; the
+rules' scalars (DoG's rbar and G, Prodigy's d, d_max and r) are locals of the loop, set up
+before it, and their vectors are rows of ``work``: x0 and ``gw``, the gradient with the L2
+term of the weight decay when there is one. ``max`` and ``min`` are written as the
+comparisons Python's make (the first argument kept on a tie or a NaN). Nothing here
+imports Numba; the generated module does.
+"""
+
+from __future__ import annotations
+
+__all__ = ["FUNCTIONS", "SETUP", "UPDATES"]
+
+# gw: g with the weight decay's L2 term where the rule adds one, else g.
+_DECAYED = """\
+        for i in range(n):
+            gw[i] = gu[i] + weight_decay * x[i] if {decayed} else gu[i]
+"""
+# DoG.update: x's distance from the start, rbar and G, then the step -eta g.
+_DOG = (
+    """\
+        for i in range(n):
+            diff[i] = x[i] - x_start[i]
+        travelled = math.sqrt(dot(diff, diff))  # vector_norm(x - x0)
+        if travelled > rbar:  # max(rbar, travelled), as Python's max picks
+            rbar = travelled
+"""
+    + _DECAYED.format(decayed="weight_decay")
+    + """\
+        G = G + dot(gw, gw)
+        eta = lr * rbar / math.sqrt(G)
+        for i in range(n):
+            x_new[i] = x[i] + -eta * gw[i]
+        step_lr = eta
+"""
+)
+# Prodigy.update, its d_k, d_max and r the loop's d_est, d_max and r_sum; diff holds
+# x0 - x, then |s| for its sum (in NumPy's pairwise order).
+_PRODIGY = (
+    """\
+        t = nit + 1
+        bias = 1.0
+        if use_bias_correction:
+            bias = power(1 - power(beta2, t), 0.5) / (1 - power(beta1, t))
+        dlr = d_est * lr * bias  # d_k * gamma_k
+"""
+    + _DECAYED.format(decayed="weight_decay and not decouple")
+    + """\
+        for i in range(n):
+            diff[i] = x_start[i] - x[i]
+        r_new = beta3 * r_sum + (d_est / d0) * dlr * dot(gw, diff)
+        c_m, c_v = d_est * (1 - beta1), d_est * d_est * (1 - beta2)
+        c_s = (d_est / d0) * (d_est if safeguard_warmup else dlr)
+        for i in range(n):
+            m[i] = beta1 * m[i] + c_m * gw[i]
+            v[i] = beta2 * v[i] + c_v * (gw[i] * gw[i])
+            s[i] = beta3 * s[i] + c_s * gw[i]
+            diff[i] = abs(s[i])
+        norm_s = pairwise_sum(diff, 0, n)
+        step_lr = dlr
+        if norm_s == 0:  # no gradient yet: no estimate and no step
+            for i in range(n):
+                x_new[i] = x[i] + 0.0
+        else:
+            r_sum = r_new
+            d_hat = d_coef * r_sum / norm_s
+            if d_est == d0 and d_hat > d_est:
+                d_est = d_hat
+            if d_hat > d_max:
+                d_max = d_hat
+            grown = d_est * growth_rate
+            d_est = grown if grown < d_max else d_max  # min(d_max, grown), as Python's
+            eps_d, c_g, c_w = d_est * eps, -dlr * d_est, weight_decay * dlr
+            for i in range(n):
+                if beta1 > 0:
+                    step = -dlr * m[i] / (math.sqrt(v[i]) + eps_d)
+                else:
+                    step = c_g * gw[i] / (math.sqrt(v[i]) + eps_d)
+                if weight_decay and decouple:
+                    step = step - c_w * x[i]
+                x_new[i] = x[i] + step
+"""
+)
+# method -> (its state vectors, its update), as _compiled_source.UPDATES holds them.
+UPDATES = {
+    "dog": (("x_start", "gw"), _DOG),
+    "prodigy": (("x_start", "gw", "m", "v", "s"), _PRODIGY),
+}
+
+# What each sets up before the loop: x0, and its scalars as init makes them.
+SETUP = {
+    "dog": """\
+    for i in range(n):  # DoG.init: x0, then the first rbar and G
+        x_start[i] = x[i]
+    rbar, G = r_epsilon * (1 + math.sqrt(dot(x_start, x_start))), eps
+""",
+    "prodigy": """\
+    for i in range(n):  # Prodigy.init
+        x_start[i] = x[i]
+    if beta3 != beta3:  # None (NaN in h): sqrt(beta2)
+        beta3 = math.sqrt(beta2)
+    d_est, d_max, r_sum = d0, d0, 0.0
+""",
+}
+# The functions an update calls, written into the module before the loop.
+FUNCTIONS = {"prodigy": "from descend.engines._compiled_kernels import pairwise_sum\n"}
