@@ -10,7 +10,8 @@ as the generated loop's norm is: a call with arrays costs reference counts, 10 n
 call, as much as a 2-D update's arithmetic.
 The helpers of the rare paths (a norm that overflows, a non-finite value, a schedule, a
 projection, a history that grows, the arrays a method allocates, the copy of the best
-point and the time row when a run ends) are called, and cached on disk
+point and the time row when a run ends) and NumPy's pairwise sum are called, and cached
+on disk
 (``cache=True``, see :func:`cached`), so that a new formula's loop compiles only its own
 code; a cache of Numba's is checked
 against its own file, and these call nothing outside it (nor :data:`TAIL`, which only
@@ -288,29 +289,61 @@ def grow(a, rows, columns):
     return out
 
 
-@njit(error_model="numpy")  # not cached: Numba leaves its call to itself unresolved
-def pairwise_sum(a, start, n):
-    """``a[start:start + n].sum()`` as NumPy adds it: one by one below 8 terms, in eight
-    interleaved partial sums up to 128, halves (a multiple of 8) above."""
+BLOCK_SUM = 128  # NumPy's PW_BLOCKSIZE: a pairwise sum's leaves are this long at most
+
+
+@njit(error_model="numpy", inline="always")
+def _block_sum(a, start, n):
+    """``a[start:start + n].sum()`` for ``n`` up to :data:`BLOCK_SUM`, as NumPy adds it: one
+    by one below 8 terms, else in eight interleaved partial sums."""
+    s = -0.0
     if n < 8:
-        s = 0.0  # NumPy starts from -0.0; for float64 terms the sums agree
         for i in range(start, start + n):
             s += a[i]
         return s
-    if n <= 128:
-        r = a[start : start + 8].copy()
-        i = 8
-        while i < n - n % 8:
-            for j in range(8):
-                r[j] += a[start + i + j]
-            i += 8
-        s = (r[0] + r[1] + (r[2] + r[3])) + (r[4] + r[5] + (r[6] + r[7]))
-        for k in range(start + i, start + n):
-            s += a[k]
-        return s
-    half = n // 2
-    half -= half % 8
-    return pairwise_sum(a, start, half) + pairwise_sum(a, start + half, n - half)
+    r0, r1, r2, r3 = a[start], a[start + 1], a[start + 2], a[start + 3]
+    r4, r5, r6, r7 = a[start + 4], a[start + 5], a[start + 6], a[start + 7]
+    i = 8
+    while i < n - n % 8:
+        k = start + i
+        r0, r1, r2, r3 = r0 + a[k], r1 + a[k + 1], r2 + a[k + 2], r3 + a[k + 3]
+        r4, r5, r6, r7 = r4 + a[k + 4], r5 + a[k + 5], r6 + a[k + 6], r7 + a[k + 7]
+        i += 8
+    s = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    for k in range(start + i, start + n):
+        s += a[k]
+    return s
+
+
+@cached
+def pairwise_sum(a, start, n):
+    """``a[start:start + n].sum()`` as NumPy adds it: blocks of at most :data:`BLOCK_SUM`
+    (:func:`_block_sum`), above that the sum of two halves, the first a multiple of 8 long.
+    NumPy recurses; this walks the same halves with a stack (a function that calls itself
+    cannot be cached), each node's halves summed left to right, then added. The sum is
+    added to 0.0, the reduction's start (so that -0.0 terms sum to 0.0)."""
+    if n <= BLOCK_SUM:
+        return 0.0 + _block_sum(a, start, n)
+    starts, sizes = np.empty(128, np.int64), np.empty(128, np.int64)  # 2 frames a level
+    sums = np.empty(64)  # one a level: the left halves waiting for their right
+    starts[0], sizes[0], top, done = start, n, 1, 0
+    while top > 0:
+        top -= 1
+        first, size = starts[top], sizes[top]
+        if size < 0:  # both halves summed: their sum replaces them
+            done -= 1
+            sums[done - 1] = sums[done - 1] + sums[done]
+        elif size <= BLOCK_SUM:
+            sums[done] = _block_sum(a, first, size)
+            done += 1
+        else:  # the halves to sum, left first, then the frame that adds them
+            half = size // 2
+            half -= half % 8
+            sizes[top] = -1
+            starts[top + 1], sizes[top + 1] = first + half, size - half
+            starts[top + 2], sizes[top + 2] = first, half
+            top += 3
+    return 0.0 + sums[0]
 
 
 @cached
