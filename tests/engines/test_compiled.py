@@ -35,6 +35,8 @@ METHODS = {
     "bb": dict(lr=1.0, memory=5),
     "dog": dict(r_epsilon=1e-4),
     "prodigy": dict(),
+    "schedulefree_sgd": dict(lr=1e-3),
+    "schedulefree_adamw": dict(lr=1e-2),
 }
 NAMES = list(METHODS)
 
@@ -152,6 +154,36 @@ def test_prodigy_takes_no_step_while_the_gradient_is_zero():
     b = same_run("x**4 + y**4", [0.0, -0.0], "prodigy", max_iter=5, gtol=None)
     assert b.nit == 5 and b.x.tolist() == [0.0, 0.0]
     assert b.history.lr.tolist() == [1e-6] * 6
+
+
+SCHEDULE_FREE = [
+    ("schedulefree_sgd", dict(lr=0.1, gtol=1e-3, max_iter=5000)),
+    ("schedulefree_adamw", dict(lr=0.05, ftol=1e-10, max_iter=5000)),
+    ("schedulefree_sgd", dict(lr=0.05, momentum=0.5, weight_decay=0.01, warmup_steps=20, r=1.0,
+                              weight_lr_power=1.0, gtol=0.02, max_iter=5000, keep="best")),
+    ("schedulefree_adamw", dict(lr=0.05, beta1=0.8, weight_decay=0.01, warmup_steps=10, r=0.5,
+                                xtol=1e-6, max_iter=5000)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("method", "options"), SCHEDULE_FREE, ids=[m for m, _ in SCHEDULE_FREE])
+def test_the_schedule_free_methods_answer_with_their_average(method, options):
+    # The loop's point is y; an ending by convergence there is confirmed at the average
+    # x (f and g evaluated there, counted), the run going on when x does not end it too,
+    # and res.x, res.fun and res.grad are x's (a fresh evaluation), as in Python.
+    b = same_run("(x-1)**2 + 3*y**2", [3.0, 4.0], method, **options)
+    assert b.status == "converged"
+    if options.get("keep") is None:
+        assert not np.array_equal(b.x, b.history.x[-1])  # x, not the last y
+        assert b.nfev > b.nit + 2  # x0, each update, the result, and the confirmations
+    rules = ("gtol", "ftol", "xtol", "max_iter")  # and on 20 coordinates, for 300 updates
+    rest = {name: value for name, value in options.items() if name not in rules}
+    same_run(dd.functions.rosenbrock, np.linspace(-1, 1, 20), method, max_iter=300, **rest)
+
+
+def test_a_schedule_free_run_that_ends_at_its_start_answers_there():
+    b = same_run("(x-1)**2 + 3*y**2", [1.0, 0.0], "schedulefree_sgd", lr=0.1)
+    assert (b.nit, b.nfev, b.x.tolist()) == (0, 2, [1.0, 0.0])
 
 
 @pytest.mark.parametrize("method", ["adam", "adamw"])
@@ -365,11 +397,10 @@ def test_a_time_limit_stops_the_compiled_loop_as_it_stops_python():
 def test_what_it_cannot_compile():
     cases = [
         (dict(fun=lambda x: x @ x, grad=lambda x: 2 * x), "is a Python function"),
-        (dict(method="schedulefree_sgd"), "method 'schedulefree_sgd' is not compiled"),
-        (dict(method="schedulefree_adamw"), "'gd', 'momentum'"),
         (dict(fun=njit_fun, grad=lambda x: 2 * x), "grad must be a numba.njit function"),
         (dict(fun=dd.functions.booth, grad=lambda x: dd.functions.booth.grad(x)), "grad= for"),
         (dict(method=type("MyGD", (dd.GD,), {})(lr=0.1)), "method MyGD is not compiled"),
+        (dict(method=type("MyAdam", (dd.Adam,), {})()), "'gd', 'momentum'"),
         (dict(method="bb", project=dd.projections.box(-5, 5)), "projected search is not"),
     ]
     for change, words in cases:

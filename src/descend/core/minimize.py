@@ -224,8 +224,8 @@ def minimize(
     engine : {"python", "numba", "auto"}
         ``"numba"`` runs the whole loop compiled (see :mod:`descend.engines.compiled` for what
         it compiles; it refuses callback, checkpoint, data, explain, rollback, progress,
-        Python schedules, ball, simplex and the schedule-free methods); ``"auto"``: numba
-        where it can and pays.
+        Python schedules, ball, simplex and optimizers outside the registry); ``"auto"``:
+        numba where it can and pays.
     **hyperparameters
         Passed to the optimizer: ``momentum``, ``beta1``, ``beta2``, ``eps``,
         ``rho``, ``weight_decay``, ``clip_norm``, ...; an unknown name is a TypeError.

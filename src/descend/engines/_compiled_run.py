@@ -4,6 +4,7 @@ the generated loop and makes of what it returns (see :mod:`descend.engines.compi
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import threading
@@ -18,6 +19,7 @@ from descend.core.extensions import advise
 from descend.core.projections import NonNegative, flat_projection
 from descend.core.result import History, Result
 from descend.core.stopping import Rules, no_step, non_finite, norm
+from descend.gradients.objective import BadValue
 
 from . import _compiled_source as source
 from ._compiled_objective import ZOO_SCRATCH
@@ -147,8 +149,13 @@ class Start:
         objective.nfev += evaluations + trials
         objective.ngev += evaluations + (trials if optimizer.trial_gradients else 0)
         sign, shape = objective.sign, objective.shape
+        answer = source.answer_row(self.run.method)
         if job.keep == "best":
             x, g, f = best_x, best_g, best_f
+        elif answer is not None:  # Run's answer away from the loop's point, evaluated there
+            x = job.x if outcome is None else work[answer]
+            with contextlib.suppress(KeyboardInterrupt, BadValue):
+                f, g = objective.value_and_grad(x)
         k = rows.shape[1]
         history = History(  # the columns of the loop's rows, not copies
             f=rows[0] if sign > 0 else -rows[0],

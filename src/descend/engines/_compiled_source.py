@@ -29,6 +29,7 @@ __all__ = [
     "UPDATES",
     "WORK_ROWS",
     "Features",
+    "answer_row",
     "history_rows",
     "module_source",
 ]
@@ -170,6 +171,7 @@ def run(work, rows, xs, f, params, h, schedule, clip, lower, upper, max_iter, f_
             ended = not (f <= f_limit and grad_norm > gtol and f_change >= ftol
                          and step_norm > xtol and nit < max_iter) or stalled != 0 or (
                 nit % CLOCK_EVERY == 0 and now() - started >= time_limit)  # inf: no limit
+{confirm}
             if ended:
                 break
         if ended:
@@ -220,6 +222,10 @@ HYPERPARAMETERS = {
     "bb": ("lr", "c", "shrink", "max_backtracks", "min_step", "max_step", "memory"),
     "lbfgs": ("lr", "memory", "c1", "c2", "max_linesearch", "curvature_tol"),
     "dog": ("lr", "r_epsilon", "eps", "weight_decay"),
+    "schedulefree_sgd": ("lr", "momentum", "weight_decay", "warmup_steps", "r",
+                         "weight_lr_power"),
+    "schedulefree_adamw": ("lr", "beta1", "beta2", "eps", "weight_decay", "warmup_steps", "r",
+                           "weight_lr_power"),
     "prodigy": ("lr", "beta1", "beta2", "beta3", "eps", "weight_decay", "decouple",
                 "use_bias_correction", "safeguard_warmup", "d0", "d_coef", "growth_rate"),
 }  # fmt: skip
@@ -238,7 +244,7 @@ WORK_VIEWS = ("x", "g", "x_new", "g_new", "diff", "best_x", "best_g", "clipped")
 WORK_ROWS = len(WORK_VIEWS)
 # The methods whose step size is their own, not lr: a search's, or the estimate of a
 # learning-rate-free rule.
-OWN_STEP = ("armijo", "bb", "lbfgs", "dog", "prodigy")
+OWN_STEP = ("armijo", "bb", "lbfgs", "dog", "prodigy", "schedulefree_sgd", "schedulefree_adamw")
 # The methods that use the diff row (x - x_new, or the like) in their update.
 USES_DIFF = ("bb", "lbfgs", "dog", "prodigy")
 # Updates between two readings of the clock, for time_limit.
@@ -392,6 +398,13 @@ class Features(NamedTuple):
     maximize: bool  # the loop descends on -f (SIGN is -1.0)
 
 
+def answer_row(method: str) -> int | None:
+    """The row of ``work`` that holds the point a run of ``method`` answers with when it is
+    not the loop's own (the schedule-free methods' average), else None."""
+    name = free.ANSWER.get(method)
+    return None if name is None else WORK_ROWS + UPDATES[method][0].index(name)
+
+
 def history_rows(method: str, features: Features) -> int:
     """The rows of a run's ``rows``: f, the gradient norm and the time, then the step size
     of each update where it changes (a schedule, a line search). A constant one is not
@@ -414,7 +427,7 @@ def module_source(objective: str, method: str, features: Features, what: str, ca
     init.append(SETUP.get(method, ""))
     update = textwrap.indent(update, "    ")  # into the loop of updates
     loop = LOOP.replace("{views}\n", views).replace("{init}\n", "".join(init))
-    loop = loop.replace("{update}\n", update)
+    loop = loop.replace("{update}\n", update).replace("{confirm}\n", free.CONFIRM.get(method, ""))
     header = HEADER.format(what=what, method=method, cache=cache)
     constants = (
         f"CLOCK_EVERY = {CLOCK_EVERY}\nSETTLED = {SETTLED!r}\n"

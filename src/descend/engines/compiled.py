@@ -7,7 +7,9 @@ slopes as NumPy computes them), a test function of
 ``grad(x)`` (a 1-D ``x0``). Methods: ``gd``, ``momentum``, ``nesterov``, ``adagrad``,
 ``rmsprop``, ``adam``, ``adamw``, ``armijo``, ``bb`` (unconstrained), ``lbfgs`` (the
 default method; see :mod:`descend.engines._compiled_lbfgs`) and the learning-rate-free
-``dog`` and ``prodigy`` (every option of theirs), with a constant
+``dog``, ``prodigy``, ``schedulefree_sgd`` and ``schedulefree_adamw`` (every option of
+theirs; see :mod:`descend.engines._compiled_free`): every method of the registry, with a
+constant
 learning rate or a schedule of :mod:`descend.schedules` (a warmup of a number or of one of
 them; the line searches' lr is their first trial step), each rate computed in the loop as
 the schedule computes it, ``clip_norm``, and ``project=`` with
@@ -23,9 +25,8 @@ each, so a run past its ``time_limit`` stops at the first such update after it.
 
 Refused, with the reason: ``callback``, ``checkpoint``, ``data``, ``explain=True``,
 ``on_divergence="rollback"``, ``progress=True``, any other projection (or a projection
-with ``armijo`` or ``bb``), any other learning-rate schedule, any other method (the
-schedule-free ones, which answer with an average the loop does not keep), and any other
-objective.
+with ``armijo`` or ``bb``), any other learning-rate schedule, any other optimizer (a
+subclass or a class of the user's), and any other objective.
 ``engine="auto"`` runs the Python loop instead whenever this engine would refuse, or
 when the run is too short to repay compiling.
 
