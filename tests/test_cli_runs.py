@@ -148,11 +148,11 @@ def test_sweep_runs_its_grid_on_the_engine():
 @pytest.mark.parametrize(
     ("argv", "words"),
     [
-        (["--method", "prodigy"], "method 'prodigy' is not compiled"),
+        (["--lr", "0.1", "--progress"], "--progress (the compiled loop draws"),
         (["--lr", "0.1", "--explain"], "--explain (the parts"),
         (["--lr", "0.1", "--method", "bb", "--bounds", "0,1"], "--bounds with 'bb' (its projected"),
         (["--lr", "0.1", "--on-divergence", "rollback"], "--on-divergence rollback"),
-        (["--method", "dog"], "method 'dog' is not compiled"),
+        (["--method", "armijo", "--bounds", "0,1"], "--bounds with 'armijo' (its projected"),
     ],
 )
 def test_what_the_numba_engine_cannot_run_is_said_in_the_shell_s_words(capsys, argv, words):
