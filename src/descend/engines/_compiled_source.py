@@ -7,12 +7,12 @@ and ``value_at(x, params, scratch) -> f``: their source is
 
 The loop is :data:`LOOP` with the update of the method (:data:`UPDATES`) written in:
 each repeats its optimizer in :mod:`descend.core.optimizers.first_order` (and Armijo's and
-BB's searches in :mod:`~descend.core.optimizers.line_search`; L-BFGS, DoG and Prodigy are
-:mod:`~descend.engines._compiled_lbfgs`'s and :mod:`~descend.engines._compiled_free`'s)
-operation for operation, and the
-loop repeats :class:`descend.core.loop.Run`'s evaluate, record and check, so that a
-compiled run's iterates, history and ending are the Python engine's. Nothing here
-imports Numba; the source names it.
+BB's searches in :mod:`~descend.core.optimizers.line_search`; L-BFGS is
+:mod:`~descend.engines._compiled_lbfgs`'s, the learning-rate-free methods
+:mod:`~descend.engines._compiled_free`'s) operation for operation, and the loop repeats
+:class:`descend.core.loop.Run`'s evaluate, record and check, so that a compiled run's
+iterates, history and ending are the Python engine's. Nothing here imports Numba; the
+source names it.
 """
 
 from __future__ import annotations
