@@ -186,7 +186,7 @@ def test_a_schedule_free_run_that_ends_at_its_start_answers_there():
     assert (b.nit, b.nfev, b.x.tolist()) == (0, 2, [1.0, 0.0])
 
 
-@pytest.mark.parametrize("method", ["adam", "adamw"])
+@pytest.mark.parametrize("method", ["adam", "adamw", "schedulefree_adamw"])
 def test_adam_past_the_powers_of_its_betas(method):
     # beta1**t and beta2**t fall below 2**-60 after 60 and 4,139 updates; the compiled loop
     # then stops computing them, and the bias corrections stay 1.0 as they are in Python.

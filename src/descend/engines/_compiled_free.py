@@ -97,7 +97,9 @@ _SCHEDULE_FREE = """\
         t = nit
         gamma = lr * ((t + 1) / warmup_steps if t < warmup_steps else 1.0)
         lr_max = lr_max if lr_max > gamma else gamma  # max(gamma, lr_max), as Python's
-        weight = power(t + 1, r) * power(lr_max, weight_lr_power)
+        if lr_max != lr_max_at:  # pow only when gamma_max moves (the same inputs, the same value)
+            lr_max_at, lr_power = lr_max, power(lr_max, weight_lr_power)
+        weight = (1.0 if r == 0 else power(t + 1, r)) * lr_power  # pow(x, 0) is 1.0
         weight_sum = weight_sum + weight
         c = weight / weight_sum if weight_sum else 0.0
 {before}\
@@ -112,7 +114,11 @@ _SCHEDULE_FREE = """\
 """
 _SGD = _SCHEDULE_FREE.format(before="", direction="            u = gu[i]\n", beta="mu")
 _ADAMW = _SCHEDULE_FREE.format(
-    before="        corrected = 1 - power(beta2, t + 1)\n",
+    before="""\
+        if p2 >= SETTLED:  # beta2**(t + 1), as Adam's (1 - p2 is 1.0 from there on)
+            p2 = power(beta2, t + 1)
+        corrected = 1 - p2
+""",
     direction="""\
             v[i] = beta2 * v[i] + (1 - beta2) * (gu[i] * gu[i])
             u = gu[i] / (math.sqrt(v[i] / corrected) + eps)
@@ -164,6 +170,7 @@ SETUP["schedulefree_sgd"] = SETUP["schedulefree_adamw"] = """\
     for i in range(n):  # _ScheduleFree.init: z and x_avg from x0
         z[i], x_avg[i] = x[i], x[i]
     lr_max, weight_sum = 0.0, 0.0
+    lr_max_at, lr_power, p2 = -1.0, 0.0, 1.0  # the last pow of gamma_max; beta2**t
 """
 # The functions an update calls, written into the module before the loop.
 FUNCTIONS = {"prodigy": "from descend.engines._compiled_kernels import pairwise_sum\n"}
