@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -74,6 +74,14 @@ def _elementwise(
 # eps keeps g / (sqrt(v) + eps) finite where a coordinate's gradient has always been 0.
 EPS_FIX = "; eps guards the division where the gradient is 0: 1e-8 is customary"
 DECAY_FIX = "; 0 turns the decay off"
+
+
+def check_moments(opt: Any) -> None:
+    """The checks of Adam's ``beta1``, ``beta2`` and ``eps``, which the rules built on its
+    moments share (AdamW, schedule-free AdamW)."""
+    _validate.in_unit_interval("beta1", opt.beta1)
+    _validate.in_unit_interval("beta2", opt.beta2)
+    _validate.positive("eps", opt.eps, EPS_FIX)
 
 
 class GDState(NamedTuple):
@@ -319,9 +327,7 @@ class Adam(Optimizer):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _validate.in_unit_interval("beta1", self.beta1)
-        _validate.in_unit_interval("beta2", self.beta2)
-        _validate.positive("eps", self.eps, EPS_FIX)
+        check_moments(self)
 
     def init(self, x: Array) -> AdamState:
         return AdamState(0, self.rate(0), zeros_like(x), zeros_like(x))

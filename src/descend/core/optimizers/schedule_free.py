@@ -18,7 +18,7 @@ from descend._types import Array, LearningRate
 from descend.core.namespaces import copy, namespace, zeros_like
 
 from .base import Optimizer
-from .first_order import DECAY_FIX, EPS_FIX
+from .first_order import DECAY_FIX, check_moments
 
 __all__ = ["ScheduleFreeAdamW", "ScheduleFreeSGD"]
 
@@ -232,9 +232,7 @@ class ScheduleFreeAdamW(_ScheduleFree):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _validate.in_unit_interval("beta1", self.beta1)
-        _validate.in_unit_interval("beta2", self.beta2)
-        _validate.positive("eps", self.eps, EPS_FIX)
+        check_moments(self)
 
     def _beta(self) -> float:
         return self.beta1

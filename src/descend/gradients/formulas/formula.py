@@ -112,7 +112,14 @@ def parse_cached(formula: str, variables: Sequence[str] | None = None) -> Formul
     every call (``minimize``, ``sweep``, ``plot_contours``, the playground), where parsing
     (several milliseconds) costs more than a short run. A Formula holds nothing a run
     changes, so runs share it (and what it derives on first use). Arguments that
-    :func:`parse` would refuse go to it unremembered, for its error."""
+    :func:`parse` would refuse go to it unremembered, for its error.
+
+    Examples
+    --------
+    >>> f = parse_cached("(x-1)**2 + 3*y**2")
+    >>> parse_cached("(x-1)**2 + 3*y**2") is f, parse_cached("(x-1)**2 + 3*y**2", ["y", "x"]) is f
+    (True, False)
+    """
     if variables is None:
         names = None
     elif isinstance(variables, list | tuple) and all(isinstance(v, str) for v in variables):
