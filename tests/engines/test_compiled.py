@@ -456,6 +456,22 @@ def test_auto_compiles_only_when_it_pays(compiles):
     assert len(compiles) == 3
 
 
+def test_auto_counts_numbas_set_up_in_a_process_that_has_loaded_nothing(compiles, monkeypatch):
+    f = "(x-1)**2 + 3*y**2"
+    dd.minimize(f, [3.0, 4.0], "momentum", lr=0.01, max_iter=10**6, engine="auto")
+    assert len(compiles) == 1  # compiled, and cached on disk
+    # As in a new process: the loop and the formula's function are on disk, and loading
+    # them costs Numba's set-up too, more than 20,000 updates of the Python loop.
+    monkeypatch.setattr(compiled, "_LOADED", {})
+    monkeypatch.setattr(compiled, "_FUNCTIONS", {})
+    assert 2 * compiled.LOAD_SECONDS < 20_000 * compiled.PYTHON_UPDATE_SECONDS
+    assert compiled.SETUP_SECONDS > 20_000 * compiled.PYTHON_UPDATE_SECONDS
+    dd.minimize(f, [3.0, 4.0], "momentum", lr=0.01, max_iter=20_000, engine="auto")
+    assert len(compiles) == 1
+    dd.minimize(f, [3.0, 4.0], "momentum", lr=0.01, max_iter=10**5, engine="auto")
+    assert len(compiles) == 2
+
+
 def test_auto_expects_lbfgs_to_compile_longer(compiles):
     # 300,000 updates of the Python loop (about 3 s) repay a first-order loop's compile,
     # not L-BFGS's (its search makes it the longest to compile).

@@ -28,7 +28,8 @@ Refused, with the reason: ``callback``, ``checkpoint``, ``data``, ``explain=True
 with ``armijo`` or ``bb``), any other learning-rate schedule, any other optimizer (a
 subclass or a class of the user's), and any other objective.
 ``engine="auto"`` runs the Python loop instead whenever this engine would refuse, or
-when the run is too short to repay compiling.
+when the run is too short to repay its start-up (compiling, or loading from the disk
+cache, and in a process that has loaded no compiled loop yet, Numba's own set-up).
 
 Many runs in one call: the runs that :func:`descend.sweep`, :func:`descend.multistart`
 and the playground make in this process reach :meth:`CompiledRun.many` together (see
@@ -104,6 +105,10 @@ LBFGS_COMPILE_SECONDS = 3.7
 FORMULA_COMPILE_SECONDS = 0.4
 LOAD_SECONDS = 0.025
 IMPORT_SECONDS = 0.4  # importing Numba itself
+# Numba's own set-up, once a process, on its first compile or load of a cached function:
+# the registries of its typing and lowering, which import NumPy's and SciPy's linear
+# algebra among them (0.4-0.5 s here, whatever is compiled).
+SETUP_SECONDS = 0.45
 PYTHON_UPDATE_SECONDS = 10e-6
 INSTALL = "numba is not installed: pip install 'descend[fast]' (or pip install numba)"
 
@@ -187,8 +192,8 @@ class CompiledRun:
 
     def startup(self) -> float:
         """Seconds expected before the first update: 0 when this process has the loop and
-        the formula's function."""
-        seconds = 0.0
+        the formula's function; Numba's set-up too when it has loaded no compiled module."""
+        seconds = SETUP_SECONDS if not _LOADED else 0.0
         if self.loop_key not in _LOADED:
             cached = self.user is None and self.path.exists()
             compiles = LBFGS_COMPILE_SECONDS if self.method == "lbfgs" else COMPILE_SECONDS
