@@ -562,6 +562,14 @@ MIN_MAX = [  # (formula, point, f, gradient, Hessian), by hand
     ("min(x, 1, x*y)", [2.0, 1.0], 1.0, [0.0, 0.0], [[0.0, 0.0], [0.0, 0.0]]),
     ("max(x, y)", [1.0, 1.0], 1.0, [0.5, 0.5], [[0.0, 0.0], [0.0, 0.0]]),  # a tie: the mean
     ("max(sin(x), cos(y))", [0.3, 0.2], math.cos(0.2), [0.0, -math.sin(0.2)], None),
+    # Ties of three or more: each tied argument's slope weighs 1/t (t tied), so that the
+    # slope is a subgradient (its weights sum to 1), not 1/2 each.
+    ("max(x, y, z)", [1.0, 1.0, 1.0], 1.0, [1 / 3, 1 / 3, 1 / 3], None),
+    ("min(x, y, z)", [2.0, 2.0, 5.0], 2.0, [0.5, 0.5, 0.0], None),
+    ("max(x, y, 0)", [0.0, 0.0], 0.0, [1 / 3, 1 / 3], [[0.0, 0.0], [0.0, 0.0]]),
+    ("max(max(x, y), 2*z)", [3.0, 3.0, 1.5], 3.0, [1 / 3, 1 / 3, 2 / 3], None),
+    ("max(x, y, z)**2", [1.0, 1.0, 1.0], 1.0, [2 / 3] * 3, [[2 / 9] * 3] * 3),
+    ("max(x, y, z)", [3.0, 1.0, 0.0], 3.0, [1.0, 0.0, 0.0], None),
 ]
 
 

@@ -11,7 +11,9 @@ stops there with :class:`TooLarge`, after work in proportion to the budget.
 The rules cover what the parser makes: numbers, symbols, sums, products, powers and the
 functions of :data:`~descend.gradients.formulas.parser.FUNCTIONS`. ``d|u| = sign(u) du``
 and ``d max(u, v) = H(u - v) du + H(v - u) dv`` (Heaviside's step, 1/2 at a tie, so a
-tie takes the mean of the two slopes; ``min`` likewise), and the steps' own derivatives
+tie takes the mean of the two slopes; ``min`` likewise; of more arguments, the steps of
+each against the others' maximum, divided by their sum, so that t tied arguments take
+1/t each), and the steps' own derivatives
 are 0: the second derivative of ``abs`` or ``max`` is 0, as SymPy's ``DiracDelta`` is
 wherever it is finite.
 """
@@ -140,6 +142,8 @@ class _Rules:
             return expr * (self._d(exponent, s) * sp.log(base) + exponent * self._d(base, s) / base)
         if isinstance(expr, (sp.re, sp.im)):  # parts of a complex value, which SymPy writes
             return expr.func(self._d(args[0], s))  # for acos(x) and the like past |x| = 1
+        if isinstance(expr, (sp.Max, sp.Min)) and len(args) > 2:
+            return self._tied(expr, s)
         if isinstance(expr, sp.Function):  # the chain rule, through every argument
             outer = _OUTER.get(type(expr).__name__)
             if outer is not None:  # a function of args[0] (Heaviside's H0 is a number)
@@ -153,6 +157,17 @@ class _Rules:
         if slope.has(sp.Derivative):
             raise Underivable(type(expr).__name__)
         return slope
+
+    def _tied(self, expr: Expr, s: Expr) -> Expr:
+        """The slope of a ``max`` or ``min`` of three or more arguments, the mean of the
+        tied arguments' slopes. SymPy's step of each argument, H(a_k - the max of the
+        others), is 1/2 for every one of t tied arguments, t/2 in all; divided by the sum of
+        the steps, each takes 1/t (and a lone maximum 1/1)."""
+        sp = self.sp
+        steps = [expr.fdiff(k + 1) for k in range(len(expr.args))]
+        terms = (h * self._d(a, s) for h, a in zip(steps, expr.args, strict=True)
+                 if s in a.free_symbols)  # fmt: skip
+        return sp.Add(*self._pieces(terms)) / sp.Add(*steps)
 
     def _pieces(self, pieces: Iterable[Expr]) -> list[Expr]:
         """The terms of a sum, checked against the budget one by one as they are made."""
