@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import functools
 import math
-import sys
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -35,6 +34,7 @@ import array_api_compat
 import numpy as np
 
 from descend import _validate
+from descend._caller import caller_level
 from descend.gradients.numeric import is_foreign, numeric_grad
 from descend.gradients.objective import (
     TRACE_EVALUATIONS,
@@ -288,7 +288,7 @@ class ForeignObjective(Objective):
             f"differences, {2 * self.size} evaluations of fun per step. Pass grad=..., or "
             "grad='numeric' to silence this",
             UserWarning,
-            stacklevel=_user_level(),
+            stacklevel=caller_level(),
         )
 
     def _host_pair(self, xu: Any) -> tuple[float, Any]:
@@ -352,13 +352,6 @@ class ForeignObjective(Objective):
             g = xp.reshape(g, x.shape)
         return (-f, -g) if self.sign < 0 else (f, g)
 
-
-def _user_level() -> int:
-    """The stacklevel of the first frame outside descend: the user's call of minimize."""
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_globals.get("__name__", "").startswith("descend."):
-        frame, level = frame.f_back, level + 1  # type: ignore[assignment]
-    return level
 
 
 def _library(xp: Any) -> str:

@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from descend._caller import caller_level
 from descend._types import Array
 from descend.core.batches import DataLost, register_data_engine
 
@@ -155,7 +156,7 @@ def _aligned(arrays: Sequence[Any]) -> list[Any]:
                 f"of other sizes every pass: rechunk it once yourself, "
                 f"data[{i}].rechunk({{0: data[0].chunks[0]}}), to avoid that",
                 UserWarning,
-                stacklevel=_caller_level(),
+                stacklevel=caller_level(),
             )
             checked[i] = a.rechunk({0: rows[0]})
     return checked
@@ -164,14 +165,6 @@ def _aligned(arrays: Sequence[Any]) -> list[Any]:
 def _short(chunks: tuple[int, ...]) -> str:
     return str(list(chunks)) if len(chunks) <= 4 else f"[{chunks[0]}, {chunks[1]}, ...]"
 
-
-def _caller_level() -> int:
-    """The stacklevel of the first frame outside descend, for warnings aimed at the caller."""
-    frame: Any = sys._getframe(1)
-    level = 1
-    while frame is not None and frame.f_globals.get("__name__", "").startswith("descend."):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 class _BlockSums:

@@ -27,6 +27,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
+from descend._caller import caller_level
 from descend._types import Array
 from descend.gradients.numeric import numeric_grad
 
@@ -224,19 +225,10 @@ class Objective:
                 f"central differences, {2 * self.size} evaluations of fun per step. Pass "
                 "grad=..., or write fun with autograd.numpy, or grad='numeric' to silence this",
                 UserWarning,
-                stacklevel=_caller_level(),
+                stacklevel=caller_level(),
             )
         self._pair, self.source = self._numeric_pair, "numeric"
 
-
-def _caller_level() -> int:
-    """The stacklevel of the first frame outside descend, for warnings aimed at the caller."""
-    here = __name__.rpartition(".")[0] + "."
-    frame: Any = sys._getframe(1)
-    level = 1
-    while frame is not None and frame.f_globals.get("__name__", "").startswith(here):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 class BadValue(TypeError, ValueError):
