@@ -15,7 +15,7 @@ import descend as dd
 
 PACKAGE = Path(dd.__file__).parent
 
-# Layer -> the layers it may import. The shared helpers (descend._validate, _types,
+# Layer -> the layers it may import. The shared helpers (descend._validate, _types, _caller,
 # _progress) sit below every layer; a module may always import its own layer.
 ALLOWED = {
     "gradients": set(),
@@ -28,7 +28,7 @@ ALLOWED = {
     "playground": {"core", "gradients", "engines", "analysis", "problems", "models", "viz"},
     "cli": {"core", "gradients", "engines", "analysis", "problems", "models", "viz", "playground"},
 }
-SHARED = {"_validate", "_types", "_progress"}
+SHARED = {"_validate", "_types", "_caller", "_progress"}
 HEAVY = ("matplotlib", "sympy", "scipy", "sklearn", "numba", "pandas", "dask", "torch", "jax")
 MAX_LINES = 520  # "about 500": a module past this likely holds more than one idea
 

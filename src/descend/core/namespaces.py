@@ -353,7 +353,6 @@ class ForeignObjective(Objective):
         return (-f, -g) if self.sign < 0 else (f, g)
 
 
-
 def _library(xp: Any) -> str:
     """The name users know a namespace by: "torch", "jax", "cupy", "array_api_strict"."""
     if array_api_compat.is_torch_namespace(xp):

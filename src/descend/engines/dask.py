@@ -166,7 +166,6 @@ def _short(chunks: tuple[int, ...]) -> str:
     return str(list(chunks)) if len(chunks) <= 4 else f"[{chunks[0]}, {chunks[1]}, ...]"
 
 
-
 class _BlockSums:
     """The pairs (f, g) at the last points asked, computed together over all the blocks."""
 

@@ -230,7 +230,6 @@ class Objective:
         self._pair, self.source = self._numeric_pair, "numeric"
 
 
-
 class BadValue(TypeError, ValueError):
     """fun or grad returned what is not a real number (or a scalar): at x0 before any work,
     later as the ending of the run, which returns the result so far."""
