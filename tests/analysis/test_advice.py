@@ -234,6 +234,21 @@ def test_slow_bounded_runs_are_not_called_unbounded(run):
     assert "unbounded_below" not in diagnose(run()).kinds
 
 
+def test_a_budget_spent_at_a_stationary_point_or_before_any_update_says_so():
+    # gtol=0 runs on at x = 0, where the gradient is exactly 0: nothing is left to do.
+    res = dd.minimize(lambda x: x @ x, [3.0], grad=lambda x: 2 * x, lr=0.5, gtol=0, max_iter=5)
+    assert res.status == "max_iter" and np.all(res.grad == 0)
+    assert res.message.endswith(
+        "the gradient is exactly 0 after 5 updates; nothing to do: x is a stationary point "
+        "(a gtol above 0 ends the run there)"
+    )
+    again = dd.minimize(lambda x: x @ x, [3.0], grad=lambda x: 2 * x, lr=0.5, gtol=1e-12)
+    assert again.status == "converged" and again.nit == 1  # the suggestion, followed
+    # max_iter=0: f did not fall, nor was it "still falling".
+    res = dd.minimize("x**2 + y**2", [1.0, 1.0], "gd", lr=0.1, max_iter=0, gtol=0)
+    assert res.message.endswith("the budget ran out before the first update; raise max_iter")
+
+
 def test_a_schedule_that_ends_early_is_named_with_the_update_it_ended():
     rosen = dd.functions.rosenbrock
     schedule = dd.schedules.cosine(1e-3, steps=300, final=1e-7)

@@ -462,8 +462,14 @@ def _ending(run: Run) -> Finding:
         if "epochs=" in run.message:
             budget = "epochs"
         shrink = run.grad_norm[-1] / max(run.grad_norm[0], np.finfo(float).tiny)
+        if run.nit == 0:
+            return Finding(budget, "the budget ran out before the first update", f"raise {budget}")
         if shrink == 0:
-            return Finding(budget, f"the gradient is exactly 0 after {run.nit} {run.steps}", "none")
+            return Finding(
+                budget,
+                f"the gradient is exactly 0 after {run.nit} {run.steps}",
+                "nothing to do: x is a stationary point (a gtol above 0 ends the run there)",
+            )
         if shrink <= NEAR_STATIONARY:
             return Finding(
                 budget,
