@@ -61,6 +61,21 @@ def test_forcing_autograd_on_an_untraceable_function_fails_clearly():
         dd.minimize(lambda x: float(x[0]) ** 2, [1.0, 2.0], grad="autograd")
 
 
+def test_a_failed_trace_counts_the_calls_it_made():
+    # float() stops autograd's trace at its first call; the run then differences numerically.
+    calls = [0]
+
+    def fun(x):
+        calls[0] += 1
+        return float(x[0]) ** 2 + float(x[1]) ** 2
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = dd.minimize(fun, [1.0, 2.0], method="gd", max_iter=5)
+    assert res.nfev == calls[0]
+    assert res.ngev == res.nit + 1  # numeric gradients; the failed trace computed none
+
+
 def test_the_trace_check_catches_a_wrong_gradient():
     def fun(x):
         return float(np.sum(x**2))

@@ -36,12 +36,7 @@ import numpy as np
 from descend import _validate
 from descend._caller import caller_level
 from descend.gradients.numeric import is_foreign, numeric_grad
-from descend.gradients.objective import (
-    TRACE_EVALUATIONS,
-    BadValue,
-    Objective,
-    _traced,
-)
+from descend.gradients.objective import BadValue, Objective, Trace, _traced, counting
 
 __all__ = [
     "ForeignObjective",
@@ -272,8 +267,7 @@ class ForeignObjective(Objective):
             self._pair, self.source = self._numeric_pair, "numeric"
         else:
             trace = _torch_pair if library == "torch" else functools.partial(_traced, library)
-            pair, failure = trace(self.fun, xu, self.data)
-            self.nfev, self.ngev = self.nfev + TRACE_EVALUATIONS, self.ngev + 1
+            pair, failure = self.traced(trace(self.fun, xu, self.data))
             if pair is not None:
                 self._pair, self.source = pair, library
                 return
@@ -379,16 +373,17 @@ def _scalar(value: Any, x: Any) -> Any:
     return xp.reshape(value, ())
 
 
-def _torch_pair(fun: Callable[..., Any], xu: Any, args: tuple[Any, ...]) -> tuple[Any, str]:
-    """(f, g) by ``torch.func.grad_and_value``, or (None, why it failed); torch sees every
+def _torch_pair(fun: Callable[..., Any], xu: Any, args: tuple[Any, ...]) -> Trace:
+    """(f, g) by ``torch.func.grad_and_value``, or why it failed; torch sees every
     operation on a tensor, so NumPy's directional check is not needed."""
+    fun, calls = counting(fun)
     try:
         from torch.func import grad_and_value
 
         both = grad_and_value(fun)
         g, _ = both(xu, *args)
     except Exception as error:  # fun reads a value (float(), .item()) or is not torch code
-        return None, f"{type(error).__name__}: {error}"
+        return Trace(None, f"{type(error).__name__}: {error}", calls[0], 0)
     if g.shape != xu.shape or not bool(g.isfinite().all()):
-        return None, f"its gradient at x0 is {g!r:.60}"
-    return (lambda x, *a: both(x, *a)[::-1]), ""
+        return Trace(None, f"its gradient at x0 is {g!r:.60}", calls[0], 1)
+    return Trace(lambda x, *a: both(x, *a)[::-1], "", calls[0], 1)

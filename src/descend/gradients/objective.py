@@ -18,11 +18,12 @@ see ``x`` in the shape of ``x0``.
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import array_api_compat
 import numpy as np
@@ -39,10 +40,29 @@ FLOAT32_CHECK_RTOL = 1e-2
 # diagnose may differentiate fun numerically only up to this many coordinates.
 NUMERIC_DIAGNOSIS_MAX_SIZE = 10
 
-# Choosing a traced gradient costs one traced evaluation and two for the directional check.
-TRACE_EVALUATIONS = 3
-
 ValueAndGrad = Callable[[Any], tuple[Any, Any]]
+
+
+class Trace(NamedTuple):
+    """A try of automatic differentiation at x0, and what it cost."""
+
+    pair: ValueAndGrad | None  # value_and_grad, or None when it failed
+    failure: str  # why it failed ("" when it did not)
+    nfev: int  # the calls of fun the trace and its check made (a failed call counts)
+    ngev: int  # 1 when a gradient was computed, even one the check then refused
+
+
+def counting(fun: Callable[..., Any]) -> tuple[Callable[..., Any], list[int]]:
+    """``fun`` as a plain function that counts its calls in the list it comes with (a
+    tracer calls it like any function, and JAX's jit keeps its name)."""
+    calls = [0]
+
+    @functools.wraps(fun)
+    def counted(*args: Any) -> Any:
+        calls[0] += 1
+        return fun(*args)
+
+    return counted, calls
 
 
 class Objective:
@@ -193,6 +213,11 @@ class Objective:
             raise ValueError(f"grad returned non-finite values at x0: {g!r:.80}")
         return f, g
 
+    def traced(self, trace: Trace) -> tuple[ValueAndGrad | None, str]:
+        """The pair and the failure of ``trace``, its calls counted."""
+        self.nfev, self.ngev = self.nfev + trace.nfev, self.ngev + trace.ngev
+        return trace.pair, trace.failure
+
     def _choose_gradient(self, xu: Array) -> None:
         grad = self.grad
         if callable(grad):
@@ -204,8 +229,7 @@ class Objective:
                 "grad=lambda x: 2 * x, or grad='numeric' for finite differences"
             )
         if grad in ("autograd", "jax"):
-            pair, failure = _traced(grad, self.fun, xu, self.data)
-            self.nfev, self.ngev = self.nfev + TRACE_EVALUATIONS, self.ngev + 1
+            pair, failure = self.traced(_traced(grad, self.fun, xu, self.data))
             if pair is None:
                 raise ValueError(f"grad={grad!r} cannot differentiate fun: {failure}")
             self._pair, self.source = pair, grad
@@ -213,8 +237,7 @@ class Objective:
         if grad is None:
             reasons = []
             for backend in _available_backends():
-                pair, failure = _traced(backend, self.fun, xu, self.data)
-                self.nfev, self.ngev = self.nfev + TRACE_EVALUATIONS, self.ngev + 1
+                pair, failure = self.traced(_traced(backend, self.fun, xu, self.data))
                 if pair is not None:
                     self._pair, self.source = pair, backend
                     return
@@ -283,15 +306,18 @@ def _available_backends() -> list[str]:
 
 def _traced(
     backend: str, fun: Callable[..., Any], xu: Array, args: tuple[Array, ...] = ()
-) -> tuple[ValueAndGrad | None, str]:
-    """``(value_and_grad, "")`` from ``backend``, or ``(None, why it failed)``; the
+) -> Trace:
+    """``value_and_grad`` from ``backend``, or why it failed, with the calls it made; the
     gradient is with respect to ``xu``, and ``args`` (the data) are passed along."""
+    fun, calls = counting(fun)
+    computed = 0  # gradients
     try:
         if backend == "autograd":
             import autograd
 
             pair: ValueAndGrad = autograd.value_and_grad(fun)
             f, g = pair(xu, *args)
+            computed = 1
         else:
             import jax
 
@@ -302,20 +328,19 @@ def _traced(
                 pair = compiled
             except Exception:  # Python control flow on traced values: run it uncompiled
                 f, g = pair(xu, *args)
+            computed = 1
         dtype = np.asarray(g).dtype
         g = np.asarray(g, dtype=float)
     except ImportError:
-        return None, f"{backend} is not installed (pip install {backend})"
+        return Trace(None, f"{backend} is not installed (pip install {backend})", 0, 0)
     except Exception as error:  # tracing fails in many ways; all of them mean "cannot trace"
-        return None, f"{type(error).__name__}: {error}"
+        return Trace(None, f"{type(error).__name__}: {error}", calls[0], computed)
     if g.shape != np.shape(xu) or not np.isfinite(g).all():
-        return None, f"its gradient at x0 is {g!r:.60}"
+        return Trace(None, f"its gradient at x0 is {g!r:.60}", calls[0], computed)
     # JAX computes in float32 unless jax_enable_x64 is set: check it to float32 accuracy.
     rtol = TRACE_CHECK_RTOL if dtype == np.float64 else FLOAT32_CHECK_RTOL
     mismatch = _directional_mismatch(fun, xu, float(f), g, rtol, args)
-    if mismatch:
-        return None, mismatch
-    return pair, ""
+    return Trace(None if mismatch else pair, mismatch, calls[0], computed)
 
 
 def _directional_mismatch(
