@@ -149,6 +149,23 @@ def test_maximize_and_a_schedule_as_the_first_trial():
     np.testing.assert_allclose(scheduled.x, [1.0, -2.0], atol=1e-9)
 
 
+@pytest.mark.parametrize("gtol", [1e-8, 1e-10, 1e-12])
+def test_a_gradient_above_gtol_is_followed_where_f_is_flat_to_rounding(gtol):
+    # Near the minimum f changes by less than its rounding while the gradient is still
+    # about sqrt(eps): the search cannot see a decrease, the slope can (approximate Wolfe).
+    formula = "log(1 + exp(x)) - 0.3*x + cosh(y - 2)"
+    res = dd.minimize(formula, [0.0, 0.0], "lbfgs", gtol=gtol)
+    assert res.status == "converged" and np.linalg.norm(res.grad) <= gtol, res.message
+    np.testing.assert_allclose(res.x, [np.log(3 / 7), 2.0], rtol=0, atol=2 * gtol)
+
+
+def test_gtol_0_runs_the_budget_once_the_gradient_is_exactly_0():
+    formula = "log(1 + exp(x)) - 0.3*x + cosh(y - 2)"
+    res = dd.minimize(formula, [0.0, 0.0], "lbfgs", gtol=0, max_iter=300)
+    assert res.status == "max_iter" and res.nit == 300, res.message
+    assert np.all(res.grad == 0)
+
+
 def test_a_direction_that_is_not_downhill_restarts_from_steepest_descent():
     opt = dd.LBFGS()
     x = np.array([1.0, 1.0])

@@ -52,6 +52,9 @@ def same(fun, x0, **kwargs):
         ("abs(x) + 2*abs(y - 1)", [2.0, 1.5], {}, "stopped"),
         ("(1.5 - x + x*y)**2 + (2.25 - x + x*y**2)**2 + (2.625 - x + x*y**3)**2", [1.0, 1.0],
          dict(memory=3), "converged"),  # fewer pairs than updates: the ring turns over
+        # Flat to f's rounding with the gradient above gtol: the approximate Wolfe step.
+        ("log(1 + exp(x)) - 0.3*x + cosh(y - 2)", [0.0, 0.0], dict(gtol=1e-12), "converged"),
+        ("log(1 + exp(x)) - 0.3*x + cosh(y - 2)", [0.0, 0.0], dict(gtol=0), "max_iter"),
         ("-(x-1)**2 - (y+2)**2 - x**4", [3.0, 0.0], dict(maximize=True), "converged"),
         ("100*(y - x**2)**2 + (1-x)**2", [-1.2, 1.0],
          dict(method="lbfgs", lr=dd.schedules.exponential(1.0, 0.99), c1=1e-3, c2=0.5),

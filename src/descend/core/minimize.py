@@ -132,8 +132,10 @@ def minimize(
     ftol, gtol, xtol : float, optional
         Stop when ``|f_k - f_(k-1)| < ftol``, ``||g_k|| <= gtol`` or
         ``||x_k - x_(k-1)|| <= xtol``; ``None`` or ``0`` disables a rule, so
-        ``gtol=0`` alone runs exactly ``max_iter`` updates. With ``data``, k counts
-        epochs and f and g are on all the data. With ``project``, gtol reads the
+        ``gtol=0`` alone runs exactly ``max_iter`` updates, unless a line search finds no
+        step at all (f and its slope at their minimum to rounding, or a gradient that
+        disagrees with f), which ends the run with a message that says so. With ``data``,
+        k counts epochs and f and g are on all the data. With ``project``, gtol reads the
         projected gradient ``||x_k - project(x_k - g_k)||`` instead, which is 0 at a
         constrained minimum where g itself is not (SciPy's L-BFGS-B tests the same).
     time_limit : float, optional

@@ -3,19 +3,19 @@ its strong Wolfe search (:mod:`descend.core.optimizers.wolfe`) for Numba, operat
 operation, so that a compiled run's iterates are the Python engine's.
 
 The update (:data:`UPDATE`, written into :data:`~descend.engines._compiled_source.LOOP`)
-keeps the last ``memory`` pairs in a ring, newest at ``(first + k - 1) % memory``, and
-takes the same steps: the two-loop direction, the memory dropped when it is not a descent
-direction, a step of length ``lr`` while there is no curvature, the rounding test, the
-search, one retry along -g when the memory misled it, and the pair kept unless it would
-make H indefinite. The direction and the search's decisions are the kernels of
-:mod:`descend.engines._compiled_search`, compiled once for all loops; the search asks the
-loop for each trial's f and slope, so that a loop compiles only its evaluations. Every
-evaluation, of the search's trials and of the loop's new point, goes through
-:func:`remembered`, the compiled ``Remembering`` of the Python loop: the point evaluated
-last is answered again without a call, so the counts are the same too. A trial keeps only
-its step, f and slope: the accepted one's gradient is that of the new point, the same sum
-``x + t d`` evaluated again or remembered. Nothing here imports Numba; the generated
-module does.
+keeps the last ``memory`` pairs in a ring, newest at ``(first + k - 1) % memory``, and takes
+the same steps: the two-loop direction, the memory dropped when it is not a descent
+direction, a step of length ``lr`` while there is no curvature, the rounding test with its
+approximate Wolfe step, the search, one retry along -g when the memory misled it, and the
+pair kept unless it would make H indefinite. The direction and the search's decisions are
+the kernels of :mod:`descend.engines._compiled_search`, compiled once for all loops; the
+search asks the loop for each trial's f and slope, so that a loop compiles only its
+evaluations. Every evaluation, of the search's trials and of the loop's new point, goes
+through :func:`remembered`, the compiled ``Remembering`` of the Python loop: the point
+evaluated last is answered again without a call, so the counts are the same too. A trial
+keeps only its step, f and slope: the accepted one's gradient is that of the new point, the
+same sum ``x + t d`` evaluated again or remembered. Nothing here imports Numba; the
+generated module does.
 """
 
 from __future__ import annotations
@@ -79,8 +79,14 @@ UPDATE = """\
             if used == 0:
                 length = math.sqrt(-slope)
                 alpha0 /= length if length > 1.0 else 1.0  # max(1.0, length)
-            if -slope * alpha0 <= ROUNDING * abs(f):
-                stalled = 1
+            if -slope * alpha0 <= ROUNDING * abs(f):  # LBFGS._rounded: approximate Wolfe
+                for i in range(n):
+                    z[i] = x[i] + alpha0 * d[i]
+                f_z = remembered(z, lx, lg, memo, params)
+                if f_z <= f + ROUNDING * abs(f) and abs(dot(lg, d)) <= -c2 * slope:
+                    t = alpha0
+                else:
+                    stalled = 1
             else:
                 asks = wolfe_begin(search, f, slope, alpha0, c1, c2, max_linesearch, GROWTH,
                                    SAFEGUARD)

@@ -13,12 +13,13 @@ from descend._types import Array, LearningRate
 from descend.core.namespaces import device, dot, namespace, zeros_like
 
 from .base import Optimizer, trial_values
-from .wolfe import strong_wolfe
+from .wolfe import Search, Trial, strong_wolfe
 
 __all__ = ["LBFGS", "LBFGSState"]
 
 # A first trial whose predicted decrease -α gᵀd (twice the decrease of a Newton step) is
-# below f's rounding, ~eps |f|, cannot show in f: the search would bisect in noise. A
+# below f's rounding, ~eps |f|, cannot show in f: the search would bisect in noise, so the
+# trial is judged by its slope instead (LBFGS._rounded). A
 # failed search whose trials all stayed within sqrt(eps) |f| of f met noise too: f's
 # rounding error scales with its terms (x'Ax and b'x of a quadratic), which can be far
 # larger than f itself, while a wrong gradient raises f by far more at its first trials.
@@ -79,17 +80,25 @@ class LBFGS(Optimizer):
     Every trial of the line search evaluates f and the gradient together; the loop reuses
     the pair at the accepted step, so an update costs what its line search costs, one
     evaluation when the quasi-Newton step is accepted at once. When no step lowers f, even
-    along steepest descent (the gradient is wrong), or when the decrease the step promises
-    is below f's rounding (f is at its minimum to rounding, so a search could only bisect
-    noise), the update takes no step and reports ``lr = 0``; minimize then stops with a
-    message that says so. L-BFGS needs the gradient on all the data (``batch_size`` is refused) and
-    cannot follow a projection (``project=`` is refused: use ``"bb"``, which becomes the
-    spectral projected gradient). ``clip_norm`` does not apply: the search sets the length.
+    along steepest descent (the gradient is wrong), the update takes no step and reports
+    ``lr = 0``; minimize then stops with a message that says so. When the decrease the step
+    promises is below f's rounding, a search could only bisect noise: the step is taken if f
+    stays within its rounding and the slope falls as the strong Wolfe condition asks (Hager
+    and Zhang's approximate Wolfe conditions), so the gradient keeps falling from about
+    sqrt(eps) towards eps of its scale; else f and its slope are at their minimum to
+    rounding and the update takes no step, as above. L-BFGS needs the gradient on all the
+    data (``batch_size`` is refused) and cannot follow a projection (``project=`` is
+    refused: use ``"bb"``, which becomes the spectral projected gradient). ``clip_norm``
+    does not apply: the search sets the length.
 
     References
     ----------
     J. Nocedal and S. J. Wright, *Numerical Optimization*, 2nd ed., Springer, 2006,
     Algorithms 3.5, 3.6 (the line search) and 7.4, 7.5 (L-BFGS).
+
+    W. W. Hager and H. Zhang, "A new conjugate gradient method with guaranteed descent and
+    an efficient line search", *SIAM Journal on Optimization* 16, 170-192, 2005 (the
+    approximate Wolfe conditions).
 
     D. C. Liu and J. Nocedal, "On the limited memory BFGS method for large scale
     optimization", *Mathematical Programming* 45, 503-528, 1989.
@@ -167,8 +176,14 @@ class LBFGS(Optimizer):
         if used == 0:  # no curvature yet: a step of length lr
             alpha0 /= max(1.0, math.sqrt(-slope))
         if -slope * alpha0 <= _ROUNDING * abs(f):  # no step can lower f visibly
-            return no_step(0, "rounding")
-        search = strong_wolfe(fun, x, d, f, slope, alpha0, self.c1, self.c2, self.max_linesearch)
+            trial = self._rounded(fun, x, d, f, slope, alpha0)
+            if trial is None:
+                return no_step(1, "rounding")
+            search = Search(trial, 1, trial.f)
+        else:
+            search = strong_wolfe(
+                fun, x, d, f, slope, alpha0, self.c1, self.c2, self.max_linesearch
+            )
         trial, evals = search.trial, search.evals
         if trial is None:
             if search.f_min - f <= _NOISE * abs(f):  # only rounding stood in the way
@@ -187,6 +202,17 @@ class LBFGS(Optimizer):
             rho = np.append(rho[first:], 1.0 / sy)
         return step, LBFGSState(state.t + 1, trial.alpha, s, y, rho, evals, d, used)
 
+    def _rounded(self, fun, x, d, f, slope, alpha) -> Trial | None:
+        """The step ``alpha`` when f's rounding hides its decrease but the slope shows it:
+        Hager and Zhang's approximate Wolfe conditions, f no higher than f's rounding above
+        ``f`` and the strong curvature condition. Where f is flat to rounding its gradient
+        is not: this takes the gradient from about sqrt(eps) to eps of its scale."""
+        f_z, g_z = fun(x + alpha * d)  # the very sum the caller's step reproduces
+        slope_z = dot(g_z, d)
+        if f_z <= f + _ROUNDING * abs(f) and abs(slope_z) <= -self.c2 * slope:
+            return Trial(alpha, f_z, slope_z, g_z)
+        return None
+
     def parts(self, grad, state, new_state, step, x=None, trials=()):
         """lr (the accepted alpha; 0 when no step was taken), memory (the curvature pairs
         the direction was built from: those of ``state``, or 0 when they were dropped),
@@ -202,7 +228,8 @@ class LBFGS(Optimizer):
             raise TypeError("LBFGS.parts needs the point x the update started from")
         d, k, lr = new_state.d, new_state.retried, new_state.lr
         z = np.array([z for z, _ in trials], dtype=float).reshape(len(trials), d.size)
-        alphas = (z[k:] - x) @ d / d.dot(d)
+        with np.errstate(invalid="ignore"):  # d = 0 at a stationary point: lr, below
+            alphas = (z[k:] - x) @ d / d.dot(d)
         if k:  # the failed search went along the memory's direction: computed again
             d_memory = self.direction(np.asarray(grad, dtype=float), state.s, state.y, state.rho)
             alphas = np.concatenate([(z[:k] - x) @ d_memory / d_memory.dot(d_memory), alphas])
