@@ -21,6 +21,8 @@ import pytest
 import descend as dd
 
 numba = pytest.importorskip("numba")
+from agreement import agree, exact  # noqa: E402
+
 from descend.engines import compiled  # noqa: E402
 
 METHODS = {
@@ -73,30 +75,6 @@ def cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DESCEND_CACHE_DIR", str(folder))
         yield folder
-
-
-# NumPy computes these with its own SIMD code (sin and cos too, on CPUs with AVX-512),
-# the compiled loop with the C library's: they may differ in the last bit. Elsewhere both
-# call the same operations (pow, sqrt, BLAS's ddot), so the runs agree bit for bit.
-INEXACT = ("exp", "log", "tan", "sin", "cos", "e**")
-
-
-def exact(fun):
-    """Whether the compiled run must equal the Python one bit for bit."""
-    if isinstance(fun, str):
-        return not any(name in fun for name in INEXACT)
-    return fun is not dd.functions.rastrigin  # its cos and sin
-
-
-def agree(got, want, bitwise, what):
-    """got equals want bit for bit, or to 1e-12 of the largest magnitude it holds."""
-    assert np.shape(got) == np.shape(want), what
-    if bitwise:
-        np.testing.assert_array_equal(got, want, err_msg=what)
-    else:
-        finite = np.abs(np.asarray(want))[np.isfinite(want)]
-        scale = finite.max() if finite.size else 0.0
-        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * scale, err_msg=what)
 
 
 def same_run(fun, x0, method, **kwargs):
