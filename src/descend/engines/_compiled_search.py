@@ -1,19 +1,23 @@
-"""L-BFGS's two-loop direction and its strong Wolfe search, compiled once for all loops.
+"""L-BFGS's update between the loop's evaluations: its two-loop direction, its strong Wolfe
+search and the pairs it keeps, compiled once for all loops.
 
-Neither depends on the objective, so each is cached on disk beside this file, as the
-kernels of :mod:`descend.engines._compiled_kernels` are, and a new formula's L-BFGS loop
-compiles only its own code (see :mod:`descend.engines._compiled_lbfgs`, which calls them).
-The search is the Python engine's :func:`descend.core.optimizers.wolfe.strong_wolfe`
-turned inside out: :func:`wolfe_begin` and :func:`wolfe_next` keep its state in a float
-array and ask the loop for f and the slope at ``search[ALPHA]``, one trial at a time,
-so that the evaluation, the one part that depends on the objective, stays in the loop.
-They take the same steps and make the same comparisons, in the same order, as
-``strong_wolfe`` and ``_zoom``.
+None of it depends on the objective, so each kernel is cached on disk beside this file,
+as those of :mod:`descend.engines._compiled_kernels` are, and a new formula's L-BFGS loop
+compiles only its own code: a call of :func:`lbfgs_begin`, of :func:`lbfgs_next` for
+each trial point the loop evaluates, and of :func:`lbfgs_keep` once it has evaluated
+the new point (see :mod:`descend.engines._compiled_lbfgs`). The search is the Python
+engine's :func:`descend.core.optimizers.wolfe.strong_wolfe` turned inside out:
+:func:`wolfe_begin` and :func:`wolfe_next` keep its state in a float array and ask for f
+and the slope at ``search[ALPHA]``, one trial at a time, so that the evaluation, the one
+part that depends on the objective, stays in the loop. They take the same steps and make
+the same comparisons, in the same order, as ``strong_wolfe`` and ``_zoom``, and the
+update those of :meth:`descend.core.optimizers.quasi_newton.LBFGS.update`.
 
 Everything a cached function reads comes in as an argument or is defined in this file
 (a cache of Numba's is checked against its own file alone): the dot products' tail
 (:data:`~descend.engines._compiled_kernels.TAIL`, for
-:func:`~descend.engines._compiled_kernels.dot_with`), the search's growth and safeguard.
+:func:`~descend.engines._compiled_kernels.dot_with`), the search's growth and safeguard,
+L-BFGS's thresholds.
 """
 
 from __future__ import annotations
@@ -25,27 +29,138 @@ from numba import njit
 
 from ._compiled_kernels import cached, dot_with
 
-__all__ = ["SEARCH_SIZE", "direction", "lbfgs_arrays", "wolfe_begin", "wolfe_next"]
+__all__ = [
+    "SEARCH_SIZE", "direction", "lbfgs_arrays", "lbfgs_begin", "lbfgs_keep", "lbfgs_next",
+    "wolfe_begin", "wolfe_next",
+]  # fmt: skip
 
 # The search's state, one float each: the trial it asks for, the step it accepts (0:
 # none) and the lowest f of its trials; its phase (0 bracketing, 1 zooming), the trials
 # made while bracketing, its budget and the zoom's trials left; the line's f and slope at
 # 0, c1, c2, the growth of a bracketing step and the zoom's safeguard; the last bracketing
-# trial; the zoom's low and high ends (step, f, slope).
+# trial; the zoom's low and high ends (step, f, slope); then L-BFGS's thresholds of
+# rounding and of noise (quasi_newton's _ROUNDING and _NOISE).
 (ALPHA, T, F_MIN, PHASE, EVALS, MAX_EVALS, LEFT, F0, SLOPE0, C1, C2, GROWTH, SAFEGUARD,
- P_A, P_F, P_S, LO_A, LO_F, LO_S, HI_A, HI_F, HI_S) = range(22)  # fmt: skip
-SEARCH_SIZE = 22
+ P_A, P_F, P_S, LO_A, LO_F, LO_S, HI_A, HI_F, HI_S, ROUNDING, NOISE) = range(24)  # fmt: skip
+SEARCH_SIZE = 24
+# L-BFGS's integers between its kernels: the ring's oldest pair and its number of pairs
+# (newest at (FIRST + K - 1) % memory), the pairs the direction was built from, what the
+# trial point is for (ROUNDED: LBFGS._rounded's test; SEARCHED: a search's trial), why
+# the update took no step (0: it took one; 1: f is at its minimum to rounding; 2: no
+# trial lowered f) and the dot products' tail.
+FIRST, K, USED, MODE, STALLED, DOT_TAIL = range(6)
+ROUNDED, SEARCHED = 0, 1
 
 
 @cached
-def lbfgs_arrays(memory, n):
+def lbfgs_arrays(memory, n, c1, c2, max_linesearch, rounding, noise, growth, safeguard, tail):
     """L-BFGS's pairs S and Y (``memory`` x ``n``), their 1 / (s . y) and the two-loop
     coefficients, the remembered point's memo (f, whether it holds one, the evaluations
-    made) and the search's state."""
+    made), the search's state with the update's settings, and the update's integers (an
+    empty ring)."""
     S, Y = np.empty((memory, n)), np.empty((memory, n))
     memo = np.empty(3)
     memo[0], memo[1], memo[2] = 0.0, 0.0, 0.0
-    return S, Y, np.empty(memory), np.empty(memory), memo, np.empty(SEARCH_SIZE)
+    s = np.empty(SEARCH_SIZE)
+    s[C1], s[C2], s[MAX_EVALS], s[GROWTH], s[SAFEGUARD] = c1, c2, max_linesearch, growth, safeguard
+    s[ROUNDING], s[NOISE], s[T] = rounding, noise, 0.0
+    ring = np.zeros(6, dtype=np.int64)
+    ring[DOT_TAIL] = tail
+    return S, Y, np.empty(memory), np.empty(memory), memo, s, ring
+
+
+@cached
+def lbfgs_begin(x, g, f, lr, d, z, S, Y, RHO, A, s, ring):
+    """LBFGS.update from x (f and g known there) up to its first trial: True when it asks
+    for f and the gradient at the trial point it wrote into ``z``, False when it ended
+    with no trial (no step, ``ring[STALLED]`` says why). ``lr`` is this update's rate:
+    the search's first step."""
+    tail = ring[DOT_TAIL]
+    while True:  # once, or twice with the retry along -g
+        ring[STALLED], s[T] = 0, 0.0
+        direction(g, S, Y, RHO, A, ring[FIRST], ring[K], d, tail)
+        slope = dot_with(g, d, tail)
+        if not slope < 0:  # not a descent direction: forget the curvature
+            ring[FIRST], ring[K] = 0, 0
+            for i in range(d.size):
+                d[i] = -g[i]
+            slope = -dot_with(g, g, tail)
+        ring[USED], alpha0 = ring[K], lr
+        if ring[USED] == 0:
+            length = math.sqrt(-slope)
+            alpha0 /= length if length > 1.0 else 1.0  # max(1.0, length)
+        if -slope * alpha0 <= s[ROUNDING] * abs(f):  # LBFGS._rounded: approximate Wolfe
+            ring[MODE], s[SLOPE0], s[ALPHA] = ROUNDED, slope, alpha0
+            _trial_point(x, d, alpha0, z)
+            return True
+        ring[MODE] = SEARCHED
+        if wolfe_begin(s, f, slope, alpha0, s[C1], s[C2], s[MAX_EVALS], s[GROWTH], s[SAFEGUARD]):
+            _trial_point(x, d, s[ALPHA], z)
+            return True
+        if not _retries(f, s, ring):
+            return False
+
+
+@cached
+def lbfgs_next(x, g, f, lr, f_z, g_z, d, z, S, Y, RHO, A, s, ring):
+    """Take f and the gradient at the trial point ``z``: True when the update asks for
+    another (written into ``z``), False when it has ended: ``s[T]`` is its step along
+    ``d`` (0 for none, and ``ring[STALLED]`` says why)."""
+    tail = ring[DOT_TAIL]
+    if ring[MODE] == ROUNDED:  # LBFGS._rounded: f within its rounding, the strong curvature
+        if f_z <= f + s[ROUNDING] * abs(f) and abs(dot_with(g_z, d, tail)) <= -s[C2] * s[SLOPE0]:
+            s[T] = s[ALPHA]
+        else:
+            ring[STALLED] = 1
+        return False
+    if wolfe_next(s, f_z, dot_with(g_z, d, tail) if math.isfinite(f_z) else math.nan):
+        _trial_point(x, d, s[ALPHA], z)
+        return True
+    if _retries(f, s, ring):
+        return lbfgs_begin(x, g, f, lr, d, z, S, Y, RHO, A, s, ring)
+    return False
+
+
+@cached
+def lbfgs_keep(step, g, g_new, y, S, Y, RHO, ring, curvature_tol):
+    """LBFGS.update's end, once the loop has the new point's gradient ``g_new``: the pair
+    ``(step, y = g_new - g)`` (``y`` written) kept, the oldest dropped for it when the
+    memory is full, unless the update took no step or the pair would make H indefinite."""
+    if ring[STALLED]:
+        return
+    tail, m = ring[DOT_TAIL], S.shape[0]
+    for i in range(y.size):
+        y[i] = g_new[i] - g[i]
+    sy = dot_with(step, y, tail)
+    if sy > curvature_tol * math.sqrt(dot_with(step, step, tail) * dot_with(y, y, tail)):
+        if ring[K] == m:  # the oldest pair goes
+            ring[FIRST], ring[K] = (ring[FIRST] + 1) % m, ring[K] - 1
+        newest = (ring[FIRST] + ring[K]) % m
+        for i in range(y.size):
+            S[newest, i], Y[newest, i] = step[i], y[i]
+        RHO[newest], ring[K] = 1.0 / sy, ring[K] + 1
+
+
+@njit(error_model="numpy", inline="always")
+def _trial_point(x, d, alpha, z):
+    for i in range(x.size):
+        z[i] = x[i] + alpha * d[i]
+
+
+@njit(error_model="numpy", inline="always")
+def _retries(f, s, ring):
+    """After a search: whether the update retries along -g (its memory forgotten), as it
+    does once when the memory misled the search; else why it took no step, if none."""
+    if s[T] != 0.0:
+        return False
+    if s[F_MIN] - f <= s[NOISE] * abs(f):  # only rounding stood in the way
+        ring[STALLED] = 1
+    elif ring[USED]:
+        ring[FIRST], ring[K] = 0, 0
+        return True
+    else:
+        ring[STALLED] = 2
+    return False
 
 
 @cached

@@ -59,8 +59,9 @@ _MANY = dict(_JIT, parallel=True)  # many runs, one per thread at a time
 # become the History's arrays) and ``xs`` hold the start in column and row 0 and grow here
 # by doubling; the time row is written when the loop ends. Arrays are copied element by
 # element, never as ``a[i] = b`` (see _compiled_kernels.grow). SCHEDULED, PROJECTED,
-# STEP_NORM, CLIPPED and MAXIMIZE are the module's constants (:class:`Features`), and LR_ROW is
-# whether ``rows`` has a step-size row: Numba drops the branches they rule out before it
+# STEP_NORM, CLIPPED and MAXIMIZE are the module's constants (:class:`Features`), LR_ROW is
+# whether ``rows`` has a step-size row and UPDATE_EVALUATES whether the update evaluated
+# its new point (L-BFGS's does, always): Numba drops the branches they rule out before it
 # types the loop, so that a run compiles only the helpers it calls; and a
 # branch left around the objective's call would cost every update the reference counts
 # of its arrays, as much as the update itself. ``run_many`` runs many starts or
@@ -133,7 +134,7 @@ def run(work, rows, xs, f, params, h, schedule, clip, lower, upper, max_iter, f_
 {update}
             if PROJECTED:  # Run's update: x + step projected onto the box
                 clip_into(x_new, lower, upper)
-            if not evaluated:
+            if not UPDATE_EVALUATES and not evaluated:
                 f_new = evaluate(x_new, g_new, params)
                 evaluations += 1
             nit += 1
@@ -247,6 +248,9 @@ WORK_ROWS = len(WORK_VIEWS)
 OWN_STEP = ("armijo", "bb", "lbfgs", "dog", "prodigy", "schedulefree_sgd", "schedulefree_adamw")
 # The methods that use the diff row (x - x_new, or the like) in their update.
 USES_DIFF = ("bb", "lbfgs", "dog", "prodigy")
+# The methods whose update evaluates its new point itself, always: the loop's own
+# evaluation is left out of theirs.
+UPDATE_EVALUATES = ("lbfgs",)
 # Updates between two readings of the clock, for time_limit.
 CLOCK_EVERY = 256
 
@@ -435,5 +439,6 @@ def module_source(objective: str, method: str, features: Features, what: str, ca
         + "".join(f"{name.upper()} = {value}\n" for name, value in features._asdict().items())
         + f"SIGN = {-1.0 if features.maximize else 1.0}\n"
         + f"LR_ROW = {history_rows(method, features) == 4}\n"
+        + f"UPDATE_EVALUATES = {method in UPDATE_EVALUATES}\n"
     )
     return header + constants + objective + DOT + FUNCTIONS.get(method, "") + loop

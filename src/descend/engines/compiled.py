@@ -101,7 +101,7 @@ ZOO = ("rosenbrock", "beale", "booth", "himmelblau", "rastrigin", "quadratic")
 # L-BFGS's larger, a formula's own function, the load of a cached module), and the Python
 # loop per update on a small problem (benchmarks/compiled.py measures them).
 COMPILE_SECONDS = 1.7
-LBFGS_COMPILE_SECONDS = 3.7
+LBFGS_COMPILE_SECONDS = 2.8
 FORMULA_COMPILE_SECONDS = 0.4
 LOAD_SECONDS = 0.025
 IMPORT_SECONDS = 0.4  # importing Numba itself
