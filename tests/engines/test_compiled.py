@@ -451,15 +451,15 @@ def test_auto_counts_numbas_set_up_in_a_process_that_has_loaded_nothing(compiles
 
 
 def test_auto_expects_lbfgs_to_compile_longer(compiles):
-    # 300,000 updates of the Python loop (about 3 s) repay a first-order loop's compile,
+    # 250,000 updates of the Python loop (about 2.5 s) repay a first-order loop's compile,
     # not L-BFGS's with its formula's (its search makes it the longest to compile), even
     # in a process that has paid Numba's set-up already.
     f = "(x-3)**2 + 7*y**2"
-    assert dd.minimize(f, [1.0, 1.0], max_iter=300_000, engine="auto").method == "lbfgs"
+    assert dd.minimize(f, [1.0, 1.0], max_iter=250_000, engine="auto").method == "lbfgs"
     assert not compiles
     lbfgs = compiled.LBFGS_COMPILE_SECONDS + compiled.FORMULA_COMPILE_SECONDS
-    assert lbfgs > 300_000 * compiled.PYTHON_UPDATE_SECONDS
-    assert compiled.COMPILE_SECONDS < 300_000 * compiled.PYTHON_UPDATE_SECONDS
+    assert lbfgs > 250_000 * compiled.PYTHON_UPDATE_SECONDS
+    assert compiled.COMPILE_SECONDS < 250_000 * compiled.PYTHON_UPDATE_SECONDS
 
 
 def test_a_new_process_loads_the_machine_code_from_the_disk_cache(tmp_path):

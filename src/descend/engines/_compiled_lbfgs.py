@@ -8,10 +8,13 @@ the same steps: the two-loop direction, the memory dropped when it is not a desc
 direction, a step of length ``lr`` while there is no curvature, the rounding test with its
 approximate Wolfe step, the search, one retry along -g when the memory misled it, and the
 pair kept unless it would make H indefinite. All of that is the kernels of
-:mod:`descend.engines._compiled_search`, compiled once for all loops: the update asks the
-loop for f and the gradient at each trial point, so that a loop compiles only its
-evaluations (a first compile, loop and formula, takes 2.5 s here against 2.7 s with the
-update's search and pairs written into the loop, and 1.5 s for GD's). Every evaluation,
+:mod:`descend.engines._compiled_search`, compiled once for all loops and called through
+their addresses (the loop's arguments :data:`KERNELS`): the update asks the loop for f
+and the gradient at each trial point, so that a loop compiles only its evaluations. Called
+by name, the kernels' code would be linked into each loop and optimised again there: a
+first compile of loop and formula took 2.2 s here that way and takes 1.6 s by address
+(GD's 1.0 s; a new process's first compile, excluding SymPy's import and Numba's
+set-up, min of 5). Every evaluation,
 of the search's trials and of the loop's new point, goes through :func:`remembered`, the
 compiled ``Remembering`` of the Python loop: the point evaluated last is answered again
 without a call, so the counts are the same too. A trial keeps only its step, f and
@@ -24,7 +27,7 @@ from __future__ import annotations
 from descend.core.optimizers.quasi_newton import _NOISE, _ROUNDING
 from descend.core.optimizers.wolfe import _GROWTH, _SAFEGUARD
 
-__all__ = ["CONSTANTS", "FUNCTIONS", "SETUP", "STATE", "UPDATE"]
+__all__ = ["CONSTANTS", "FUNCTIONS", "KERNELS", "SETUP", "STATE", "UPDATE"]
 
 # The thresholds of LBFGS.update, as the generated module's constants.
 CONSTANTS = (
@@ -32,14 +35,18 @@ CONSTANTS = (
     f"SAFEGUARD = {_SAFEGUARD!r}\n"
 )
 
+# The loop's arguments that are L-BFGS's kernels, lbfgs_begin, lbfgs_next and lbfgs_keep of
+# _compiled_search, called through their addresses (three arguments, not a tuple: Numba
+# would warn on every call, as it types a tuple of them, that such functions are
+# experimental).
+KERNELS = "begin, ask, keep, "
+
 # The state vectors the loop allocates: the direction, a trial point (then y), and the
 # remembered point and its gradient.
 STATE = ("d", "z", "lx", "lg")
 
 FUNCTIONS = """
-from descend.engines._compiled_search import (
-    STALLED, T, lbfgs_arrays, lbfgs_begin, lbfgs_keep, lbfgs_next,
-)
+from descend.engines._compiled_search import STALLED, T, lbfgs_arrays
 
 
 @njit(**_JIT)
@@ -68,10 +75,14 @@ SETUP = """\
 """
 
 UPDATE = """\
-        asks = lbfgs_begin(x, g, f, lr, d, z, S, Y, RHO, A, search, ring)  # LBFGS.update
+        # LBFGS.update, its kernels given each array's address where it is used, so that
+        # every array lives as long as the loop (Numba frees one after its last use)
+        asks = begin(data(x), data(g), f, lr, data(d), data(z), data(S), data(Y), data(RHO),
+                     data(A), data(search), data(ring), n, pairs)
         while asks:  # its trials (z), evaluated here
             f_z = remembered(z, lx, lg, memo, params)
-            asks = lbfgs_next(x, g, f, lr, f_z, lg, d, z, S, Y, RHO, A, search, ring)
+            asks = ask(data(x), data(g), f, lr, f_z, data(lg), data(d), data(z), data(S),
+                       data(Y), data(RHO), data(A), data(search), data(ring), n, pairs)
         t, stalled = search[T], ring[STALLED]  # the step along d (0: none), why none
         for i in range(n):  # the step, t d, into diff
             diff[i] = t * d[i]
@@ -81,6 +92,7 @@ UPDATE = """\
             g_new[i] = lg[i]
         evaluations += np.int64(memo[2])
         memo[2] = 0.0
-        lbfgs_keep(diff, g, g_new, z, S, Y, RHO, ring, curvature_tol)  # the pair, y in z
+        keep(data(diff), data(g), data(g_new), data(z), data(S), data(Y), data(RHO), data(ring),
+             curvature_tol, n, pairs)  # the pair kept (y in z)
         step_lr = t
 """

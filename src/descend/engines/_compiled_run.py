@@ -220,8 +220,8 @@ def together(starts: list[Start]) -> list[Result]:
     loop = run.loop()
     with _MANY_LOCK:  # one parallel call at a time in a process (the playground's threads)
         loop.run_many(
-            work, rows, xs, np.array([s.job.f for s in starts]), run.carried(), scratch,
-            np.stack([s.h for s in starts]), np.stack([s.schedule for s in starts]),
+            work, rows, xs, np.array([s.job.f for s in starts]), run.carried(), *run.kernels,
+            scratch, np.stack([s.h for s in starts]), np.stack([s.schedule for s in starts]),
             np.array([s.clip for s in starts]), first.lower, first.upper, first.checks.max_iter,
             np.array([s.checks.f_limit for s in starts]), *first.rules()[2:], floats, ints,
         )  # fmt: skip

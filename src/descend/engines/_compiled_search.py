@@ -2,10 +2,11 @@
 search and the pairs it keeps, compiled once for all loops.
 
 None of it depends on the objective, so each kernel is cached on disk beside this file,
-as those of :mod:`descend.engines._compiled_kernels` are, and a new formula's L-BFGS loop
-compiles only its own code: a call of :func:`lbfgs_begin`, of :func:`lbfgs_next` for
-each trial point the loop evaluates, and of :func:`lbfgs_keep` once it has evaluated
-the new point (see :mod:`descend.engines._compiled_lbfgs`). The search is the Python
+as those of :mod:`descend.engines._compiled_kernels` are, and a new L-BFGS loop compiles
+only its own code: a call of :func:`lbfgs_begin`, of :func:`lbfgs_next` for each trial
+point the loop evaluates, and of :func:`lbfgs_keep` once it has evaluated the new point
+(see :mod:`descend.engines._compiled_lbfgs`), each through its address
+(:data:`ADDRESSED`), so that no loop links their code. The search is the Python
 engine's :func:`descend.core.optimizers.wolfe.strong_wolfe` turned inside out:
 :func:`wolfe_begin` and :func:`wolfe_next` keep its state in a float array and ask for f
 and the slope at ``search[ALPHA]``, one trial at a time, so that the evaluation, the one
@@ -25,13 +26,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import carray, njit
 
 from ._compiled_kernels import cached, dot_with
 
 __all__ = [
-    "SEARCH_SIZE", "direction", "lbfgs_arrays", "lbfgs_begin", "lbfgs_keep", "lbfgs_next",
-    "wolfe_begin", "wolfe_next",
+    "ADDRESSED", "SEARCH_SIZE", "direction", "lbfgs_arrays", "lbfgs_begin", "lbfgs_keep",
+    "lbfgs_next", "wolfe_begin", "wolfe_next",
 ]  # fmt: skip
 
 # The search's state, one float each: the trial it asks for, the step it accepts (0:
@@ -49,6 +50,7 @@ SEARCH_SIZE = 24
 # the update took no step (0: it took one; 1: f is at its minimum to rounding; 2: no
 # trial lowered f) and the dot products' tail.
 FIRST, K, USED, MODE, STALLED, DOT_TAIL = range(6)
+RING_SIZE = 6
 ROUNDED, SEARCHED = 0, 1
 
 
@@ -64,7 +66,7 @@ def lbfgs_arrays(memory, n, c1, c2, max_linesearch, rounding, noise, growth, saf
     s = np.empty(SEARCH_SIZE)
     s[C1], s[C2], s[MAX_EVALS], s[GROWTH], s[SAFEGUARD] = c1, c2, max_linesearch, growth, safeguard
     s[ROUNDING], s[NOISE], s[T] = rounding, noise, 0.0
-    ring = np.zeros(6, dtype=np.int64)
+    ring = np.zeros(RING_SIZE, dtype=np.int64)
     ring[DOT_TAIL] = tail
     return S, Y, np.empty(memory), np.empty(memory), memo, s, ring
 
@@ -139,6 +141,48 @@ def lbfgs_keep(step, g, g_new, y, S, Y, RHO, ring, curvature_tol):
         for i in range(y.size):
             S[newest, i], Y[newest, i] = step[i], y[i]
         RHO[newest], ring[K] = 1.0 / sy, ring[K] + 1
+
+
+# What a loop calls through their addresses (first-class functions, as a formula's): each
+# kernel of arrays as one of pointers to their first elements and the sizes n and memory,
+# so that a loop links none of their code and LLVM does not optimise it again in each
+# loop's module. The kernels' signatures, by name, as Numba writes them:
+_P, _I = "CPointer(float64)", "CPointer(int64)"
+_STATE = f"{_P}, {_P}, {_P}, {_P}, {_P}, {_I}, int64, int64"  # S, Y, RHO, A, s, ring, n, m
+ADDRESSED = {
+    "lbfgs_begin_at": f"boolean({_P}, {_P}, float64, float64, {_P}, {_P}, {_STATE})",
+    "lbfgs_next_at": f"boolean({_P}, {_P}, float64, float64, float64, {_P}, {_P}, {_P}, {_STATE})",
+    "lbfgs_keep_at": f"none({_P}, {_P}, {_P}, {_P}, {_P}, {_P}, {_P}, {_I}, float64, int64, int64)",
+}
+
+
+@cached
+def lbfgs_begin_at(x, g, f, lr, d, z, S, Y, RHO, A, s, ring, n, memory):
+    """:func:`lbfgs_begin` of the arrays at these addresses."""
+    return lbfgs_begin(
+        carray(x, n), carray(g, n), f, lr, carray(d, n), carray(z, n), carray(S, (memory, n)),
+        carray(Y, (memory, n)), carray(RHO, memory), carray(A, memory),
+        carray(s, SEARCH_SIZE), carray(ring, RING_SIZE),
+    )  # fmt: skip
+
+
+@cached
+def lbfgs_next_at(x, g, f, lr, f_z, g_z, d, z, S, Y, RHO, A, s, ring, n, memory):
+    """:func:`lbfgs_next` of the arrays at these addresses."""
+    return lbfgs_next(
+        carray(x, n), carray(g, n), f, lr, f_z, carray(g_z, n), carray(d, n), carray(z, n),
+        carray(S, (memory, n)), carray(Y, (memory, n)), carray(RHO, memory),
+        carray(A, memory), carray(s, SEARCH_SIZE), carray(ring, RING_SIZE),
+    )  # fmt: skip
+
+
+@cached
+def lbfgs_keep_at(step, g, g_new, y, S, Y, RHO, ring, curvature_tol, n, memory):
+    """:func:`lbfgs_keep` of the arrays at these addresses."""
+    lbfgs_keep(
+        carray(step, n), carray(g, n), carray(g_new, n), carray(y, n), carray(S, (memory, n)),
+        carray(Y, (memory, n)), carray(RHO, memory), carray(ring, RING_SIZE), curvature_tol,
+    )  # fmt: skip
 
 
 @njit(error_model="numpy", inline="always")

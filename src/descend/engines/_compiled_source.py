@@ -106,8 +106,8 @@ def evaluate(x, g, params):
 
 
 @njit(**_JIT)
-def run(work, rows, xs, f, params, h, schedule, clip, lower, upper, max_iter, f_limit, ftol,
-        gtol, xtol, record_x, time_limit, floats, ints):
+def run(work, rows, xs, f, params, {kernels}h, schedule, clip, lower, upper, max_iter, f_limit,
+        ftol, gtol, xtol, record_x, time_limit, floats, ints):
     n = SIZE if SIZE > 0 else work.shape[1]  # a constant below a block: loops unrolled
     started = now()
 {views}
@@ -202,12 +202,12 @@ def run(work, rows, xs, f, params, h, schedule, clip, lower, upper, max_iter, f_
 
 
 @njit(**_MANY)
-def run_many(work, rows, xs, f, params, scratch, h, schedule, clip, lower, upper, max_iter,
-             f_limit, ftol, gtol, xtol, record_x, time_limit, floats, ints):
+def run_many(work, rows, xs, f, params, {kernels}scratch, h, schedule, clip, lower, upper,
+             max_iter, f_limit, ftol, gtol, xtol, record_x, time_limit, floats, ints):
     for r in prange(work.shape[0]):  # each run its own rows of every array
-        run(work[r], rows[r], xs[r], f[r], run_params(params, scratch, r), h[r], schedule[r],
-            clip[r], lower, upper, max_iter, f_limit[r], ftol, gtol, xtol, record_x,
-            time_limit, floats[r], ints[r])
+        run(work[r], rows[r], xs[r], f[r], run_params(params, scratch, r), {kernels}h[r],
+            schedule[r], clip[r], lower, upper, max_iter, f_limit[r], ftol, gtol, xtol,
+            record_x, time_limit, floats[r], ints[r])
 """
 
 # Each method's hyperparameters in the order the loop reads them from h.
@@ -386,6 +386,8 @@ SETUP = {
 }
 # The functions an update calls, written into the module before the loop.
 FUNCTIONS = {"lbfgs": lbfgs.FUNCTIONS, **free.FUNCTIONS}
+# The functions that a method's loop is given as arguments, by address, in its signature.
+KERNELS = {"lbfgs": lbfgs.KERNELS}
 
 # The names the updates use for the hyperparameters of HYPERPARAMETERS.
 _LOCAL = {"momentum": "mu"}
@@ -431,6 +433,7 @@ def module_source(objective: str, method: str, features: Features, what: str, ca
     init.append(SETUP.get(method, ""))
     update = textwrap.indent(update, "    ")  # into the loop of updates
     loop = LOOP.replace("{views}\n", views).replace("{init}\n", "".join(init))
+    loop = loop.replace("{kernels}", KERNELS.get(method, ""))
     loop = loop.replace("{update}\n", update).replace("{confirm}\n", free.CONFIRM.get(method, ""))
     header = HEADER.format(what=what, method=method, cache=cache)
     constants = (

@@ -57,7 +57,9 @@ that function has a module of its own (``objective_<hash>.py``,
 method, features and size, and a new formula compiles one small function (0.1-0.4 s)
 once its loop is cached; the price is a call that the loop cannot inline (about 10 ns
 an update on 2-D Rosenbrock). The helpers the loops call on rare paths are cached by
-Numba beside :mod:`descend.engines._compiled_kernels`, once for all loops.
+Numba beside :mod:`descend.engines._compiled_kernels`, once for all loops, and so is
+L-BFGS's update (:mod:`descend.engines._compiled_search`), which its loops call through
+addresses too, so that no loop links and optimises that code again.
 
 The history's ``time`` column holds the run's time in the loop spread evenly over its
 points: reading a clock every update would cost more than the update. Its ``lr`` column
@@ -101,7 +103,7 @@ ZOO = ("rosenbrock", "beale", "booth", "himmelblau", "rastrigin", "quadratic")
 # L-BFGS's larger, a formula's own function, the load of a cached module), and the Python
 # loop per update on a small problem (benchmarks/compiled.py measures them).
 COMPILE_SECONDS = 1.7
-LBFGS_COMPILE_SECONDS = 2.8
+LBFGS_COMPILE_SECONDS = 2.4
 FORMULA_COMPILE_SECONDS = 0.4
 LOAD_SECONDS = 0.025
 IMPORT_SECONDS = 0.4  # importing Numba itself
@@ -176,6 +178,7 @@ class CompiledRun:
     ) -> None:  # fmt: skip
         self.method, self.features = method, features
         self.params: Any = ()  # what the objective is given: arrays, or a formula's function
+        self.kernels: tuple[Any, ...] = ()  # the update's kernels the loop calls by address
         self.project: Any = None  # minimize's project=: a box, nonnegative() or None
         self.size = 0  # the number of coordinates
         self.user = what if isinstance(what, tuple) else None  # njit (fun, grad)
@@ -215,6 +218,8 @@ class CompiledRun:
             module = _LOADED[self.loop_key] = _load(self.source, self.path, self.user)
         if self.formula is not None:
             self.params = _function(self.formula, self.formula_key, self.formula_path)
+        if self.method == "lbfgs":
+            self.kernels = _lbfgs_kernels()
         return module
 
     def carried(self) -> Any:
@@ -243,8 +248,8 @@ class CompiledRun:
         floats, ints = np.empty(6), np.zeros(6, dtype=np.int64)
         loop = self.loop()  # before self.params: a formula's function is loaded with it
         rows, xs = loop.run(
-            work[0], rows[0], xs[0], f, self.params, start.h, start.schedule, start.clip,
-            start.lower, start.upper, *start.rules(), floats, ints,
+            work[0], rows[0], xs[0], f, self.params, *self.kernels, start.h, start.schedule,
+            start.clip, start.lower, start.upper, *start.rules(), floats, ints,
         )  # fmt: skip
         return start.result(work[0], rows, xs, (floats, ints))
 
@@ -261,17 +266,47 @@ def _function(text: str, key: str, path: Path) -> Any:
     disk cache at ``path``."""
     function = _FUNCTIONS.get(key)
     if function is None:
-        from numba.core import sigutils, typing
-        from numba.core.types.function_type import CompileResultWAP
-
         module = _LOADED.get(key)
         if module is None:
             module = _LOADED[key] = _load(text, path, None)
-        arguments, returns = sigutils.normalize_signature(SIGNATURE)
-        signature = typing.signature(returns, *arguments)
-        function = CompileResultWAP(module.value_and_grad.get_compile_result(signature))
-        _FUNCTIONS[key] = function
+        function = _FUNCTIONS[key] = _first_class(module.value_and_grad, SIGNATURE)
     return function
+
+
+@functools.cache
+def _lbfgs_kernels() -> tuple[Any, ...]:
+    """L-BFGS's kernels as the loop calls them, by address (see
+    :data:`~descend.engines._compiled_search.ADDRESSED`): compiled once for all loops, or
+    loaded from Numba's cache."""
+    from . import _compiled_search as search
+
+    return tuple(_first_class(getattr(search, name), s) for name, s in search.ADDRESSED.items())
+
+
+def _first_class(dispatcher: Any, signature: str) -> Any:
+    """The compiled ``dispatcher`` for ``signature`` as a first-class function, which a loop
+    calls through its address (compiled now, or loaded from Numba's cache)."""
+    from numba.core import sigutils, typing
+
+    arguments, returns = sigutils.normalize_signature(signature)
+    return _addressed()(dispatcher.get_compile_result(typing.signature(returns, *arguments)))
+
+
+@functools.cache
+def _addressed() -> type:
+    """Numba's CompileResultWAP with its Numba type made once: Numba types such an argument
+    anew on every call of a loop (10 µs here, a tenth of a short run's call)."""
+    from numba.core import types
+    from numba.core.types.function_type import CompileResultWAP
+    from numba.extending import typeof_impl
+
+    class Addressed(CompileResultWAP):
+        def __init__(self, cres: Any) -> None:
+            super().__init__(cres)
+            self.numba_type = types.FunctionType(self.signature())
+
+    typeof_impl.register(Addressed)(lambda value, context: value.numba_type)
+    return Addressed
 
 
 @functools.lru_cache(maxsize=256)
@@ -421,7 +456,7 @@ def _salt() -> str:
     imports and how NumPy's dot sums here. A change to either gives every module a new
     name, so no stale machine code is loaded."""
     here = Path(__file__).parent
-    parts = [(here / f"_compiled_{name}.py").read_bytes() for name in ("kernels", "zoo")]
+    parts = [(here / f"_compiled_{name}.py").read_bytes() for name in ("kernels", "zoo", "search")]
     parts.append(str(small_dot_tail()).encode())
     return hashlib.sha256(b"".join(parts)).hexdigest()
 
