@@ -144,8 +144,9 @@ class Start:
                 ending = no_step(nit, optimizer.name, grad_norm, STALLED[stalled])
         assert ending is not None, "the compiled loop stops only where a rule fires"
         # One evaluation per trial point of a search (with the gradient, for a search that
-        # takes it: BB) and one per update, unless its point was the search's last trial;
-        # L-BFGS counts every evaluation it makes in ``evaluations``.
+        # takes it: BB), and ``evaluations``: the loop's own, one per update, or what an
+        # update that evaluates itself counts (L-BFGS every evaluation it makes, BB the
+        # step past its search's trials when none was accepted).
         objective.nfev += evaluations + trials
         objective.ngev += evaluations + (trials if optimizer.trial_gradients else 0)
         sign, shape = objective.sign, objective.shape

@@ -61,7 +61,7 @@ _MANY = dict(_JIT, parallel=True)  # many runs, one per thread at a time
 # element, never as ``a[i] = b`` (see _compiled_kernels.grow). SCHEDULED, PROJECTED,
 # STEP_NORM, CLIPPED and MAXIMIZE are the module's constants (:class:`Features`), LR_ROW is
 # whether ``rows`` has a step-size row and UPDATE_EVALUATES whether the update evaluated
-# its new point (L-BFGS's does, always): Numba drops the branches they rule out before it
+# its new point (L-BFGS's and BB's do, always): Numba drops the branches they rule out before it
 # types the loop, so that a run compiles only the helpers it calls; and a
 # branch left around the objective's call would cost every update the reference counts
 # of its arrays, as much as the update itself. ``run_many`` runs many starts or
@@ -113,7 +113,7 @@ def run(work, rows, xs, f, params, {kernels}h, schedule, clip, lower, upper, max
 {views}
 {init}
     best_f, best_nit, nit, broke, trials, step_lr = f, 0, 0, 0, 0, h[0]
-    evaluated, evaluations = False, 0  # a search that evaluated x_new already: no more
+    evaluations = 0  # the loop's own evaluations, and those of an update (L-BFGS, BB)
     stalled = 0  # L-BFGS took no step: 1 f is at its minimum to rounding, 2 no lower f
     f_change, step_norm, grad_norm = 0.0, math.inf, rows[1, 0]
     if CLIPPED:  # the g an update reads: Optimizer.clip(g)
@@ -134,7 +134,7 @@ def run(work, rows, xs, f, params, {kernels}h, schedule, clip, lower, upper, max
 {update}
             if PROJECTED:  # Run's update: x + step projected onto the box
                 clip_into(x_new, lower, upper)
-            if not UPDATE_EVALUATES and not evaluated:
+            if not UPDATE_EVALUATES:
                 f_new = evaluate(x_new, g_new, params)
                 evaluations += 1
             nit += 1
@@ -250,7 +250,7 @@ OWN_STEP = ("armijo", "bb", "lbfgs", "dog", "prodigy", "schedulefree_sgd", "sche
 USES_DIFF = ("bb", "lbfgs", "dog", "prodigy")
 # The methods whose update evaluates its new point itself, always: the loop's own
 # evaluation is left out of theirs.
-UPDATE_EVALUATES = ("lbfgs",)
+UPDATE_EVALUATES = ("lbfgs", "bb")
 # Updates between two readings of the clock, for time_limit.
 CLOCK_EVERY = 256
 
@@ -348,19 +348,19 @@ UPDATES = {
         f_ref = -np.inf
         for k in range(f_recent.size):
             f_ref = max(f_ref, f_recent[k])
-        slope, evaluated = dot(gu, gu), False
-        for _ in range(np.int64(max_backtracks)):
+        slope, last = dot(gu, gu), np.int64(max_backtracks)
+        for k in range(last + 1):  # its trials, then the step past them (one evaluation
+            # in the loop's code: a second would compile the objective's call again)
             for i in range(n):
                 x_new[i] = x[i] - t * gu[i]
-            trials += 1
             f_new = evaluate(x_new, g_new, params)  # the loop takes (f, g) from here
+            if k == last:  # no trial was accepted: the update's own evaluation
+                evaluations += 1
+                break
+            trials += 1
             if f_new <= f_ref - c * t * slope:
-                evaluated = True
                 break
             t *= shrink
-        if not evaluated:
-            for i in range(n):
-                x_new[i] = x[i] + -t * gu[i]
         for i in range(n):
             x_prev[i], g_prev[i] = x[i], gu[i]
         step_lr = t
