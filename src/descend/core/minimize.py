@@ -187,7 +187,9 @@ def minimize(
         Continue from ``checkpoint`` (when the file exists) exactly where it stopped:
         the resumed run ends bit for bit where an uninterrupted one would. A run saved
         as converged or diverged is returned as it was. Resuming another problem
-        (shape, method, hyperparameters, data, batching) is a ValueError.
+        (shape, method, hyperparameters, data, batching, or an objective whose f at the
+        saved x differs from the saved f by more than rounding, 1.5e-8 relative: BLAS
+        sums in another order under another number of threads) is a ValueError.
     progress : bool
         Show a progress line on stderr.
     explain : bool
