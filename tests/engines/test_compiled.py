@@ -315,9 +315,13 @@ def test_the_start_alone_and_divergence(monkeypatch):
     assert grew.status == "diverged" and "grew" in grew.message
     broke = same_run("exp(x**2)", 2.0, "gd", lr=1.0)  # exp overflows to inf
     assert broke.status == "diverged" and "non-finite" in broke.message
-    # A history too big to allocate whole: it starts with a block of rows and grows.
+
+
+def test_a_history_too_big_to_allocate_whole_grows(monkeypatch):
+    # It starts with a block of rows, and Python doubles it when the loop calls back.
     from descend.engines import _compiled_run
 
+    f = "(x-1)**2 + 3*y**2"
     monkeypatch.setattr(_compiled_run, "HISTORY_BYTES", 8 * 5 * 1000)
     sizes, capacity = [], _compiled_run.Start.capacity
     monkeypatch.setattr(
@@ -326,6 +330,47 @@ def test_the_start_alone_and_divergence(monkeypatch):
     long = same_run(f, [3.0, 4.0], "gd", lr=1e-4, max_iter=3000)
     assert sizes == [_compiled_run.FIRST_CAPACITY + 1]
     assert long.nit == 3000 and len(long.history.f) == 3001 and len(long.history.x) == 3001
+    # An update that evaluates itself, a step-size row, and no x recorded.
+    same_run(FORMULAS[1][0], FORMULAS[1][1], "lbfgs", max_iter=2500, gtol=0, ftol=0, xtol=0)
+    same_run(f, [3.0, 4.0], "adam", lr=1e-3, max_iter=2100, record_x=False)
+
+
+def test_runs_in_threads_grow_their_own_histories(monkeypatch):
+    # A run's callback finds its arrays by its thread (the playground runs in threads).
+    from concurrent.futures import ThreadPoolExecutor
+
+    from descend.engines import _compiled_run
+
+    monkeypatch.setattr(_compiled_run, "HISTORY_BYTES", 8 * 5 * 1000)
+    starts = [[3.0, 4.0], [-2.0, 1.0], [0.5, -3.0], [4.0, 4.0]]
+
+    def both(x0):
+        kwargs = dict(lr=1e-4, max_iter=3000 + int(100 * x0[0]))
+        return [dd.minimize("(x-1)**2 + 3*y**2", x0, "gd", engine=e, **kwargs)
+                for e in ("numba", "python")]  # fmt: skip
+
+    with ThreadPoolExecutor(4) as pool:
+        for compiled_run, python_run in pool.map(both, starts * 2):
+            np.testing.assert_array_equal(compiled_run.history.x, python_run.history.x)
+            np.testing.assert_array_equal(compiled_run.history.f, python_run.history.f)
+
+
+def test_a_history_that_cannot_grow_raises_after_the_run(monkeypatch):
+    from descend.engines import _compiled_history, _compiled_run
+
+    class Full:  # NumPy, out of memory
+        @staticmethod
+        def empty(shape):
+            raise MemoryError(f"cannot allocate {shape}")
+
+    monkeypatch.setattr(_compiled_run, "HISTORY_BYTES", 8 * 5 * 1000)
+    monkeypatch.setattr(_compiled_history, "np", Full)
+    kwargs = dict(lr=1e-4, max_iter=3000, engine="numba")
+    with pytest.raises(MemoryError, match=r"cannot allocate \(3, 2050\)"):
+        dd.minimize("(x-1)**2 + 3*y**2", [3.0, 4.0], "gd", **kwargs)
+    assert _compiled_history._GROWING == {}  # no run left behind
+    monkeypatch.setattr(_compiled_history, "np", np)
+    assert dd.minimize("(x-1)**2 + 3*y**2", [3.0, 4.0], "gd", **kwargs).nit == 3000
 
 
 def test_a_gradient_whose_square_overflows():

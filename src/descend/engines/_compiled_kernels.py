@@ -9,7 +9,7 @@ modules it generates), so that ``import descend`` never imports Numba.
 as the generated loop's norm is: a call with arrays costs reference counts, 10 ns a
 call, as much as a 2-D update's arithmetic.
 The helpers of the rare paths (a norm that overflows, a non-finite value, a schedule, a
-projection, a history that grows, the arrays a method allocates, the copy of the best
+projection, the arrays a method allocates, the copy of the best
 point and the time row when a run ends) and NumPy's pairwise sum are called, and cached
 on disk
 (``cache=True``, see :func:`cached`), so that a new formula's loop compiles only its own
@@ -48,7 +48,7 @@ from ._dot_tail import BLOCK, FUSED_TAIL, small_dot_tail
 
 __all__ = [
     "BLOCK", "TAIL", "cached", "clip_into", "copy_into", "data", "dot", "dot_with", "filled",
-    "finite", "fma", "grow", "maximum", "minimum", "now", "pairwise_sum", "power", "rate",
+    "finite", "fma", "maximum", "minimum", "now", "pairwise_sum", "power", "rate",
     "rescaled_norm", "short_dot", "spread_time", "step", "which_broke",
 ]  # fmt: skip
 
@@ -252,7 +252,8 @@ def which_broke(f, g, x):
 
 @cached
 def copy_into(out, a):
-    """``out[:] = a``, element by element (see :func:`grow`)."""
+    """``out[:] = a``, element by element: an array assignment brings Numba's broadcasting
+    error message with it, and that alone takes seconds to compile."""
     for i in range(a.size):
         out[i] = a[i]
 
@@ -274,19 +275,6 @@ def spread_time(rows, nit, elapsed):
     for k in range(nit):
         rows[2, k] = k * step
     rows[2, nit] = elapsed
-
-
-@cached
-def grow(a, rows, columns):
-    """``a`` copied into the top left of a new ``rows`` x ``columns`` array (the history,
-    doubled). Copied element by element, never as ``out[i] = a[i]``: an array assignment
-    brings Numba's broadcasting error message with it, and that alone takes seconds to
-    compile."""
-    out = np.empty((rows, columns))
-    for i in range(a.shape[0]):
-        for j in range(a.shape[1]):
-            out[i, j] = a[i, j]
-    return out
 
 
 BLOCK_SUM = 128  # NumPy's PW_BLOCKSIZE: a pairwise sum's leaves are this long at most

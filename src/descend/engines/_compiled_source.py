@@ -42,9 +42,10 @@ import numpy as np
 from numba import njit, prange
 
 from descend.engines._compiled_kernels import (
-    BLOCK, TAIL, clip_into, copy_into, data, dot as numpy_dot, filled, grow, maximum, minimum,
-    now, power, rate, rescaled_norm, short_dot, spread_time, step, which_broke,
+    BLOCK, TAIL, clip_into, copy_into, data, dot as numpy_dot, filled, maximum, minimum, now,
+    power, rate, rescaled_norm, short_dot, spread_time, step, which_broke,
 )
+from descend.engines._compiled_history import array_at, room
 
 _JIT = dict(cache={cache}, error_model="numpy")
 _INLINE = dict(_JIT, inline="always")  # the objective, inlined into the loop
@@ -56,9 +57,10 @@ _MANY = dict(_JIT, parallel=True)  # many runs, one per thread at a time
 # allocates every array: ``work`` holds x, g, their next values, the step, the best point
 # and its gradient, then the method's state (zeros); ``rows`` (f, the gradient norm, the
 # time and, when it changes, the step size, in the rows of :func:`history_rows`, which
-# become the History's arrays) and ``xs`` hold the start in column and row 0 and grow here
-# by doubling; the time row is written when the loop ends. Arrays are copied element by
-# element, never as ``a[i] = b`` (see _compiled_kernels.grow). SCHEDULED, PROJECTED,
+# become the History's arrays) and ``xs`` hold the start in column and row 0 and grow by
+# doubling, into arrays Python makes (_compiled_history); the time row is written when the
+# loop ends. Arrays are copied element by element, never as ``a[i] = b`` (see
+# _compiled_kernels.copy_into). SCHEDULED, PROJECTED,
 # STEP_NORM, CLIPPED and MAXIMIZE are the module's constants (:class:`Features`), LR_ROW is
 # whether ``rows`` has a step-size row and UPDATE_EVALUATES whether the update evaluated
 # its new point (L-BFGS's and BB's do, always): Numba drops the branches they rule out before it
@@ -66,8 +68,8 @@ _MANY = dict(_JIT, parallel=True)  # many runs, one per thread at a time
 # branch left around the objective's call would cost every update the reference counts
 # of its arrays, as much as the update itself. ``run_many`` runs many starts or
 # hyperparameters of one problem, in parallel: each run's arrays are one index of the
-# arrays it is given. A run writes its scalar outcomes into ``floats`` and ``ints``, and
-# returns its history's arrays (new ones where they grew).
+# arrays it is given. A run writes its scalar outcomes into ``floats`` and ``ints``; the
+# history's arrays it ended in are the caller's (new ones where they grew).
 DOT = """
 if 0 < SIZE < BLOCK and TAIL != 0:  # every vector shorter than a block: the tail alone
 
@@ -178,9 +180,15 @@ def run(work, rows, xs, f, params, {kernels}h, schedule, clip, lower, upper, max
         if ended:
             break
         size = 2 * (nit + 1) if 2 * (nit + 1) <= max_iter else max_iter + 1
-        rows = grow(rows, rows.shape[0], size)
+        at = room(0, size)  # Python's new arrays, the old copied in (0: none, and the
+        if at == 0:  # caller raises why)
+            break
+        rows = array_at(rows, at, rows.shape[0], size)
         if record_x:
-            xs = grow(xs, size, xs.shape[1])
+            at = room(1, size)
+            if at == 0:
+                break
+            xs = array_at(xs, at, size, xs.shape[1])
     if best_here:
         copy_into(best_x, x)
         copy_into(best_g, g)
@@ -198,7 +206,6 @@ def run(work, rows, xs, f, params, {kernels}h, schedule, clip, lower, upper, max
     ints[3] = trials
     ints[4] = evaluations
     ints[5] = stalled
-    return rows, xs
 
 
 @njit(**_MANY)

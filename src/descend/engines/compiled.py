@@ -247,11 +247,15 @@ class CompiledRun:
             return start.result(work[0], rows[0], xs[0], None)
         floats, ints = np.empty(6), np.zeros(6, dtype=np.int64)
         loop = self.loop()  # before self.params: a formula's function is loaded with it
-        rows, xs = loop.run(
-            work[0], rows[0], xs[0], f, self.params, *self.kernels, start.h, start.schedule,
-            start.clip, start.lower, start.upper, *start.rules(), floats, ints,
-        )  # fmt: skip
-        return start.result(work[0], rows, xs, (floats, ints))
+        from ._compiled_history import Growing  # Numba's, imported with the loop
+
+        with Growing(rows[0], xs[0]) as history:  # the arrays it ended in, grown or not
+            loop.run(
+                work[0], rows[0], xs[0], f, self.params, *self.kernels, start.h,
+                start.schedule, start.clip, start.lower, start.upper, *start.rules(), floats,
+                ints,
+            )  # fmt: skip
+        return start.result(work[0], history[0], history[1], (floats, ints))
 
     @staticmethod
     def many(jobs: list[Job]) -> list[Result]:
@@ -456,7 +460,8 @@ def _salt() -> str:
     imports and how NumPy's dot sums here. A change to either gives every module a new
     name, so no stale machine code is loaded."""
     here = Path(__file__).parent
-    parts = [(here / f"_compiled_{name}.py").read_bytes() for name in ("kernels", "zoo", "search")]
+    names = ("kernels", "zoo", "search", "history")
+    parts = [(here / f"_compiled_{name}.py").read_bytes() for name in names]
     parts.append(str(small_dot_tail()).encode())
     return hashlib.sha256(b"".join(parts)).hexdigest()
 
