@@ -21,7 +21,7 @@ import numpy as np
 from descend._progress import Progress
 from descend._types import Array
 from descend.core.batches import Batches, DataLost
-from descend.core.checkpoint import Checkpoint, Position, Saved, on_device
+from descend.core.checkpoint import SAME_F, Checkpoint, Position, Saved, on_device
 from descend.core.explain import Explainer
 from descend.core.extensions import advise
 from descend.core.iteration import NO_EXTRAS, Extras, Iteration
@@ -35,13 +35,6 @@ from descend.gradients.objective import BadValue, Objective, Remembering
 __all__ = ["Extras", "Iteration", "Run"]
 
 _sqrt, _isfinite, _clock = math.sqrt, math.isfinite, time.perf_counter  # the loop's hot calls
-
-
-# How close f at a checkpoint's x must come to the f saved with it for the run to resume:
-# the same objective sums in another order under another number of BLAS threads (0.5 x @ x
-# on 2,000,000 coordinates moved by 1.7e-12 relative between 1 and 2 threads), so f is
-# compared to within sqrt(eps), not bit for bit; another objective differs far more.
-SAME_F = 1.5e-8
 
 
 class Run:
