@@ -9,8 +9,9 @@ caller; the loop writes on at its address (:func:`array_at`). So no loop compile
 allocation of its own: ``np.empty`` and the copy, linked into every loop's module and
 optimised again there, took 0.1 s of each first compile.
 
-A loop's ``run`` holds the GIL from its call to its return, so that the callback runs in
-the caller's thread, which is how it finds the caller's arrays.
+A loop's ``run`` runs in its caller's thread, and so does the callback (ctypes takes the
+GIL, which ``run`` holds already): that is how it finds the caller's arrays. ``run_many``'s
+runs, in Numba's threads, never grow.
 """
 
 from __future__ import annotations
